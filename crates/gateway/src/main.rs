@@ -1,0 +1,2 @@
+//! `porthole-gateway --config FILE`.
+fn main() {}

@@ -1,0 +1,2 @@
+//! Test support for Porthole (dev-dependency only).
+#![forbid(unsafe_code)]
