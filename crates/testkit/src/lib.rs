@@ -1,2 +1,37 @@
-//! Test support for Porthole (dev-dependency only).
+//! Test support for Porthole (dev-dependency only): certificates, echo servers, a real identity
+//! provider, real servers as child processes, and logins with and without a browser.
+//!
+//! # Layout
+//!
+//! - [`certs`]: [`TestPki`], a throwaway CA that signs server and client certificates.
+//! - [`echo`]: [`EchoServer`], a TCP echo server that keeps half-close.
+//! - [`idp`]: [`Idp`], the `oidc-provider` test IdP (`crates/testkit/node/idp.mjs`), its client
+//!   and its accounts.
+//! - [`login`]: [`LoginClient`], which walks the login redirects and form without a browser.
+//! - [`browser`]: the same in headless Chromium through `playwright-core`.
+//! - [`callback`]: [`CallbackCatcher`], a stand-in for the CLI's loopback login callback.
+//! - [`process`]: `redis-server` and `tinyproxy` children, [`free_port`], [`wait_for_port`].
+//! - [`eventually`]: polling with a deadline, and [`assert_eventually!`].
+//!
+//! Node scripts need `node_modules` (`npm ci`); the servers need Debian packages. `make test`
+//! installs both.
 #![forbid(unsafe_code)]
+
+pub mod browser;
+pub mod callback;
+pub mod certs;
+pub mod echo;
+pub mod eventually;
+pub mod form;
+pub mod idp;
+pub mod login;
+pub mod process;
+
+pub use browser::{browser_walk, login_with_chromium};
+pub use callback::CallbackCatcher;
+pub use certs::{CertPair, CertPaths, TestPki};
+pub use echo::EchoServer;
+pub use eventually::{eventually, patience};
+pub use idp::{Idp, TestAccount, ALICE, BOB, CAROL};
+pub use login::{fetch_login_url, login_without_browser, LoginClient};
+pub use process::{free_port, spawn_redis, spawn_tinyproxy, wait_for_port, Redis, TinyProxy};
