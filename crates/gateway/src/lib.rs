@@ -2,9 +2,31 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: YAML in Pomerium's key names → a validated [`config::Config`].
-//! - [`policy`]: Pomerium Policy Language (the subset TCP routes use).
+//! A request flows down this list:
+//!
+//! - [`config`]: YAML in Pomerium's key names → a validated [`config::Config`] (every problem
+//!   with its line), checked before any socket is bound.
+//! - [`server`]: [`server::Gateway`] builds TLS and routes, binds, and runs the accept loop; one
+//!   task per connection, HTTP/1.1 or HTTP/2 on it, graceful shutdown with a bounded drain.
+//! - [`tls`]: server certificates by SNI; client certificates requested, checked, or required.
+//! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
+//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → [`relay`].
+//! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
+//!   cookie so replicas need no shared memory.
+//! - [`reply`]: the HTTP answers.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod connect;
+pub mod login;
 pub mod policy;
+pub mod relay;
+pub mod reply;
+pub mod route;
+pub mod seal;
+pub mod server;
+pub mod tls;
+pub mod token;
+pub mod upstream;
+
+pub use server::{Gateway, GatewayError, Running};

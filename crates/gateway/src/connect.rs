@@ -1,0 +1,189 @@
+//! Answering a CONNECT: route by authority → client certificate → session token → policy →
+//! upstream → `200` and relay. Every refusal is the status a real Pomerium sends, with a body
+//! a person can act on, and one access-log line.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::CertificateDer;
+use tokio::io::AsyncWriteExt;
+
+use crate::config::MtlsEnforcement;
+use crate::policy::{Decision, Identity};
+use crate::reply::{self, Body};
+use crate::route::Route;
+use crate::server::Shared;
+use crate::token::TokenError;
+use crate::upstream::{self, UpstreamError};
+
+/// What the accept loop learned about a downstream connection.
+#[derive(Debug)]
+pub struct Peer {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The client certificate chain it presented (leaf first), if any.
+    pub certs: Vec<CertificateDer<'static>>,
+}
+
+/// The session token in a request, in any of the three header forms Pomerium accepts:
+/// `Authorization: Pomerium <jwt>`, `Authorization: Bearer Pomerium-<jwt>`,
+/// `X-Pomerium-Authorization: <jwt>`.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    for value in headers.get_all(http::header::AUTHORIZATION) {
+        let Ok(v) = value.to_str() else { continue };
+        if let Some(t) = v.strip_prefix("Pomerium ") {
+            return Some(t.trim());
+        }
+        if let Some(t) = v.strip_prefix("Bearer Pomerium-") {
+            return Some(t.trim());
+        }
+    }
+    let v = headers.get("x-pomerium-authorization")?.to_str().ok()?;
+    Some(v.strip_prefix("Pomerium ").unwrap_or(v).trim())
+}
+
+/// Request headers passed on to an upstream proxy: everything but the session token, `Host`
+/// (rewritten) and hop-by-hop headers.
+fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
+    const DROP: &[&str] = &["host", "x-pomerium-authorization", "connection", "proxy-connection", "keep-alive", "te", "trailer", "upgrade"];
+    headers
+        .iter()
+        .filter(|(name, _)| !DROP.contains(&name.as_str()))
+        .filter(|(name, value)| {
+            *name != http::header::AUTHORIZATION || {
+                let v = value.to_str().unwrap_or("");
+                !(v.starts_with("Pomerium ") || v.starts_with("Bearer Pomerium-"))
+            }
+        })
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect()
+}
+
+fn who(identity: Option<&Identity>) -> String {
+    match identity {
+        Some(id) => id.email.clone().unwrap_or_else(|| id.user.clone()),
+        None => "anonymous".into(),
+    }
+}
+
+fn refuse(peer: &Peer, authority: &str, route: Option<&Route>, identity: Option<&Identity>, status: StatusCode, message: String) -> Response<Body> {
+    tracing::info!(
+        target: "porthole_gateway::access",
+        peer = %peer.addr,
+        authority,
+        route = route.map(|r| r.display_name()).unwrap_or_default(),
+        user = %who(identity),
+        status = status.as_u16(),
+        reason = %message,
+        "tunnel refused"
+    );
+    reply::text(status, message)
+}
+
+/// Handles one CONNECT request.
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
+    let authority = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+    let Some(route) = shared.routes.find(&authority).cloned() else {
+        let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
+        return refuse(&peer, &authority, None, None, StatusCode::NOT_FOUND, msg);
+    };
+    // Client certificate: the route's own CA, else the global one in default-deny mode.
+    let ca = route.client_ca.as_ref().or(match &shared.global_ca {
+        Some((ca, MtlsEnforcement::PolicyWithDefaultDeny)) => Some(ca),
+        _ => None,
+    });
+    if let Some(ca) = ca
+        && !ca.accepts(&peer.certs)
+    {
+        let msg = if peer.certs.is_empty() {
+            "a valid client certificate is required to access this route; none was presented"
+        } else {
+            "a valid client certificate is required to access this route; the one presented is not trusted"
+        };
+        return refuse(&peer, &authority, Some(&route), None, reply::status_495(), msg.into());
+    }
+    let token = session_token(req.headers());
+    let identity = match token.map(|t| shared.keys.verify(t)) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) if !route.config.allow_public_unauthenticated_access => {
+            let msg = match e {
+                TokenError::Expired => "session expired: log in again",
+                TokenError::Invalid => "session token not valid for this gateway: log in again",
+            };
+            return refuse(&peer, &authority, Some(&route), None, StatusCode::UNAUTHORIZED, msg.into());
+        }
+        Some(Err(_)) => None,
+    };
+    let decision = if route.config.allow_public_unauthenticated_access {
+        Decision::Allow
+    } else {
+        route.config.policy.evaluate(identity.as_ref())
+    };
+    match decision {
+        Decision::Allow => {}
+        Decision::LoginRequired if token.is_none() => {
+            refuse(&peer, &authority, Some(&route), None, StatusCode::FOUND, "login required".into());
+            return reply::found(&shared.login.sign_in_location());
+        }
+        Decision::LoginRequired => {
+            let msg = "session not accepted: log in again".into();
+            return refuse(&peer, &authority, Some(&route), identity.as_ref(), StatusCode::UNAUTHORIZED, msg);
+        }
+        Decision::Deny => {
+            let msg = format!("access denied to {authority} for {}", who(identity.as_ref()));
+            return refuse(&peer, &authority, Some(&route), identity.as_ref(), StatusCode::FORBIDDEN, msg);
+        }
+    }
+    let headers = forwarded_headers(req.headers());
+    let connected = match upstream::connect(&route.config, &authority, &headers, &shared.next_upstream, &shared.proxy_tls).await {
+        Ok(c) => c,
+        Err(e) => {
+            let status = match e {
+                UpstreamError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                UpstreamError::ProxyRefused { .. } | UpstreamError::ProxyProtocol { .. } => StatusCode::BAD_GATEWAY,
+            };
+            return refuse(&peer, &authority, Some(&route), identity.as_ref(), status, e.to_string());
+        }
+    };
+    let shared2 = shared.clone();
+    let user = who(identity.as_ref());
+    shared.tracker.spawn(async move {
+        let started = Instant::now();
+        let upgraded = match hyper::upgrade::on(req).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(peer = %peer.addr, error = %e, "CONNECT upgrade failed");
+                return;
+            }
+        };
+        let mut client = TokioIo::new(upgraded);
+        let mut early_ok = true;
+        if !connected.early.is_empty() {
+            early_ok = client.write_all(&connected.early).await.is_ok();
+        }
+        let outcome = if early_ok {
+            crate::relay::relay(client, connected.stream, route.config.idle_timeout, shared2.cancel.child_token()).await
+        } else {
+            crate::relay::Outcome { up: 0, down: 0, end: crate::relay::End::Error("client went away".into()) }
+        };
+        tracing::info!(
+            target: "porthole_gateway::access",
+            peer = %peer.addr,
+            authority,
+            route = %route.display_name(),
+            user = %user,
+            upstream = %connected.target,
+            bytes_up = outcome.up,
+            bytes_down = outcome.down + connected.early.len() as u64,
+            duration_ms = started.elapsed().as_millis() as u64,
+            end = %outcome.end,
+            "tunnel closed"
+        );
+    });
+    Response::new(Body::default())
+}

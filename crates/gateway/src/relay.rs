@@ -1,0 +1,167 @@
+//! The data path: copy bytes both ways with 64 KiB buffers, keep half-close, count bytes, and
+//! end on idle timeout or shutdown.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Relay buffer size, each direction.
+pub const BUFFER: usize = 64 * 1024;
+
+/// How a relay ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// Both sides closed.
+    Closed,
+    /// No bytes moved for the route's `idle_timeout`.
+    IdleTimeout,
+    /// The gateway is shutting down.
+    Shutdown,
+    /// An I/O error on either side.
+    Error(String),
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Closed => f.write_str("closed"),
+            End::IdleTimeout => f.write_str("idle timeout"),
+            End::Shutdown => f.write_str("shutdown"),
+            End::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// Bytes moved and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Client → upstream.
+    pub up: u64,
+    /// Upstream → client.
+    pub down: u64,
+    /// Why it stopped.
+    pub end: End,
+}
+
+/// Shared counters for one side: bytes read, and when it last moved.
+#[derive(Debug)]
+struct Meter {
+    bytes: AtomicU64,
+    start: Instant,
+    /// Milliseconds since `start` of the last read that returned data (either side).
+    last: Arc<AtomicU64>,
+}
+
+/// A stream that meters what is read from it.
+struct Metered<S> {
+    inner: S,
+    meter: Arc<Meter>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.meter.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            let ms = self.meter.start.elapsed().as_millis() as u64;
+            self.meter.last.store(ms, Ordering::Relaxed);
+        }
+        res
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Relays `client` ⇄ `upstream` until both directions finish, an error, `idle` without traffic,
+/// or `cancel`. When one side ends its writes, the other side's write half is shut down and
+/// the opposite direction keeps flowing (half-close).
+///
+/// # Cancel safety
+/// Dropping the future drops both streams, closing them.
+pub async fn relay<C, U>(client: C, upstream: U, idle: Option<Duration>, cancel: CancellationToken) -> Outcome
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let up = Arc::new(Meter { bytes: AtomicU64::new(0), start, last: last.clone() });
+    let down = Arc::new(Meter { bytes: AtomicU64::new(0), start, last: last.clone() });
+    let mut client = Metered { inner: client, meter: up.clone() };
+    let mut upstream = Metered { inner: upstream, meter: down.clone() };
+    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER);
+    let watchdog = async {
+        let Some(idle) = idle else {
+            return std::future::pending::<()>().await;
+        };
+        loop {
+            let last_ms = last.load(Ordering::Relaxed);
+            let deadline = start + Duration::from_millis(last_ms) + idle;
+            if Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    };
+    let end = tokio::select! {
+        res = copy => match res {
+            Ok(_) => End::Closed,
+            Err(e) => End::Error(e.to_string()),
+        },
+        () = watchdog => End::IdleTimeout,
+        () = cancel.cancelled() => End::Shutdown,
+    };
+    Outcome { up: up.bytes.load(Ordering::Relaxed), down: down.bytes.load(Ordering::Relaxed), end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn half_close_keeps_other_direction() {
+        let (client, mut client_peer) = tokio::io::duplex(1024);
+        let (upstream, mut upstream_peer) = tokio::io::duplex(1024);
+        let task = tokio::spawn(relay(client, upstream, None, CancellationToken::new()));
+        client_peer.write_all(b"request").await.unwrap();
+        client_peer.shutdown().await.unwrap();
+        let mut got = Vec::new();
+        upstream_peer.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"request", "upstream sees the request then EOF");
+        upstream_peer.write_all(b"response after half-close").await.unwrap();
+        upstream_peer.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        client_peer.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, b"response after half-close", "the reply still flows after the client's EOF");
+        let out = task.await.unwrap();
+        assert_eq!((out.up, out.down, out.end), (7, 25, End::Closed));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timeout_ends_relay() {
+        let (client, _client_peer) = tokio::io::duplex(1024);
+        let (upstream, _upstream_peer) = tokio::io::duplex(1024);
+        let out = relay(client, upstream, Some(Duration::from_secs(30)), CancellationToken::new()).await;
+        assert_eq!(out.end, End::IdleTimeout);
+    }
+}

@@ -1,0 +1,61 @@
+//! Small builders for the HTTP answers the gateway sends.
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+/// The body type of every answer.
+pub type Body = Full<Bytes>;
+
+/// A `text/plain` answer.
+pub fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    let mut body: String = body.into();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+/// A `text/plain` answer whose body is exactly `body` (no newline added): the login API's URL.
+pub fn exact_text(status: StatusCode, body: String) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+/// An `application/json` answer.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(value.to_string())));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// A `302 Found` to `location`, with a short HTML body as Pomerium sends.
+pub fn found(location: &str) -> Response<Body> {
+    let html = format!("<a href=\"{}\">Found</a>.\n", html_escape(location));
+    let mut resp = Response::new(Full::new(Bytes::from(html)));
+    *resp.status_mut() = StatusCode::FOUND;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    resp
+}
+
+/// Pomerium's status for "a valid client certificate is required".
+pub fn status_495() -> StatusCode {
+    StatusCode::from_u16(495).unwrap_or(StatusCode::FORBIDDEN)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

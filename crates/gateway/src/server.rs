@@ -1,0 +1,347 @@
+//! The listener: TLS accept, one task per connection, HTTP/1.1 and HTTP/2 on it, CONNECT to
+//! [`crate::connect`], everything else to the `/.pomerium/…` endpoints; graceful shutdown with a
+//! bounded drain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use url::Url;
+
+use crate::config::{Config, MtlsEnforcement};
+use crate::connect::{self, Peer};
+use crate::login::Login;
+use crate::policy::Decision;
+use crate::reply::{self, Body};
+use crate::route::{Route, RouteTable, route_id};
+use crate::tls::{self, ClientAuth, ClientCa, SniResolver};
+use crate::token::TokenKeys;
+
+/// Most downstream connections served at once; more wait in the kernel's backlog.
+const MAX_CONNECTIONS: usize = 65_536;
+/// Time a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// Certificates or CAs could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The signing key could not be used.
+    #[error(transparent)]
+    Key(#[from] crate::token::KeyError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `authenticate_service_url` is not a usable URL.
+    #[error("authenticate_service_url: {0}")]
+    AuthUrl(String),
+    /// The HTTP client for the identity provider could not be built.
+    #[error("identity provider client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// State every connection task shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// Routes by authority.
+    pub routes: RouteTable,
+    /// Token signer/verifier.
+    pub keys: Arc<TokenKeys>,
+    /// Login endpoints.
+    pub login: Login,
+    /// The global client CA and its mode.
+    pub global_ca: Option<(ClientCa, MtlsEnforcement)>,
+    /// TLS to `https://` upstream proxies.
+    pub proxy_tls: Arc<rustls::ClientConfig>,
+    /// Round-robin position over a route's `to` list.
+    pub next_upstream: AtomicUsize,
+    /// Cancelled at shutdown.
+    pub cancel: CancellationToken,
+    /// Every connection and relay task.
+    pub tracker: TaskTracker,
+}
+
+/// A checked configuration with its TLS and keys built, ready to bind.
+pub struct Gateway {
+    config: Config,
+    acceptor: TlsAcceptor,
+    routes: Vec<Route>,
+    global_ca: Option<(ClientCa, MtlsEnforcement)>,
+    key_generated: bool,
+    keys_pem: Option<String>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway").field("address", &self.config.address).finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Builds TLS, client CAs and routes from a validated config. Nothing is bound yet.
+    ///
+    /// # Errors
+    /// [`GatewayError`] for unusable certificates, CAs or keys.
+    pub fn new(config: Config) -> Result<Self, GatewayError> {
+        let pairs = certificate_pems(&config.certificates)?;
+        let resolver = SniResolver::new(&pairs)?;
+        let mut request_cas: Vec<u8> = Vec::new();
+        let mut routes = Vec::new();
+        for rc in &config.routes {
+            let client_ca = match &rc.tls_downstream_client_ca_pem {
+                Some(pem) => {
+                    request_cas.extend_from_slice(pem);
+                    request_cas.push(b'\n');
+                    Some(ClientCa::new(pem, &format!("routes (line {}): tls_downstream_client_ca_file", rc.line))?)
+                }
+                None => None,
+            };
+            routes.push(Route { config: rc.clone(), id: route_id(&rc.from.raw), client_ca });
+        }
+        let global_ca = match &config.downstream_mtls {
+            Some(m) => Some((ClientCa::new(&m.ca_pem, "downstream_mtls.ca_file")?, m.enforcement)),
+            None => None,
+        };
+        let client_auth = match &config.downstream_mtls {
+            Some(m) if m.enforcement == MtlsEnforcement::RejectConnection => ClientAuth::Require(m.ca_pem.clone()),
+            Some(m) => {
+                request_cas.extend_from_slice(&m.ca_pem);
+                ClientAuth::Request(request_cas)
+            }
+            None if !request_cas.is_empty() => ClientAuth::Request(request_cas),
+            None => ClientAuth::None,
+        };
+        let server = tls::server_config(resolver, client_auth)?;
+        let keys_pem = config.signing_key.as_ref().map(|s| s.0.clone());
+        // Check the key now, before binding.
+        let (_, key_generated) = TokenKeys::new(keys_pem.as_deref(), String::new(), config.cookie_expire)?;
+        Ok(Self { config, acceptor: TlsAcceptor::from(Arc::new(server)), routes, global_ca, key_generated, keys_pem })
+    }
+
+    /// `true` when no `signing_key` was configured and a key was generated: tokens stop
+    /// working when the process ends, and replicas cannot share them.
+    pub fn key_generated(&self) -> bool {
+        self.key_generated
+    }
+
+    /// Binds the configured `address` and starts serving.
+    ///
+    /// # Errors
+    /// [`GatewayError::Bind`] when the address is taken or not allowed.
+    pub async fn bind(self) -> Result<Running, GatewayError> {
+        let address = self.config.address.clone();
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|source| GatewayError::Bind { address, source })?;
+        self.serve(listener)
+    }
+
+    /// Starts serving on an already bound listener.
+    ///
+    /// # Errors
+    /// [`GatewayError`] when the login URL cannot be formed.
+    pub fn serve(self, listener: TcpListener) -> Result<Running, GatewayError> {
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| GatewayError::Bind { address: self.config.address.clone(), source })?;
+        let auth_base = match &self.config.authenticate_service_url {
+            Some(u) => u.clone(),
+            None => {
+                let host = if local_addr.ip().is_unspecified() { "localhost".to_owned() } else { local_addr.ip().to_string() };
+                let host = if host.contains(':') { format!("[{host}]") } else { host };
+                Url::parse(&format!("https://{host}:{}", local_addr.port())).map_err(|e| GatewayError::AuthUrl(e.to_string()))?
+            }
+        };
+        let issuer = auth_base.as_str().trim_end_matches('/').to_owned();
+        let (keys, _) = TokenKeys::new(self.keys_pem.as_deref(), issuer, self.config.cookie_expire)?;
+        let keys = Arc::new(keys);
+        let login = Login::new(self.config.idp.clone(), auth_base.clone(), keys.clone())?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let shared = Arc::new(Shared {
+            routes: RouteTable::new(self.routes),
+            keys,
+            login,
+            global_ca: self.global_ca,
+            proxy_tls: crate::upstream::proxy_tls_config(),
+            next_upstream: AtomicUsize::new(0),
+            cancel: cancel.clone(),
+            tracker: tracker.clone(),
+        });
+        tracker.spawn(accept_loop(listener, self.acceptor, shared));
+        Ok(Running { local_addr, auth_base, cancel, tracker })
+    }
+}
+
+/// A serving gateway. Dropping it stops the accept loop and every tunnel.
+#[derive(Debug)]
+pub struct Running {
+    local_addr: SocketAddr,
+    auth_base: Url,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Running {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The base URL logins return to (`<this>/oauth2/callback`).
+    pub fn auth_base(&self) -> &Url {
+        &self.auth_base
+    }
+
+    /// Stops accepting, ends every tunnel, and waits up to `drain` for tasks to finish.
+    pub async fn shutdown(self, drain: Duration) {
+        self.cancel.cancel();
+        self.tracker.close();
+        let _ = tokio::time::timeout(drain, self.tracker.wait()).await;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            () = shared.cancel.cancelled() => return,
+        };
+        let (tcp, addr) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shared.cancel.cancelled() => return,
+        };
+        let _ = tcp.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let shared2 = shared.clone();
+        shared.tracker.spawn(async move {
+            let _permit = permit;
+            serve_connection(tcp, addr, acceptor, shared2).await;
+        });
+    }
+}
+
+async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let certs = tls.get_ref().1.peer_certificates().map(<[_]>::to_vec).unwrap_or_default();
+    let peer = Arc::new(Peer { addr, certs });
+    let shared2 = shared.clone();
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let shared = shared2.clone();
+        let peer = peer.clone();
+        async move { Ok::<_, std::convert::Infallible>(dispatch(shared, req, peer).await) }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
+            }
+        }
+        () = shared.cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}
+
+async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
+    if req.method() == Method::CONNECT {
+        return connect::handle(shared, req, peer).await;
+    }
+    let query = req.uri().query().map(str::to_owned);
+    let query = query.as_deref();
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/healthz" | "/ping") => reply::text(StatusCode::OK, "OK"),
+        (&Method::GET, "/.pomerium/api/v1/login") => shared.login.api_login(query),
+        (_, "/.pomerium/api/v1/login") => reply::text(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        (&Method::GET, "/.pomerium/sign_in") => shared.login.sign_in(query).await,
+        (&Method::GET, "/oauth2/callback") => shared.login.callback(query, req.headers()).await,
+        (&Method::GET, "/.pomerium/api/v1/routes") => routes_api(&shared, &req),
+        (&Method::GET, "/.well-known/pomerium/jwks.json") => reply::json(StatusCode::OK, &shared.keys.jwks()),
+        _ => reply::text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// `GET /.pomerium/api/v1/routes`: the TCP routes the caller may use.
+fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
+    let unauthenticated = |msg: &str| reply::json(StatusCode::UNAUTHORIZED, &serde_json::json!({ "error": msg }));
+    let Some(token) = connect::session_token(req.headers()) else {
+        return unauthenticated("login required: send Authorization: Bearer Pomerium-<token>");
+    };
+    let identity = match shared.keys.verify(token) {
+        Ok(id) => id,
+        Err(e) => return unauthenticated(&e.to_string()),
+    };
+    let routes: Vec<serde_json::Value> = shared
+        .routes
+        .all()
+        .iter()
+        .filter(|r| r.config.allow_public_unauthenticated_access || r.config.policy.evaluate(Some(&identity)) == Decision::Allow)
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "name": r.display_name(),
+                "type": "tcp",
+                "from": r.config.from.raw,
+                "description": r.config.description.clone().unwrap_or_default(),
+                "connect_command": r.connect_command(),
+                "logo_url": "",
+            })
+        })
+        .collect();
+    reply::json(StatusCode::OK, &serde_json::json!({ "routes": routes }))
+}
+
+/// Reads each certificate pair's PEM, labelled for errors.
+fn certificate_pems(pairs: &[crate::config::CertificatePair]) -> Result<Vec<tls::PemPair>, tls::TlsError> {
+    pairs
+        .iter()
+        .map(|p| {
+            let read = |path: &std::path::Path| {
+                std::fs::read(path).map_err(|e| tls::TlsError::Pem { what: path.display().to_string(), reason: e.to_string() })
+            };
+            Ok((read(&p.cert_file)?, read(&p.key_file)?, p.cert_file.display().to_string()))
+        })
+        .collect()
+}
