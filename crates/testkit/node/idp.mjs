@@ -169,6 +169,14 @@ function makeProvider(issuer) {
     },
     scopes: ['openid', 'profile', 'email', 'groups'],
     conformIdTokenClaims: false,
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 600,
+      IdToken: 3600,
+      Interaction: 3600,
+      Grant: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+    },
     pkce: { required: () => true },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -205,6 +213,11 @@ function makeProvider(issuer) {
 }
 
 async function main() {
+  // stdout carries exactly one line, the issuer: everything oidc-provider logs goes to stderr.
+  for (const level of ['log', 'info', 'debug']) {
+    console[level] = (...args) => console.error(...args);
+  }
+  process.stdout.on('error', () => {});
   const { port, watchStdin } = parseArgs(process.argv.slice(2));
   let provider;
   let callback;

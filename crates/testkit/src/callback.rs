@@ -31,7 +31,9 @@ impl CallbackCatcher {
     /// # Errors
     /// When no loopback port can be bound.
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.context("while binding the callback catcher")?;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("while binding the callback catcher")?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(None);
         let task = tokio::spawn(async move {
@@ -61,7 +63,10 @@ impl CallbackCatcher {
         let waited = tokio::time::timeout(within, rx.wait_for(Option::is_some)).await;
         match waited {
             Ok(Ok(token)) => Ok(token.clone().unwrap_or_default()),
-            _ => anyhow::bail!("no pomerium_jwt reached {} within {within:?}", self.redirect_uri),
+            _ => anyhow::bail!(
+                "no pomerium_jwt reached {} within {within:?}",
+                self.redirect_uri
+            ),
         }
     }
 

@@ -44,7 +44,11 @@ where
 ///
 /// # Errors
 /// When the deadline passes; the error names `what` and the last failure the probe reported.
-pub async fn poll_until<T, E, F, Fut>(what: &str, within: Duration, mut probe: F) -> anyhow::Result<T>
+pub async fn poll_until<T, E, F, Fut>(
+    what: &str,
+    within: Duration,
+    mut probe: F,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,

@@ -6,9 +6,11 @@ use regex::Regex;
 
 static FORM: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?is)<form\b([^>]*)>(.*?)</form>").expect("form regex"));
-static INPUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").expect("input regex"));
+static INPUT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").expect("input regex"));
 static ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"#).expect("attribute regex")
+    Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"#)
+        .expect("attribute regex")
 });
 
 /// A form with a `password` field, its action, and the other fields' preset values.
@@ -33,7 +35,9 @@ impl LoginForm {
             let mut hidden = Vec::new();
             for input in INPUT.captures_iter(&form[2]) {
                 let attrs = attributes(&input[1]);
-                let Some(name) = get(&attrs, "name") else { continue };
+                let Some(name) = get(&attrs, "name") else {
+                    continue;
+                };
                 match name.as_str() {
                     "password" => has_password = true,
                     "login" | "email" | "username" => user_field = Some(name),
@@ -61,14 +65,21 @@ impl LoginForm {
 fn attributes(text: &str) -> Vec<(String, String)> {
     ATTR.captures_iter(text)
         .map(|c| {
-            let value = c.get(2).or_else(|| c.get(3)).or_else(|| c.get(4)).map_or("", |m| m.as_str());
+            let value = c
+                .get(2)
+                .or_else(|| c.get(3))
+                .or_else(|| c.get(4))
+                .map_or("", |m| m.as_str());
             (c[1].to_ascii_lowercase(), unescape(value))
         })
         .collect()
 }
 
 fn get(attrs: &[(String, String)], name: &str) -> Option<String> {
-    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 fn unescape(s: &str) -> String {

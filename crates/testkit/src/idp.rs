@@ -124,19 +124,18 @@ impl Idp {
             .context("while starting `node` (is Node.js installed? `make test` installs it)")?;
         let stdin = child.stdin.take().context("IdP stdin")?;
         let stdout = child.stdout.take().context("IdP stdout")?;
-        let stderr_of = |log: &tempfile::NamedTempFile| {
-            std::fs::read_to_string(log.path()).unwrap_or_default()
-        };
+        let stderr_of =
+            |log: &tempfile::NamedTempFile| std::fs::read_to_string(log.path()).unwrap_or_default();
 
         let mut line = String::new();
-        let read = tokio::time::timeout(
-            STARTUP_DEADLINE,
-            BufReader::new(stdout).read_line(&mut line),
-        )
-        .await;
+        let mut stdout = BufReader::new(stdout);
+        let read = tokio::time::timeout(STARTUP_DEADLINE, stdout.read_line(&mut line)).await;
         match read {
             Ok(Ok(n)) if n > 0 => {}
-            Ok(Ok(_)) => anyhow::bail!("the IdP exited before printing its issuer:\n{}", stderr_of(&log)),
+            Ok(Ok(_)) => anyhow::bail!(
+                "the IdP exited before printing its issuer:\n{}",
+                stderr_of(&log)
+            ),
             Ok(Err(err)) => anyhow::bail!("reading the IdP's stdout: {err}\n{}", stderr_of(&log)),
             Err(_) => anyhow::bail!(
                 "the IdP printed no issuer within {STARTUP_DEADLINE:?}:\n{}",
@@ -149,6 +148,10 @@ impl Idp {
         }
         let ready: Ready = serde_json::from_str(line.trim())
             .with_context(|| format!("the IdP's first line is not its issuer: {line:?}"))?;
+        // Keep draining stdout so a stray line can never fail the IdP with EPIPE.
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
+        });
         Ok(Self {
             issuer: Url::parse(&ready.issuer).context("the IdP's issuer is not a URL")?,
             issuer_str: ready.issuer,

@@ -47,7 +47,9 @@ impl LoginClient {
             None => builder.danger_accept_invalid_certs(true),
         };
         Ok(Self {
-            http: builder.build().context("while building the login HTTP client")?,
+            http: builder
+                .build()
+                .context("while building the login HTTP client")?,
         })
     }
 
@@ -64,8 +66,15 @@ impl LoginClient {
     /// When a request fails, a page is neither a redirect nor a login form, the credentials are
     /// refused (the login form comes back), or [`MAX_STEPS`] is exceeded. Each error names the
     /// URL, the status and the start of the body.
-    pub async fn walk(&self, start: &str, email: &str, password: &str, stop: Stop<'_>) -> anyhow::Result<Url> {
-        let mut url = Url::parse(start).with_context(|| format!("the login URL {start:?} is not a URL"))?;
+    pub async fn walk(
+        &self,
+        start: &str,
+        email: &str,
+        password: &str,
+        stop: Stop<'_>,
+    ) -> anyhow::Result<Url> {
+        let mut url =
+            Url::parse(start).with_context(|| format!("the login URL {start:?} is not a URL"))?;
         let mut post: Option<Vec<(String, String)>> = None;
         let mut forms_sent = 0;
         for _ in 0..MAX_STEPS {
@@ -98,7 +107,10 @@ impl LoginClient {
                 anyhow::bail!("{status} from {url}: {}", excerpt(&body));
             }
             let form = LoginForm::find(&body).with_context(|| {
-                format!("{status} from {url} is neither a redirect nor a login form: {}", excerpt(&body))
+                format!(
+                    "{status} from {url} is neither a redirect nor a login form: {}",
+                    excerpt(&body)
+                )
             })?;
             forms_sent += 1;
             anyhow::ensure!(
@@ -120,10 +132,16 @@ impl LoginClient {
     ///
     /// # Errors
     /// As [`LoginClient::walk`], and when the loopback redirect carries no `pomerium_jwt`.
-    pub async fn login(&self, login_url: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    pub async fn login(
+        &self,
+        login_url: &str,
+        email: &str,
+        password: &str,
+    ) -> anyhow::Result<String> {
         let stop = |u: &Url| is_loopback_http(u);
         let last = self.walk(login_url, email, password, &stop).await?;
-        jwt_from_redirect(&last).with_context(|| format!("the final redirect {last} has no pomerium_jwt"))
+        jwt_from_redirect(&last)
+            .with_context(|| format!("the final redirect {last} has no pomerium_jwt"))
     }
 
     /// `GET <gateway_base>/.pomerium/api/v1/login?pomerium_redirect_uri=<redirect_uri>` and
@@ -131,15 +149,29 @@ impl LoginClient {
     ///
     /// # Errors
     /// When the request fails or the status is not 2xx (the error has the status and body).
-    pub async fn fetch_login_url(&self, gateway_base: &str, redirect_uri: &str) -> anyhow::Result<String> {
+    pub async fn fetch_login_url(
+        &self,
+        gateway_base: &str,
+        redirect_uri: &str,
+    ) -> anyhow::Result<String> {
         let mut url = Url::parse(gateway_base)
             .with_context(|| format!("the gateway base {gateway_base:?} is not a URL"))?
             .join("/.pomerium/api/v1/login")?;
-        url.query_pairs_mut().append_pair("pomerium_redirect_uri", redirect_uri);
-        let response = self.http.get(url.clone()).send().await.with_context(|| format!("while requesting {url}"))?;
+        url.query_pairs_mut()
+            .append_pair("pomerium_redirect_uri", redirect_uri);
+        let response = self
+            .http
+            .get(url.clone())
+            .send()
+            .await
+            .with_context(|| format!("while requesting {url}"))?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        anyhow::ensure!(status.is_success(), "{status} from {url}: {}", excerpt(&body));
+        anyhow::ensure!(
+            status.is_success(),
+            "{status} from {url}: {}",
+            excerpt(&body)
+        );
         Ok(body)
     }
 }
@@ -149,8 +181,14 @@ impl LoginClient {
 ///
 /// # Errors
 /// As [`LoginClient::login`].
-pub async fn login_without_browser(login_url: &str, email: &str, password: &str) -> anyhow::Result<String> {
-    LoginClient::new(None)?.login(login_url, email, password).await
+pub async fn login_without_browser(
+    login_url: &str,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    LoginClient::new(None)?
+        .login(login_url, email, password)
+        .await
 }
 
 /// Asks the gateway for a login URL bound to `redirect_uri`; trusts `ca_pem` if given, else any
@@ -158,8 +196,14 @@ pub async fn login_without_browser(login_url: &str, email: &str, password: &str)
 ///
 /// # Errors
 /// As [`LoginClient::fetch_login_url`].
-pub async fn fetch_login_url(gateway_base: &str, redirect_uri: &str, ca_pem: Option<&str>) -> anyhow::Result<String> {
-    LoginClient::new(ca_pem)?.fetch_login_url(gateway_base, redirect_uri).await
+pub async fn fetch_login_url(
+    gateway_base: &str,
+    redirect_uri: &str,
+    ca_pem: Option<&str>,
+) -> anyhow::Result<String> {
+    LoginClient::new(ca_pem)?
+        .fetch_login_url(gateway_base, redirect_uri)
+        .await
 }
 
 /// Whether `url` is `http://127.0.0.1…` or `http://localhost…` (the CLI's callback listener).

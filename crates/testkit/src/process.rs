@@ -58,7 +58,9 @@ impl KilledOnDrop {
     pub fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Self> {
         let out = std::fs::File::create(log)
             .with_context(|| format!("while creating {}", log.display()))?;
-        let err = out.try_clone().context("while duplicating a log file handle")?;
+        let err = out
+            .try_clone()
+            .context("while duplicating a log file handle")?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(out)
@@ -141,7 +143,10 @@ pub async fn redis_ping(addr: SocketAddr) -> anyhow::Result<()> {
     let mut buf = [0u8; 64];
     let n = stream.read(&mut buf).await?;
     let answer = String::from_utf8_lossy(&buf[..n]);
-    anyhow::ensure!(answer.starts_with("+PONG"), "unexpected PING answer {answer:?}");
+    anyhow::ensure!(
+        answer.starts_with("+PONG"),
+        "unexpected PING answer {answer:?}"
+    );
     Ok(())
 }
 

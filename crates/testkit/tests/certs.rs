@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use porthole_testkit::TestPki;
+use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier as _;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
-use rustls::RootCertStore;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -37,7 +37,13 @@ fn server_cert_chains_to_its_ca_for_every_name() {
     for name in ["localhost", "redis.localhost", "127.0.0.1"] {
         let server_name = ServerName::try_from(name).expect("server name");
         verifier
-            .verify_server_cert(&der(&pair.cert_pem), &[], &server_name, &[], UnixTime::now())
+            .verify_server_cert(
+                &der(&pair.cert_pem),
+                &[],
+                &server_name,
+                &[],
+                UnixTime::now(),
+            )
             .unwrap_or_else(|e| panic!("the certificate must be valid for {name}: {e}"));
     }
     let other = ServerName::try_from("example.com").expect("server name");
@@ -97,10 +103,17 @@ fn client_cert_is_accepted_by_a_client_verifier_of_its_ca_only() {
 fn write_to_puts_pem_files_in_a_directory() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
-    let paths = pki.server_cert(&["localhost"]).write_to(dir.path(), "server").expect("write");
+    let paths = pki
+        .server_cert(&["localhost"])
+        .write_to(dir.path(), "server")
+        .expect("write");
     let ca = pki.write_ca_to(dir.path()).expect("write CA");
     for path in [&paths.cert, &paths.key, &ca] {
         let text = std::fs::read_to_string(path).expect("read back");
-        assert!(text.starts_with("-----BEGIN "), "{} must be PEM", path.display());
+        assert!(
+            text.starts_with("-----BEGIN "),
+            "{} must be PEM",
+            path.display()
+        );
     }
 }

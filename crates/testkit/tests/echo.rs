@@ -1,6 +1,6 @@
 //! `EchoServer` echoes every byte and passes a half-close on after the last echoed byte.
 
-use porthole_testkit::{assert_eventually, EchoServer};
+use porthole_testkit::{EchoServer, assert_eventually};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -19,7 +19,10 @@ async fn echoes_and_keeps_half_close() {
     let read = rd.read_to_end(&mut back);
     let ((), read) = tokio::join!(write, read);
     read.expect("read to EOF");
-    assert_eq!(back, payload, "every byte comes back, in order, before the EOF");
+    assert_eq!(
+        back, payload,
+        "every byte comes back, in order, before the EOF"
+    );
 }
 
 #[tokio::test]
