@@ -1,0 +1,59 @@
+# Porthole: `make test` installs what a fresh Debian machine lacks, then runs every test;
+# `make demo` runs the gateway against a local identity provider and a Redis upstream.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+# Debian packages the tests start (command that proves each one is there: package name).
+DEB_TOOLS := redis-server:redis-server tinyproxy:tinyproxy chromium:chromium \
+	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl
+# PostgreSQL's server binaries are not on PATH in Debian: check the package instead.
+DEB_PACKAGES := postgresql
+NEXTEST_VERSION := 0.9.143
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test deps deb-deps node-deps rust-deps test-rust lint demo clean-demo
+
+## test: install what is missing, then run all tests and clippy.
+test: deps test-rust lint
+
+## deps: Debian packages, npm packages and cargo-nextest, each only if missing.
+deps: deb-deps node-deps rust-deps
+
+deb-deps:
+	@missing=""; \
+	for pair in $(DEB_TOOLS); do \
+	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v "$$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$$cmd" ] || missing="$$missing $$pkg"; \
+	done; \
+	for pkg in $(DEB_PACKAGES); do \
+	  dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# node_modules is fresh when npm's record of it is newer than package-lock.json.
+node-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package-lock.json package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+rust-deps:
+	@command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest --version $(NEXTEST_VERSION)
+
+test-rust:
+	cargo nextest run --workspace --no-fail-fast
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## demo: build, start the IdP and a Redis upstream, run porthole-gateway (Ctrl-C stops all).
+demo: deps
+	scripts/demo.sh
+
+clean-demo:
+	rm -rf target/demo
