@@ -124,7 +124,7 @@ fn json_text(v: &Value) -> Option<String> {
 /// Whether a claim (scalar or array of scalars) contains any of `values`.
 fn claim_contains(claim: Option<&Value>, values: &[String]) -> bool {
     let Some(claim) = claim else { return false };
-    let hit = |v: &Value| json_text(v).is_some_and(|t| values.iter().any(|x| *x == t));
+    let hit = |v: &Value| json_text(v).is_some_and(|t| values.contains(&t));
     match claim {
         Value::Array(items) => items.iter().any(hit),
         other => hit(other),
