@@ -1,6 +1,18 @@
 //! The gateway's configuration: Pomerium's YAML key names, the TCP subset.
 //!
-//! INTERFACE STUB — to be implemented (see the config/policy work item).
+//! # Layout
+//!
+//! - `yaml`: typed access to marked YAML nodes, collecting every problem with its line.
+//! - `keys`: the keys this gateway reads, and Pomerium's keys it accepts without effect.
+//! - `values`: durations, files, base64 and PEM.
+//! - `global`: the top-level keys → [`Config`].
+//! - `route`: one `routes[i]` entry → [`RouteConfig`].
+
+mod global;
+mod keys;
+mod route;
+mod values;
+pub(crate) mod yaml;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,13 +53,24 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
 }
 
-/// One server certificate and its key, as file paths.
+/// Secret bytes (a private key's PEM): `Debug` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretBytes(pub Vec<u8>);
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// One server certificate and its key, loaded (from files or inline base64) and checked to
+/// parse as PEM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificatePair {
     /// PEM certificate chain.
-    pub cert_file: PathBuf,
+    pub cert_pem: Vec<u8>,
     /// PEM private key.
-    pub key_file: PathBuf,
+    pub key_pem: SecretBytes,
 }
 
 /// `idp_*` settings.
@@ -59,7 +82,7 @@ pub struct IdpConfig {
     pub client_id: String,
     /// `idp_client_secret`.
     pub client_secret: Secret,
-    /// `idp_scopes` (default `openid profile email`... plus `groups`? no: default openid, profile, email, offline_access as Pomerium).
+    /// `idp_scopes` (default `openid`, `profile`, `email`).
     pub scopes: Vec<String>,
 }
 
@@ -126,11 +149,11 @@ pub struct RouteConfig {
     /// `to` (at least one; all `tcp://` or all proxies).
     pub to: Vec<Upstream>,
     /// `policy` combined with the legacy keys (`allowed_users`, `allowed_domains`,
-    /// `allow_any_authenticated_user`).
+    /// `allowed_idp_claims`, `allow_any_authenticated_user`, `allow_public_unauthenticated_access`).
     pub policy: Policy,
     /// `allow_public_unauthenticated_access`.
     pub allow_public_unauthenticated_access: bool,
-    /// `tls_downstream_client_ca_file` contents (PEM).
+    /// `tls_downstream_client_ca_file` contents, or `tls_downstream_client_ca` decoded (PEM).
     pub tls_downstream_client_ca_pem: Option<Vec<u8>>,
     /// `preserve_host_header`.
     pub preserve_host_header: bool,
@@ -204,6 +227,18 @@ pub fn load_file(path: &std::path::Path) -> Result<Loaded, ConfigError> {
 /// # Errors
 /// [`ConfigError::Invalid`] with every problem found.
 pub fn parse_str(text: &str, base_dir: &std::path::Path) -> Result<Loaded, ConfigError> {
-    let _ = (text, base_dir);
-    Err(ConfigError::Invalid(vec![]))
+    let root = yaml::load(text).map_err(|e| ConfigError::Invalid(vec![e]))?;
+    let mut issues = yaml::Issues::default();
+    let config = global::parse(&root, base_dir, &mut issues);
+    match config {
+        Some(config) if issues.errors.is_empty() => Ok(Loaded {
+            config,
+            warnings: issues.warnings,
+        }),
+        _ => {
+            let mut errors = issues.errors;
+            errors.sort_by_key(|e| e.line);
+            Err(ConfigError::Invalid(errors))
+        }
+    }
 }
