@@ -7,10 +7,12 @@
 //! - `values`: durations, files, base64 and PEM.
 //! - `global`: the top-level keys → [`Config`].
 //! - `route`: one `routes[i]` entry → [`RouteConfig`].
+//! - `tls`: server certificates, the signing key, `downstream_mtls`.
 
 mod global;
 mod keys;
 mod route;
+mod tls;
 mod values;
 pub(crate) mod yaml;
 
@@ -206,8 +208,13 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file has problems; every one is listed.
-    #[error("{} problem(s) in the config", .0.len())]
+    #[error("{} problem(s) in the config:{}", .0.len(), list_issues(.0))]
     Invalid(Vec<ConfigIssue>),
+}
+
+/// One issue per line, each indented, for [`ConfigError`]'s message.
+fn list_issues(issues: &[ConfigIssue]) -> String {
+    issues.iter().map(|i| format!("\n  {i}")).collect()
 }
 
 /// Loads and validates a config file. Relative paths in it are relative to the file's folder.

@@ -128,7 +128,10 @@ pub(crate) fn string_list(
         return Vec::new();
     };
     let parts: Vec<String> = if split_commas {
-        text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        text.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
     } else {
         vec![text]
     };

@@ -106,9 +106,12 @@ impl Criterion {
 
 /// The session's email: the `email` field, else the `email` claim.
 fn email(who: &Identity) -> Option<String> {
-    who.email
-        .clone()
-        .or_else(|| who.claims.get("email").and_then(Value::as_str).map(str::to_owned))
+    who.email.clone().or_else(|| {
+        who.claims
+            .get("email")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    })
 }
 
 /// A JSON scalar in its string form (`"x"` → `x`, `3` → `3`, `true` → `true`).

@@ -226,7 +226,10 @@ impl Policy {
     /// Whether some criterion needs a session (anything but `accept`/`reject`): a route with
     /// such a policy needs an identity provider.
     pub fn needs_session(&self) -> bool {
-        self.allow.iter().chain(&self.deny).any(Block::needs_session)
+        self.allow
+            .iter()
+            .chain(&self.deny)
+            .any(Block::needs_session)
     }
 
     /// Whether the policy has no rules at all (every request is denied).
