@@ -138,7 +138,8 @@ impl LoginClient {
         email: &str,
         password: &str,
     ) -> anyhow::Result<String> {
-        let stop = |u: &Url| is_loopback_http(u);
+        // The IdP may be on loopback http too: stop only where the token is handed over.
+        let stop = |u: &Url| is_loopback_http(u) && jwt_from_redirect(u).is_some();
         let last = self.walk(login_url, email, password, &stop).await?;
         jwt_from_redirect(&last)
             .with_context(|| format!("the final redirect {last} has no pomerium_jwt"))
