@@ -1,2 +1,109 @@
-//! End-to-end suites live in `tests/tests/*.rs`; this library holds what they share.
+//! What the end-to-end suites share: finding the workspace's binaries and running
+//! `porthole-gateway` as a real process.
+//!
+//! The suites themselves live in `tests/tests/*.rs`.
 #![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+/// How long a process gets to say it is listening.
+pub const STARTUP: Duration = Duration::from_secs(20);
+
+/// The path of a workspace binary (`porthole-gateway`, …) built beside this test.
+///
+/// # Panics
+/// When the binary has not been built (`cargo build --workspace` builds it; `make test` does).
+#[must_use]
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built; run `cargo build --workspace` (make test does)", path.display());
+    path
+}
+
+/// A `porthole-gateway` process, stopped (SIGKILL) on drop.
+#[derive(Debug)]
+pub struct GatewayProcess {
+    child: Option<Child>,
+    log: PathBuf,
+    /// The address it printed in `porthole-gateway listening on …`.
+    pub addr: SocketAddr,
+}
+
+impl GatewayProcess {
+    /// Runs `porthole-gateway --config <config>`, its stderr in `<log_dir>/gateway.log`, and
+    /// waits for the `listening on` line.
+    ///
+    /// # Errors
+    /// When it cannot start, exits, or does not listen within [`STARTUP`]; the error has its log.
+    pub fn start(config: &Path, log_dir: &Path) -> anyhow::Result<Self> {
+        let log = log_dir.join("gateway.log");
+        let file = std::fs::File::create(&log)?;
+        let child = Command::new(bin("porthole-gateway"))
+            .arg("--config")
+            .arg(config)
+            .env("LOG_LEVEL", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .context("while starting porthole-gateway")?;
+        let mut me = Self { child: Some(child), log, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let text = me.log();
+            if let Some(addr) = text.lines().find_map(|l| l.strip_prefix("porthole-gateway listening on ")) {
+                me.addr = addr.trim().parse().context("listening address")?;
+                return Ok(me);
+            }
+            if let Some(status) = me.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                anyhow::bail!("porthole-gateway exited ({status}) before listening:\n{text}");
+            }
+            anyhow::ensure!(Instant::now() < deadline, "porthole-gateway did not listen within {STARTUP:?}:\n{text}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything it wrote to stderr so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (up to 15 s) for it to exit.
+    ///
+    /// # Errors
+    /// When it does not exit in time (it is then killed).
+    pub fn terminate(mut self) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                anyhow::bail!("porthole-gateway ignored SIGTERM for 15 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

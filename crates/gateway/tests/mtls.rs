@@ -17,8 +17,7 @@ async fn stack_with_client_ca(enforcement: &str, client_pki: &TestPki, echo: &Ec
     let dir = tempfile::tempdir().unwrap();
     let ca_path = client_pki.write_ca_to(dir.path()).unwrap();
     let extra = format!("downstream_mtls:\n  ca_file: {}\n  enforcement: {enforcement}\n", ca_path.display());
-    let stack = Stack::start(Opts { routes: &route(echo), extra: &extra, ..Default::default() }).await;
-    stack
+    Stack::start(Opts { routes: &route(echo), extra: &extra, ..Default::default() }).await
 }
 
 #[tokio::test]

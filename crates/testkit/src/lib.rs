@@ -20,6 +20,7 @@
 pub mod browser;
 pub mod callback;
 pub mod certs;
+pub mod connect;
 pub mod echo;
 pub mod eventually;
 pub mod form;
