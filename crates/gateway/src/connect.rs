@@ -12,6 +12,8 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
 
+use porthole_tunnel::relay::{Counters, End, Outcome, relay};
+
 use crate::config::MtlsEnforcement;
 use crate::policy::{Decision, Identity};
 use crate::reply::{self, Body};
@@ -167,9 +169,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             early_ok = client.write_all(&connected.early).await.is_ok();
         }
         let outcome = if early_ok {
-            crate::relay::relay(client, connected.stream, route.config.idle_timeout, shared2.cancel.child_token()).await
+            let counters = Counters::new();
+            counters.add_down(connected.early.len() as u64);
+            relay(client, connected.stream, counters, route.config.idle_timeout, shared2.cancel.child_token()).await
         } else {
-            crate::relay::Outcome { up: 0, down: 0, end: crate::relay::End::Error("client went away".into()) }
+            Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
         };
         tracing::info!(
             target: "porthole_gateway::access",
@@ -179,7 +183,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             user = %user,
             upstream = %connected.target,
             bytes_up = outcome.up,
-            bytes_down = outcome.down + connected.early.len() as u64,
+            bytes_down = outcome.down,
             duration_ms = started.elapsed().as_millis() as u64,
             end = %outcome.end,
             "tunnel closed"

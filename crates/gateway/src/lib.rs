@@ -10,7 +10,7 @@
 //!   task per connection, HTTP/1.1 or HTTP/2 on it, graceful shutdown with a bounded drain.
 //! - [`tls`]: server certificates by SNI; client certificates requested, checked, or required.
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
-//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → [`relay`].
+//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_tunnel::relay`.
 //! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
 //!   cookie so replicas need no shared memory.
 //! - [`reply`]: the HTTP answers.
@@ -20,7 +20,6 @@ pub mod config;
 pub mod connect;
 pub mod login;
 pub mod policy;
-pub mod relay;
 pub mod reply;
 pub mod route;
 pub mod seal;

@@ -50,30 +50,77 @@ pub struct Outcome {
     pub end: End,
 }
 
-/// Shared counters for one side: bytes read, and when it last moved.
+/// Live byte counters of one relayed connection, readable while it runs (for "live sessions"
+/// views) and after it ends.
 #[derive(Debug)]
-struct Meter {
-    bytes: AtomicU64,
+pub struct Counters {
+    up: AtomicU64,
+    down: AtomicU64,
     start: Instant,
-    /// Milliseconds since `start` of the last read that returned data (either side).
-    last: Arc<AtomicU64>,
+    /// Milliseconds after `start` of the last read that returned data (either side).
+    last: AtomicU64,
 }
 
-/// A stream that meters what is read from it.
+impl Counters {
+    /// Fresh counters, starting now.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self { up: AtomicU64::new(0), down: AtomicU64::new(0), start: Instant::now(), last: AtomicU64::new(0) })
+    }
+
+    /// Bytes client → upstream so far.
+    pub fn up(&self) -> u64 {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Bytes upstream → client so far.
+    pub fn down(&self) -> u64 {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// Counts bytes delivered to the client outside the relay (e.g. early data).
+    pub fn add_down(&self, n: u64) {
+        self.down.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Time since the relay started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn touch(&self) {
+        self.last.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn idle_deadline(&self, idle: Duration) -> Instant {
+        self.start + Duration::from_millis(self.last.load(Ordering::Relaxed)) + idle
+    }
+}
+
+/// Which counter a [`Metered`] stream feeds.
+#[derive(Clone, Copy)]
+enum Side {
+    Up,
+    Down,
+}
+
+/// A stream that counts what is read from it.
 struct Metered<S> {
     inner: S,
-    meter: Arc<Meter>,
+    counters: Arc<Counters>,
+    side: Side,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = buf.filled().len() - before;
+        let n = (buf.filled().len() - before) as u64;
         if n > 0 {
-            self.meter.bytes.fetch_add(n as u64, Ordering::Relaxed);
-            let ms = self.meter.start.elapsed().as_millis() as u64;
-            self.meter.last.store(ms, Ordering::Relaxed);
+            match self.side {
+                Side::Up => self.counters.up.fetch_add(n, Ordering::Relaxed),
+                Side::Down => self.counters.down.fetch_add(n, Ordering::Relaxed),
+            };
+            self.counters.touch();
         }
         res
     }
@@ -93,29 +140,30 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
 
 /// Relays `client` ⇄ `upstream` until both directions finish, an error, `idle` without traffic,
 /// or `cancel`. When one side ends its writes, the other side's write half is shut down and
-/// the opposite direction keeps flowing (half-close).
+/// the opposite direction keeps flowing (half-close). Bytes are counted into `counters`.
 ///
 /// # Cancel safety
 /// Dropping the future drops both streams, closing them.
-pub async fn relay<C, U>(client: C, upstream: U, idle: Option<Duration>, cancel: CancellationToken) -> Outcome
+pub async fn relay<C, U>(
+    client: C,
+    upstream: U,
+    counters: Arc<Counters>,
+    idle: Option<Duration>,
+    cancel: CancellationToken,
+) -> Outcome
 where
     C: AsyncRead + AsyncWrite + Unpin,
     U: AsyncRead + AsyncWrite + Unpin,
 {
-    let start = Instant::now();
-    let last = Arc::new(AtomicU64::new(0));
-    let up = Arc::new(Meter { bytes: AtomicU64::new(0), start, last: last.clone() });
-    let down = Arc::new(Meter { bytes: AtomicU64::new(0), start, last: last.clone() });
-    let mut client = Metered { inner: client, meter: up.clone() };
-    let mut upstream = Metered { inner: upstream, meter: down.clone() };
+    let mut client = Metered { inner: client, counters: counters.clone(), side: Side::Up };
+    let mut upstream = Metered { inner: upstream, counters: counters.clone(), side: Side::Down };
     let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER);
     let watchdog = async {
         let Some(idle) = idle else {
             return std::future::pending::<()>().await;
         };
         loop {
-            let last_ms = last.load(Ordering::Relaxed);
-            let deadline = start + Duration::from_millis(last_ms) + idle;
+            let deadline = counters.idle_deadline(idle);
             if Instant::now() >= deadline {
                 return;
             }
@@ -130,7 +178,7 @@ where
         () = watchdog => End::IdleTimeout,
         () = cancel.cancelled() => End::Shutdown,
     };
-    Outcome { up: up.bytes.load(Ordering::Relaxed), down: down.bytes.load(Ordering::Relaxed), end }
+    Outcome { up: counters.up(), down: counters.down(), end }
 }
 
 #[cfg(test)]
@@ -142,7 +190,7 @@ mod tests {
     async fn half_close_keeps_other_direction() {
         let (client, mut client_peer) = tokio::io::duplex(1024);
         let (upstream, mut upstream_peer) = tokio::io::duplex(1024);
-        let task = tokio::spawn(relay(client, upstream, None, CancellationToken::new()));
+        let task = tokio::spawn(relay(client, upstream, Counters::new(), None, CancellationToken::new()));
         client_peer.write_all(b"request").await.unwrap();
         client_peer.shutdown().await.unwrap();
         let mut got = Vec::new();
@@ -161,7 +209,7 @@ mod tests {
     async fn idle_timeout_ends_relay() {
         let (client, _client_peer) = tokio::io::duplex(1024);
         let (upstream, _upstream_peer) = tokio::io::duplex(1024);
-        let out = relay(client, upstream, Some(Duration::from_secs(30)), CancellationToken::new()).await;
+        let out = relay(client, upstream, Counters::new(), Some(Duration::from_secs(30)), CancellationToken::new()).await;
         assert_eq!(out.end, End::IdleTimeout);
     }
 }

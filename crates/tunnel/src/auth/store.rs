@@ -1,0 +1,116 @@
+//! Where session tokens are kept: the [`TokenStore`] trait, keyed by proxy origin
+//! (`https://host:port`), and an in-memory store for tests. The OS keychain and file stores
+//! live in `porthole-client`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+
+/// A session token (a JWT). `Debug` prints `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl Token {
+    /// Wraps a raw token (whitespace trimmed).
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(raw.into().trim().to_owned())
+    }
+
+    /// The raw token, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The `exp` claim (Unix seconds), read without verifying the signature; `None` when the
+    /// token has none or is not a JWT (the server decides then).
+    pub fn expires_at(&self) -> Option<u64> {
+        let payload = self.0.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        v.get("exp")?.as_f64().map(|f| f as u64)
+    }
+
+    /// `true` when `exp` is in the past (with `skew_secs` of margin): such a token is not sent.
+    pub fn is_expired(&self, now_unix: u64, skew_secs: u64) -> bool {
+        self.expires_at().is_some_and(|exp| exp <= now_unix + skew_secs)
+    }
+}
+
+/// Why a store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backing service (keychain, file system) failed.
+    #[error("token store: {0}")]
+    Backend(String),
+}
+
+/// Keeps tokens by proxy origin. Calls may block (keychains do): the engine calls them off
+/// the async threads.
+pub trait TokenStore: Send + Sync + 'static {
+    /// The token for `origin`, if one is stored.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails (not when there is simply no token).
+    fn load(&self, origin: &str) -> Result<Option<Token>, StoreError>;
+    /// Stores (replaces) the token for `origin`.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    fn store(&self, origin: &str, token: &Token) -> Result<(), StoreError>;
+    /// Deletes the token for `origin` (no error if there was none).
+    ///
+    /// # Errors
+    /// [`StoreError`] when the backend fails.
+    fn delete(&self, origin: &str) -> Result<(), StoreError>;
+}
+
+/// An in-memory store (tests, and `--service-account` runs that must not persist).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tokens: Mutex<HashMap<String, Token>>,
+}
+
+impl TokenStore for MemoryStore {
+    fn load(&self, origin: &str) -> Result<Option<Token>, StoreError> {
+        Ok(self.tokens.lock().map_err(|e| StoreError::Backend(e.to_string()))?.get(origin).cloned())
+    }
+    fn store(&self, origin: &str, token: &Token) -> Result<(), StoreError> {
+        self.tokens.lock().map_err(|e| StoreError::Backend(e.to_string()))?.insert(origin.into(), token.clone());
+        Ok(())
+    }
+    fn delete(&self, origin: &str) -> Result<(), StoreError> {
+        self.tokens.lock().map_err(|e| StoreError::Backend(e.to_string()))?.remove(origin);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(payload: &str) -> Token {
+        let b = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        Token::new(format!("{}.{}.sig", b(r#"{"alg":"ES256"}"#), b(payload)))
+    }
+
+    #[test]
+    fn expiry_is_read_from_the_payload() {
+        assert!(jwt(r#"{"exp":100}"#).is_expired(200, 0));
+        assert!(!jwt(r#"{"exp":300}"#).is_expired(200, 0));
+        assert!(jwt(r#"{"exp":210}"#).is_expired(200, 30), "within the skew margin counts as expired");
+        assert!(!jwt(r#"{"sub":"x"}"#).is_expired(200, 0), "no exp: let the server decide");
+        assert!(!Token::new("opaque").is_expired(200, 0));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        assert_eq!(format!("{:?}", Token::new("secret")), "Token(<redacted>)");
+    }
+}
