@@ -4,10 +4,16 @@
 //! # Layout
 //!
 //! - [`target`]: the destination grammar (pomerium-cli's), → [`target::Target`].
-//! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow.
+//! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
+//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
+//! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
 //! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod connect;
+pub mod events;
 pub mod relay;
 pub mod target;
+pub mod tls;
+pub mod tunnel;

@@ -1,5 +1,12 @@
-//! Authentication: tokens, where they are kept, and the login flow.
+//! Authentication: tokens and where they are kept ([`store`]), one browser login ([`login`],
+//! [`browser`]), and one login at a time per proxy ([`session`]).
 
+pub mod browser;
+pub mod login;
+pub mod session;
 pub mod store;
 
+pub use browser::Browser;
+pub use login::{LoginError, LoginSettings};
+pub use session::Authenticator;
 pub use store::{MemoryStore, StoreError, Token, TokenStore};

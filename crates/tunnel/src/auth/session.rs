@@ -1,0 +1,155 @@
+//! The token a tunnel sends, and the rule that there is **one login at a time per proxy**:
+//! fifty connections arriving together before any login cause one browser launch, and all
+//! fifty proceed when it completes (pomerium-cli opens fifty tabs).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::broadcast;
+
+use super::browser::Browser;
+use super::login::{LoginError, LoginSettings, browser_login};
+use super::{Token, TokenStore};
+use crate::events::TunnelEvent;
+
+/// A token closer than this to its `exp` is treated as expired (clock skew, slow links).
+pub const EXPIRY_SKEW_SECS: u64 = 30;
+
+/// One proxy's login slot: a lock held while a login runs, and the outcome of the last one.
+#[derive(Default)]
+struct Slot {
+    /// Bumped when a login finishes.
+    generation: Mutex<u64>,
+    /// The last login's outcome (for connections that waited on it).
+    last: Mutex<Option<Result<Token, LoginError>>>,
+    running: tokio::sync::Mutex<()>,
+}
+
+/// Tokens for every proxy, shared by all tunnels of a process (the desktop app runs many).
+pub struct Authenticator {
+    store: Arc<dyn TokenStore>,
+    slots: Mutex<HashMap<String, Arc<Slot>>>,
+    service_account: Option<Token>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").field("service_account", &self.service_account.is_some()).finish_non_exhaustive()
+    }
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+impl Authenticator {
+    /// Tokens kept in `store`; with a service account, logins use it instead of a browser.
+    pub fn new(store: Arc<dyn TokenStore>, service_account: Option<Token>) -> Self {
+        Self { store, slots: Mutex::new(HashMap::new()), service_account }
+    }
+
+    fn slot(&self, origin: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        slots.entry(origin.to_owned()).or_default().clone()
+    }
+
+    /// The stored token for `origin`, unless it is expired (an expired token is not sent).
+    /// A store failure is treated as "no token" (and logged): the login will replace it.
+    pub async fn current(&self, origin: &str) -> Option<Token> {
+        let store = self.store.clone();
+        let key = origin.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || store.load(&key)).await;
+        match loaded {
+            Ok(Ok(Some(t))) if !t.is_expired(now_unix(), EXPIRY_SKEW_SECS) => Some(t),
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(origin, error = %e, "could not read the stored token");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Forgets the token for `origin` (the proxy refused it even right after a login).
+    pub async fn forget(&self, origin: &str) {
+        let store = self.store.clone();
+        let key = origin.to_owned();
+        let _ = tokio::task::spawn_blocking(move || store.delete(&key)).await;
+    }
+
+    /// Gets a new token for `origin` because `stale` (what this connection sent, if anything)
+    /// was refused. If another connection is already logging in, waits for that login instead
+    /// of starting a second one.
+    ///
+    /// # Errors
+    /// [`LoginError`] from the login (shared by every connection that waited for it).
+    pub async fn login(
+        &self,
+        origin: &str,
+        login_base: &str,
+        stale: Option<&Token>,
+        settings: &LoginSettings,
+        events: &broadcast::Sender<TunnelEvent>,
+    ) -> Result<Token, LoginError> {
+        let slot = self.slot(origin);
+        let seen = *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _running = slot.running.lock().await;
+        let now = *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if now != seen {
+            // A login finished while we waited: share its outcome.
+            if let Some(outcome) = slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+                return outcome;
+            }
+        }
+        // Another process (the desktop app, another CLI) may have logged in meanwhile.
+        if let Some(t) = self.current(origin).await
+            && Some(&t) != stale
+        {
+            return Ok(t);
+        }
+        let outcome = self.login_now(origin, login_base, settings, events).await;
+        *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
+        *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        outcome
+    }
+
+    async fn login_now(
+        &self,
+        origin: &str,
+        login_base: &str,
+        settings: &LoginSettings,
+        events: &broadcast::Sender<TunnelEvent>,
+    ) -> Result<Token, LoginError> {
+        let token = match &self.service_account {
+            Some(t) => Ok(t.clone()),
+            None => {
+                browser_login(login_base, settings, |url| {
+                    let _ = events.send(TunnelEvent::AuthRequired { origin: origin.to_owned(), url: url.to_owned() });
+                })
+                .await
+            }
+        };
+        let token = match token {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = events.send(TunnelEvent::LoginFailed { origin: origin.to_owned(), message: e.to_string() });
+                return Err(e);
+            }
+        };
+        let store = self.store.clone();
+        let (key, t) = (origin.to_owned(), token.clone());
+        match tokio::task::spawn_blocking(move || store.store(&key, &t)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(origin, error = %e, "could not store the token; it is used for this run only"),
+            Err(_) => {}
+        }
+        let _ = events.send(TunnelEvent::LoginCompleted { origin: origin.to_owned() });
+        Ok(token)
+    }
+}
+
+/// Defaults for a login: the system browser, five minutes.
+pub fn default_settings(tls: Option<Arc<rustls::ClientConfig>>) -> LoginSettings {
+    LoginSettings { tls, browser: Browser::System, timeout: Duration::from_secs(300) }
+}

@@ -1,0 +1,72 @@
+//! What a tunnel reports: one typed event per state change, on a broadcast channel. Front ends
+//! (the CLI's lines, the desktop app's log and tray) render these; the engine never prints.
+
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+/// A local connection's id within one tunnel (1, 2, 3, …).
+pub type PeerId = u64;
+
+/// A state change of a tunnel or of one of its connections.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TunnelEvent {
+    /// The local listener is up.
+    Listening {
+        /// The bound address (the real port when `:0` was asked for).
+        addr: SocketAddr,
+    },
+    /// A local client connected; the tunnel to the proxy is being opened.
+    Connecting {
+        /// Its id.
+        peer: PeerId,
+        /// The local client's address.
+        peer_addr: SocketAddr,
+    },
+    /// A login is needed for `origin`: open `url` in a browser (it was opened for you unless
+    /// the browser is "print").
+    AuthRequired {
+        /// The proxy origin (`https://host:port`).
+        origin: String,
+        /// The URL to open.
+        url: String,
+    },
+    /// The login for `origin` finished; waiting connections proceed.
+    LoginCompleted {
+        /// The proxy origin.
+        origin: String,
+    },
+    /// The login for `origin` failed; the sentence says why and what to do.
+    LoginFailed {
+        /// The proxy origin.
+        origin: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The tunnel for a local connection is up.
+    Connected {
+        /// Its id.
+        peer: PeerId,
+        /// The local client's address.
+        peer_addr: SocketAddr,
+    },
+    /// A local connection ended, cleanly (`error: None`) or not.
+    Disconnected {
+        /// Its id.
+        peer: PeerId,
+        /// The local client's address.
+        peer_addr: SocketAddr,
+        /// Bytes local → remote.
+        bytes_up: u64,
+        /// Bytes remote → local.
+        bytes_down: u64,
+        /// Why it failed, as a sentence a person can act on.
+        error: Option<String>,
+        /// Short machine-readable class of the failure (`denied`, `no_route`, `auth`, …).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<&'static str>,
+    },
+    /// The listener stopped (disconnect, shutdown); no more connections.
+    Closed,
+}

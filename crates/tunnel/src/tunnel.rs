@@ -1,0 +1,364 @@
+//! A running tunnel: a local listener (or stdin/stdout), one task per local connection that
+//! opens a CONNECT through the proxy (logging in once if needed) and relays; live peers with
+//! byte counts; a handle that owns it all and stops it on drop.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{Authenticator, LoginSettings, Token};
+use crate::connect::{ConnectError, Connected, Connector};
+use crate::events::{PeerId, TunnelEvent};
+use crate::relay::{Counters, End, relay};
+
+/// Most local connections served at once by one tunnel.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Events kept for a slow subscriber before it starts missing some.
+const EVENT_BUFFER: usize = 1024;
+
+/// Everything a tunnel needs, built by a front end from flags or a saved profile.
+#[derive(Clone)]
+pub struct TunnelConfig {
+    /// Where to CONNECT, through which proxy, over which TLS.
+    pub connector: Arc<Connector>,
+    /// How logins happen.
+    pub login: LoginSettings,
+}
+
+impl std::fmt::Debug for TunnelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunnelConfig").field("target", self.connector.target()).finish_non_exhaustive()
+    }
+}
+
+/// Why a tunnel could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TunnelError {
+    /// The local address could not be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address asked for.
+        addr: String,
+        /// Why (e.g. "address already in use").
+        reason: String,
+    },
+}
+
+/// A live local connection, for "live sessions" views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its id.
+    pub id: PeerId,
+    /// The local client's address.
+    pub addr: SocketAddr,
+    /// When it connected.
+    pub since: SystemTime,
+    /// Bytes local → remote so far.
+    pub bytes_up: u64,
+    /// Bytes remote → local so far.
+    pub bytes_down: u64,
+}
+
+struct PeerEntry {
+    addr: SocketAddr,
+    since: SystemTime,
+    counters: Arc<Counters>,
+    cancel: CancellationToken,
+}
+
+/// State shared by a tunnel's tasks.
+struct Inner {
+    config: TunnelConfig,
+    auth: Arc<Authenticator>,
+    events: broadcast::Sender<TunnelEvent>,
+    peers: Mutex<HashMap<PeerId, PeerEntry>>,
+    next_peer: AtomicU64,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+}
+
+/// Owns a running tunnel. Dropping it stops the listener and cuts every live connection;
+/// [`TunnelHandle::stop`] does the same and waits for the tasks to end.
+pub struct TunnelHandle {
+    inner: Arc<Inner>,
+    local_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for TunnelHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TunnelHandle").field("local_addr", &self.local_addr).finish_non_exhaustive()
+    }
+}
+
+impl TunnelHandle {
+    /// Binds `listen` (e.g. `127.0.0.1:0`) and starts accepting.
+    ///
+    /// # Errors
+    /// [`TunnelError::Listen`] when the address cannot be bound.
+    pub async fn start(listen: &str, config: TunnelConfig, auth: Arc<Authenticator>) -> Result<Self, TunnelError> {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Self::start_with_events(listen, config, auth, events).await
+    }
+
+    /// As [`TunnelHandle::start`], publishing on an existing channel (subscribe before start
+    /// to see the `Listening` event).
+    ///
+    /// # Errors
+    /// [`TunnelError::Listen`] when the address cannot be bound.
+    pub async fn start_with_events(
+        listen: &str,
+        config: TunnelConfig,
+        auth: Arc<Authenticator>,
+        events: broadcast::Sender<TunnelEvent>,
+    ) -> Result<Self, TunnelError> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| TunnelError::Listen { addr: listen.to_owned(), reason: e.to_string() })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| TunnelError::Listen { addr: listen.to_owned(), reason: e.to_string() })?;
+        let inner = Arc::new(Inner {
+            config,
+            auth,
+            events,
+            peers: Mutex::new(HashMap::new()),
+            next_peer: AtomicU64::new(1),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        });
+        let _ = inner.events.send(TunnelEvent::Listening { addr: local_addr });
+        inner.tracker.spawn(accept_loop(listener, inner.clone()));
+        Ok(Self { inner, local_addr })
+    }
+
+    /// The bound local address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A new subscription to this tunnel's events.
+    pub fn subscribe(&self) -> broadcast::Receiver<TunnelEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Live local connections with their byte counts.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let peers = self.inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut list: Vec<PeerInfo> = peers
+            .iter()
+            .map(|(id, p)| PeerInfo { id: *id, addr: p.addr, since: p.since, bytes_up: p.counters.up(), bytes_down: p.counters.down() })
+            .collect();
+        list.sort_by_key(|p| p.id);
+        list
+    }
+
+    /// Cuts one live connection; `false` if it was not live.
+    pub fn close_peer(&self, id: PeerId) -> bool {
+        let peers = self.inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        peers.get(&id).map(|p| p.cancel.cancel()).is_some()
+    }
+
+    /// Cuts every live connection; the listener stays up.
+    pub fn close_all(&self) {
+        let peers = self.inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for p in peers.values() {
+            p.cancel.cancel();
+        }
+    }
+
+    /// Stops the listener and every connection, waiting up to `drain` for the tasks.
+    pub async fn stop(self, drain: Duration) {
+        self.inner.cancel.cancel();
+        self.inner.tracker.close();
+        let _ = tokio::time::timeout(drain, self.inner.tracker.wait()).await;
+    }
+}
+
+impl Drop for TunnelHandle {
+    fn drop(&mut self) {
+        self.inner.cancel.cancel();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = inner.cancel.cancelled() => break,
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = inner.cancel.cancelled() => break,
+        };
+        let (stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off, keep the listener up.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let inner2 = inner.clone();
+        inner.tracker.spawn(async move {
+            let _permit = permit;
+            serve_peer(stream, addr, inner2).await;
+        });
+    }
+    let _ = inner.events.send(TunnelEvent::Closed);
+}
+
+async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
+    let id = inner.next_peer.fetch_add(1, Ordering::Relaxed);
+    let counters = Counters::new();
+    let cancel = inner.cancel.child_token();
+    inner
+        .peers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(id, PeerEntry { addr, since: SystemTime::now(), counters: counters.clone(), cancel: cancel.clone() });
+    let (error, code) = run_one(stream, id, addr, &inner, counters.clone(), cancel).await;
+    inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+    let _ = inner.events.send(TunnelEvent::Disconnected {
+        peer: id,
+        peer_addr: addr,
+        bytes_up: counters.up(),
+        bytes_down: counters.down(),
+        error,
+        code,
+    });
+}
+
+/// Opens the tunnel for one local stream and relays until either side ends. Returns the
+/// failure sentence and class, if any.
+async fn run_one<L>(
+    local: L,
+    id: PeerId,
+    addr: SocketAddr,
+    inner_or: &Inner,
+    counters: Arc<Counters>,
+    cancel: CancellationToken,
+) -> (Option<String>, Option<&'static str>)
+where
+    L: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = inner_or.events.send(TunnelEvent::Connecting { peer: id, peer_addr: addr });
+    let open = tokio::select! {
+        r = open(&inner_or.config, &inner_or.auth, &inner_or.events) => r,
+        () = cancel.cancelled() => return (None, None),
+    };
+    let connected = match open {
+        Ok(c) => c,
+        Err(e) => return (Some(e.sentence), Some(e.code)),
+    };
+    let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr });
+    let mut local = local;
+    if !connected.early.is_empty() {
+        if local.write_all(&connected.early).await.is_err() {
+            return (Some("the local client went away".into()), Some("local"));
+        }
+        counters.add_down(connected.early.len() as u64);
+    }
+    let outcome = relay(local, connected.stream, counters, None, cancel).await;
+    match outcome.end {
+        End::Closed | End::Shutdown => (None, None),
+        End::IdleTimeout => (Some("closed after being idle".into()), Some("idle")),
+        End::Error(e) => (Some(format!("connection lost: {e}")), Some("io")),
+    }
+}
+
+/// A failure to open a tunnel, for the `Disconnected` event.
+struct OpenError {
+    sentence: String,
+    code: &'static str,
+}
+
+fn classify(e: &ConnectError) -> &'static str {
+    match e {
+        ConnectError::Dial { .. } | ConnectError::Tls { .. } | ConnectError::Protocol { .. } => "proxy",
+        ConnectError::LoginRequired { .. } => "auth",
+        ConnectError::Denied { .. } => "denied",
+        ConnectError::NoRoute { .. } => "no_route",
+        ConnectError::CertificateRequired { .. } => "certificate",
+        ConnectError::Unavailable { .. } => "unavailable",
+        ConnectError::Status { .. } => "status",
+    }
+}
+
+/// CONNECT with the stored token; on "login required", log in (once per proxy, shared) and
+/// retry once. Only a refusal right after a fresh login forgets the token: network errors,
+/// 404s and cancellations keep a good token (pomerium-cli deletes it).
+async fn open(
+    config: &TunnelConfig,
+    auth: &Authenticator,
+    events: &broadcast::Sender<TunnelEvent>,
+) -> Result<Connected, OpenError> {
+    let target = config.connector.target();
+    let origin = target.proxy.origin();
+    let token = auth.current(&origin).await;
+    let first = config.connector.connect(token.as_ref().map(Token::expose)).await;
+    let err = match first {
+        Ok(c) => return Ok(c),
+        Err(ConnectError::LoginRequired { .. }) => None,
+        Err(e) => Some(e),
+    };
+    if let Some(e) = err {
+        return Err(OpenError { code: classify(&e), sentence: e.to_string() });
+    }
+    let fresh = auth
+        .login(&origin, &target.proxy.login_base(), token.as_ref(), &config.login, events)
+        .await
+        .map_err(|e| OpenError { sentence: format!("login failed: {e}"), code: "auth" })?;
+    match config.connector.connect(Some(fresh.expose())).await {
+        Ok(c) => Ok(c),
+        Err(ConnectError::LoginRequired { status }) => {
+            auth.forget(&origin).await;
+            Err(OpenError {
+                sentence: format!(
+                    "the proxy refused the token it just issued ({status}); the stored token was removed, try again"
+                ),
+                code: "auth",
+            })
+        }
+        Err(e) => Err(OpenError { code: classify(&e), sentence: e.to_string() }),
+    }
+}
+
+/// Runs one tunnel over an already connected local stream (stdin/stdout for ssh's
+/// `ProxyCommand`). Returns the failure sentence, if any.
+pub async fn run_stream<L>(local: L, config: TunnelConfig, auth: Arc<Authenticator>, events: broadcast::Sender<TunnelEvent>) -> Option<String>
+where
+    L: AsyncRead + AsyncWrite + Unpin,
+{
+    let inner = Inner {
+        config,
+        auth,
+        events,
+        peers: Mutex::new(HashMap::new()),
+        next_peer: AtomicU64::new(1),
+        cancel: CancellationToken::new(),
+        tracker: TaskTracker::new(),
+    };
+    let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+    let counters = Counters::new();
+    let (error, _) = run_one(local, 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
+    let _ = inner.events.send(TunnelEvent::Disconnected {
+        peer: 1,
+        peer_addr: addr,
+        bytes_up: counters.up(),
+        bytes_down: counters.down(),
+        error: error.clone(),
+        code: None,
+    });
+    error
+}
