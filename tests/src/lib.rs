@@ -4,6 +4,9 @@
 //! The suites themselves live in `tests/tests/*.rs`.
 #![forbid(unsafe_code)]
 
+pub mod sshd;
+pub mod stack;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

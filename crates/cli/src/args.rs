@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open a TCP tunnel (same arguments as `pomerium-cli tcp`).
-    Tcp(TcpArgs),
+    Tcp(Box<TcpArgs>),
     /// Forget the stored login for a proxy (e.g. `https://proxy.example.com`), or all logins.
     Logout {
         /// The proxy URL or `host[:port]`; all proxies when left out.
@@ -108,7 +108,7 @@ impl TcpArgs {
         self.disable_tls_verification.unwrap_or(false)
     }
     /// `--client-cert-from-store` given (and not `=false`).
-    pub fn from_store(&self) -> bool {
+    pub fn use_store(&self) -> bool {
         self.client_cert_from_store.unwrap_or(false)
     }
 }

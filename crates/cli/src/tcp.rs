@@ -21,7 +21,7 @@ use crate::output::Printer;
 ///
 /// # Errors
 /// Bad flags or destination, unreadable files, or a listen address that cannot be bound.
-pub async fn run(args: TcpArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
     let target = target::parse(&args.destination, args.pomerium_url.as_deref().filter(|s| !s.is_empty()))?;
     let tls = if target.proxy.tls() {
         Some(porthole_tunnel::tls::client_config(&tls_options(&args)?).context("while setting up TLS")?)
@@ -49,7 +49,7 @@ pub async fn run(args: TcpArgs) -> anyhow::Result<ExitCode> {
         login: LoginSettings { tls, browser, timeout: args.login_timeout },
     };
     let (events, rx) = broadcast::channel(1024);
-    let printing = tokio::spawn(printer.clone().run(rx));
+    let printing = tokio::spawn(printer.run(rx));
 
     if args.listen == "-" {
         let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
@@ -85,7 +85,7 @@ fn tls_options(args: &TcpArgs) -> anyhow::Result<TlsOptions> {
         (_, Some(path)) => Some(std::fs::read(path).with_context(|| format!("while reading --alternate-ca-path {}", path.display()))?),
         _ => None,
     };
-    let client = match (&args.client_cert, &args.client_key, args.from_store()) {
+    let client = match (&args.client_cert, &args.client_key, args.use_store()) {
         (Some(cert), Some(key), _) => Some(ClientIdentity::Pem {
             cert_pem: std::fs::read(cert).with_context(|| format!("while reading --client-cert {}", cert.display()))?,
             key_pem: std::fs::read(key).with_context(|| format!("while reading --client-key {}", key.display()))?.into(),
