@@ -1,27 +1,163 @@
-//! STUB (replaced by the tunnel-connect branch).
-#![allow(missing_docs, dead_code)]
+//! HTTP/1.1 CONNECT to the proxy (PROTOCOL.md §2.2): dial, TLS, the request bytes exactly as
+//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error.
+//!
+//! - [`error`]: [`ConnectError`] and the status mapping of §2.7.
+//! - [`response`]: reading the answer's head and a refusal's message, bounded.
+
+pub mod error;
+pub mod response;
+
+use std::fmt;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+pub use error::ConnectError;
+
 use crate::target::Target;
+
+/// How long dialling the proxy (and then its TLS handshake) may take.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A byte stream to the proxy, TLS or not.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-pub struct Connected { pub stream: Box<dyn Io>, pub early: Vec<u8> }
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("cannot reach {proxy}: {reason}")] Dial { proxy: String, reason: String },
-    #[error("TLS {proxy}: {reason}")] Tls { proxy: String, reason: String },
-    #[error("login required ({status})")] LoginRequired { status: u16 },
-    #[error("{message} (403)")] Denied { destination: String, message: String },
-    #[error("no route {destination}")] NoRoute { destination: String },
-    #[error("cert {destination}")] CertificateRequired { destination: String },
-    #[error("unavailable {destination}: {message}")] Unavailable { destination: String, message: String },
-    #[error("status {status}: {message}")] Status { status: u16, message: String },
-    #[error("protocol: {reason}")] Protocol { reason: String },
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + ?Sized> Io for T {}
+
+/// An established tunnel: raw bytes to the destination from here on.
+pub struct Connected {
+    /// The stream to the proxy, past the `200` head.
+    pub stream: Box<dyn Io>,
+    /// Bytes the proxy sent after the head; forward them to the local side first.
+    pub early: Vec<u8>,
 }
-impl ConnectError { pub fn keeps_token(&self) -> bool { !matches!(self, Self::LoginRequired { .. }) } }
-pub struct Connector { target: Target, tls: Option<Arc<rustls::ClientConfig>> }
+
+impl fmt::Debug for Connected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connected").field("early", &self.early.len()).finish_non_exhaustive()
+    }
+}
+
+/// The CONNECT request, byte for byte as Go's `Request.Write` puts it on the wire.
+///
+/// The `Authorization: Pomerium <jwt>` line is present only when `token` is given.
+#[must_use]
+pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
+    let mut req = format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\nUser-Agent: Go-http-client/1.1\r\n");
+    if let Some(jwt) = token {
+        req.push_str("Authorization: Pomerium ");
+        req.push_str(jwt);
+        req.push_str("\r\n");
+    }
+    req.push_str("\r\n");
+    req.into_bytes()
+}
+
+/// Opens tunnels to one [`Target`], one proxy connection per tunnel (no reuse, as pomerium-cli).
+#[derive(Debug, Clone)]
+pub struct Connector {
+    target: Target,
+    tls: Option<Arc<ClientConfig>>,
+}
+
 impl Connector {
-    pub fn new(target: Target, tls: Option<Arc<rustls::ClientConfig>>) -> Self { Self { target, tls } }
-    pub fn target(&self) -> &Target { &self.target }
-    pub async fn connect(&self, token: Option<&str>) -> Result<Connected, ConnectError> { let _ = (token, &self.tls); Err(ConnectError::Protocol { reason: "stub".into() }) }
+    /// A connector for `target`; `tls` must be `Some` when `target.proxy.tls()` (see
+    /// [`crate::tls::client_config`]) and is ignored otherwise.
+    #[must_use]
+    pub fn new(target: Target, tls: Option<Arc<ClientConfig>>) -> Self {
+        Self { target, tls }
+    }
+
+    /// The target tunnels go to.
+    #[must_use]
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Dials the proxy, sends CONNECT (with `Authorization: Pomerium <token>` when given) and
+    /// returns the tunnel when the answer is `200`.
+    ///
+    /// # Errors
+    /// [`ConnectError`]: `Dial` / `Tls` before the request, a status variant for a non-200
+    /// answer, `Protocol` for an answer that is not HTTP. Only `LoginRequired` means the token
+    /// should be dropped ([`ConnectError::keeps_token`]).
+    ///
+    /// # Cancel safety
+    /// Dropping the future closes the half-open connection; nothing else is left behind.
+    pub async fn connect(&self, token: Option<&str>) -> Result<Connected, ConnectError> {
+        let proxy = self.target.proxy.host_port();
+        let tcp = dial(&proxy).await?;
+        let mut stream: Box<dyn Io> = if self.target.proxy.tls() {
+            Box::new(self.handshake(&proxy, tcp).await?)
+        } else {
+            Box::new(tcp)
+        };
+        let destination = &self.target.destination;
+        tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
+        let request = request_bytes(destination, token);
+        let sent = async {
+            stream.write_all(&request).await?;
+            stream.flush().await
+        };
+        sent.await.map_err(|e| ConnectError::Protocol { reason: format!("sending CONNECT: {e}") })?;
+        let head = response::read_head(&mut stream).await?;
+        if head.status == 200 {
+            return Ok(Connected { stream, early: head.rest });
+        }
+        let status = head.status;
+        let message = response::refusal_message(&mut stream, head).await;
+        tracing::debug!(%proxy, %destination, status, %message, "CONNECT refused");
+        Err(ConnectError::from_status(status, destination, message))
+    }
+
+    async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, ConnectError> {
+        let tls_err = |reason: String| ConnectError::Tls { proxy: proxy.to_owned(), reason };
+        let config = self
+            .tls
+            .clone()
+            .ok_or_else(|| tls_err("no TLS configuration for an https proxy (a bug in the caller)".into()))?;
+        let name = ServerName::try_from(self.target.proxy.host.clone())
+            .map_err(|e| tls_err(format!("{:?} is not a valid server name: {e}", self.target.proxy.host)))?;
+        tokio::time::timeout(DIAL_TIMEOUT, TlsConnector::from(config).connect(name, tcp))
+            .await
+            .map_err(|_| tls_err("the handshake did not finish within 10 s".into()))?
+            .map_err(|e| tls_err(explain_tls(&e)))
+    }
+}
+
+async fn dial(proxy: &str) -> Result<TcpStream, ConnectError> {
+    let dial_err = |reason: String| ConnectError::Dial { proxy: proxy.to_owned(), reason };
+    let tcp = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(proxy))
+        .await
+        .map_err(|_| dial_err("no answer within 10 s".into()))?
+        .map_err(|e| {
+            dial_err(match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::TimedOut => "timed out".into(),
+                _ => e.to_string(),
+            })
+        })?;
+    tcp.set_nodelay(true).map_err(|e| dial_err(e.to_string()))?;
+    Ok(tcp)
+}
+
+/// A TLS failure in words, with the flag that fixes it when there is one.
+fn explain_tls(e: &std::io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(cert)) => format!(
+            "the proxy's certificate is not trusted ({cert:?}); pass its CA with --alternate-ca-path \
+             (or --ca-cert), or skip the check with --disable-tls-verification"
+        ),
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("the proxy refused the handshake ({alert:?}); it may require a client certificate")
+        }
+        Some(other) => other.to_string(),
+        None => e.to_string(),
+    }
 }

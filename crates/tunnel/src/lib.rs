@@ -3,11 +3,15 @@
 //!
 //! # Layout
 //!
+//! A local connection flows down this list:
+//!
 //! - [`target`]: the destination grammar (pomerium-cli's), → [`target::Target`].
+//! - [`tls`]: the client TLS configuration: roots, extra CA, client identity (PEM or store).
+//! - [`connect`]: HTTP/1.1 CONNECT to the proxy, → a tunnel stream or a [`connect::ConnectError`].
 //! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
-//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
-//! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
 //! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted.
+//! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
+//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
 #![forbid(unsafe_code)]
 
 pub mod auth;
