@@ -7,7 +7,8 @@ SHELL := /usr/bin/env bash
 
 # Debian packages the tests start (command that proves each one is there: package name).
 DEB_TOOLS := redis-server:redis-server tinyproxy:tinyproxy chromium:chromium \
-	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl
+	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl \
+	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools
 # PostgreSQL's server binaries are not on PATH in Debian: check the package instead.
 DEB_PACKAGES := postgresql
 NEXTEST_VERSION := 0.9.143

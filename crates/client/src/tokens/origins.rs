@@ -24,7 +24,9 @@ pub struct OriginIndex {
 impl OriginIndex {
     /// The index in `cache_dir` (nothing is read or created yet).
     pub fn new(cache_dir: &Path) -> Self {
-        Self { path: cache_dir.join(INDEX_FILE) }
+        Self {
+            path: cache_dir.join(INDEX_FILE),
+        }
     }
 
     /// Where the index file is.
@@ -94,6 +96,9 @@ impl OriginIndex {
     }
 
     fn error(&self, action: &str, e: &dyn std::fmt::Display) -> StoreError {
-        StoreError::Backend(format!("cannot {action} the origins index {}: {e}", self.path.display()))
+        StoreError::Backend(format!(
+            "cannot {action} the origins index {}: {e}",
+            self.path.display()
+        ))
     }
 }
