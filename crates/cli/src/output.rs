@@ -26,11 +26,25 @@ impl Printer {
         }
     }
 
-    /// Prints events until the channel closes.
-    pub async fn run(self, mut rx: broadcast::Receiver<TunnelEvent>) {
+    /// Prints events until the channel closes. `deferred` warnings are printed right after the
+    /// `listening on` line (which stays the first line), or first when there is no listener.
+    pub async fn run(self, mut rx: broadcast::Receiver<TunnelEvent>, deferred: Vec<String>, listener: bool) {
+        let mut deferred = Some(deferred);
+        if !listener {
+            for w in deferred.take().unwrap_or_default() {
+                self.warn(&w);
+            }
+        }
         loop {
             match rx.recv().await {
-                Ok(event) => self.print(&event),
+                Ok(event) => {
+                    self.print(&event);
+                    if matches!(event, TunnelEvent::Listening { .. }) {
+                        for w in deferred.take().unwrap_or_default() {
+                            self.warn(&w);
+                        }
+                    }
+                }
                 Err(broadcast::error::RecvError::Lagged(n)) => self.warn(&format!("{n} events were not shown (too many at once)")),
                 Err(broadcast::error::RecvError::Closed) => return,
             }

@@ -29,14 +29,17 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
         None
     };
     let printer = Printer::new(args.json, args.no_browser());
+    let mut warnings = Vec::new();
     if args.insecure() {
-        printer.warn("TLS verification is disabled (--disable-tls-verification): anyone on the network path can read and change this tunnel");
+        warnings.push("TLS verification is disabled (--disable-tls-verification): anyone on the network path can read and change this tunnel".to_owned());
     }
     let service_account = service_account(&args)?;
     let store = if service_account.is_some() {
         crate::tokens::memory_store()
     } else {
-        crate::tokens::store(&printer)
+        let (store, warning) = crate::tokens::store();
+        warnings.extend(warning);
+        store
     };
     let auth = Arc::new(Authenticator::new(store, service_account));
     let browser = match (&args.browser_cmd, args.no_browser()) {
@@ -49,7 +52,7 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
         login: LoginSettings { tls, browser, timeout: args.login_timeout },
     };
     let (events, rx) = broadcast::channel(1024);
-    let printing = tokio::spawn(printer.run(rx));
+    let printing = tokio::spawn(printer.run(rx, warnings.clone(), args.listen != "-"));
 
     if args.listen == "-" {
         let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
@@ -64,6 +67,9 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
         Err(e) => {
             drop(events);
             let _ = printing.await;
+            for w in &warnings {
+                printer.warn(w);
+            }
             bail!("{e}");
         }
     };

@@ -27,7 +27,7 @@ pub enum ConnectError {
         status: u16,
     },
     /// 403: the policy denies this user; logging in again will not help.
-    #[error("access to {destination} is denied by the proxy's policy: {message}")]
+    #[error("{} (403)", denied_sentence(destination, message))]
     Denied {
         /// The CONNECT target.
         destination: String,
@@ -35,14 +35,14 @@ pub enum ConnectError {
         message: String,
     },
     /// 404: no route matches the destination.
-    #[error("the proxy has no route for {destination}: check the host:port against the route's `from`")]
+    #[error("the proxy has no route for {destination} (404): check the host:port against the route's `from`")]
     NoRoute {
         /// The CONNECT target.
         destination: String,
     },
     /// 495: the route needs a client certificate the proxy did not get or did not trust.
     #[error(
-        "{destination} requires a valid client certificate: pass --client-cert and --client-key \
+        "{destination} requires a valid client certificate (495): pass --client-cert and --client-key \
          (or --client-cert-from-store) with a certificate from the route's CA"
     )]
     CertificateRequired {
@@ -94,5 +94,17 @@ impl ConnectError {
             502 | 503 => Self::Unavailable { destination, message },
             _ => Self::Status { status, message },
         }
+    }
+}
+
+/// The gateway's own 403 sentence names the user (`access denied to X for alice@example.com`);
+/// use it when present, else say what we know.
+fn denied_sentence(destination: &str, message: &str) -> String {
+    if message.starts_with("access denied") {
+        message.to_owned()
+    } else if message.is_empty() || message.eq_ignore_ascii_case("forbidden") {
+        format!("access denied to {destination} by the proxy's policy")
+    } else {
+        format!("access denied to {destination} by the proxy's policy: {message}")
     }
 }
