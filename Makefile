@@ -6,7 +6,7 @@ SHELL := /usr/bin/env bash
 .DEFAULT_GOAL := test
 
 # Debian packages the tests start (command that proves each one is there: package name).
-DEB_TOOLS := redis-server:redis-server tinyproxy:tinyproxy chromium:chromium \
+DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools tinyproxy:tinyproxy chromium:chromium \
 	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl \
 	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools
 # PostgreSQL's server binaries are not on PATH in Debian: check the package instead.

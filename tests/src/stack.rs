@@ -75,6 +75,16 @@ impl Stack {
         keys.issue(claims.as_object().expect("object")).expect("sign")
     }
 
+    /// A token signed with the gateway's key that is already expired (`exp` = now).
+    ///
+    /// # Panics
+    /// On an invalid key (it is generated above).
+    #[must_use]
+    pub fn mint_expired(&self, claims: &serde_json::Value) -> String {
+        let (keys, _) = TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::ZERO).expect("key");
+        keys.issue(claims.as_object().expect("object")).expect("sign")
+    }
+
     /// The token cache dir every `porthole` of this stack shares.
     #[must_use]
     pub fn cache_dir(&self) -> PathBuf {

@@ -307,3 +307,26 @@ async fn proxy_down_leaves_the_listener_up_and_json_events() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_location_logout_and_clear() {
+    let echo = EchoServer::start().await;
+    let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
+    let out = stack.porthole("alice@example.com").args(["cache", "location"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), stack.cache_dir().to_string_lossy(), "cache location prints the cache dir");
+    let t = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
+    assert_eq!(echo_through(t.addr, b"x").unwrap(), b"x");
+    drop(t);
+    assert_eq!(stack.launches(), 1);
+    let out = stack.porthole("alice@example.com").args(["logout", &stack.url()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("logged out of {}", stack.url())), "{}", String::from_utf8_lossy(&out.stderr));
+    let t = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
+    assert_eq!(echo_through(t.addr, b"y").unwrap(), b"y");
+    drop(t);
+    assert_eq!(stack.launches(), 2, "after logout the next connection logs in again");
+    let out = stack.porthole("alice@example.com").args(["cache", "clear"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed 1 stored token"), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: Vec<_> = walk(&stack.cache_dir()).into_iter().filter(|p| std::fs::read_to_string(p).map(|s| s.split('.').count() == 3).unwrap_or(false)).collect();
+    assert!(left.is_empty(), "no token is left on disk: {left:?}");
+}
