@@ -17,7 +17,7 @@ free_port() {
 REDIS_PORT=${REDIS_PORT:-$(free_port)}
 
 echo "==> building porthole-gateway"
-cargo build -p porthole-gateway
+cargo build -p porthole-gateway -p porthole
 
 echo "==> certificates in $DEMO (CA: $DEMO/ca.crt)"
 if [ ! -f "$DEMO/server.crt" ]; then
@@ -86,12 +86,12 @@ Porthole demo
   upstream  redis on 127.0.0.1:$REDIS_PORT, route tcp+https://redis.localhost:6379 (allowed: *@example.com)
 
 Next, in another terminal:
-  # a login URL for a CLI callback on 127.0.0.1:9999
-  curl --cacert $DEMO/ca.crt 'https://127.0.0.1:$GATEWAY_PORT/.pomerium/api/v1/login?pomerium_redirect_uri=http://127.0.0.1:9999'
-  # a tunnel with pomerium-cli (or porthole), then redis-cli through it
-  pomerium-cli tcp redis.localhost:6379 --pomerium-url https://127.0.0.1:$GATEWAY_PORT \\
+  # a tunnel (log in as alice@example.com / password in the browser it opens; on a machine
+  # without a browser add --no-browser and open the printed URL), then redis-cli through it
+  target/debug/porthole tcp redis.localhost:6379 --pomerium-url https://127.0.0.1:$GATEWAY_PORT \\
     --alternate-ca-path $DEMO/ca.crt --listen 127.0.0.1:6380
   redis-cli -p 6380 PING
+  # pomerium-cli takes the same arguments
 
 Ctrl-C stops everything.
 TEXT
