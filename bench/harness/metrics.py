@@ -1,0 +1,141 @@
+"""One function per measurement. Each takes a started path and returns plain numbers; the report
+turns repetitions into medians and ratios. CPU comes from /proc/<pid>/stat (utime + stime of
+the whole process, all threads), memory from VmRSS in /proc/<pid>/status."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+
+TICK = os.sysconf("SC_CLK_TCK")
+PING = b"*1\r\n$4\r\nPING\r\n"
+
+
+def cpu_seconds(pids):
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14, 15)
+    return total
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
+
+
+def throughput(path, mode, seconds):
+    """iperf3 through the path: `up` (client sends), `down` (-R), `p8` (-P 8, client sends)."""
+    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(path.ports["iperf"]), "-J"]
+    argv += ["-n", seconds] if isinstance(seconds, str) else ["-t", str(seconds)]
+    argv += {"up": [], "down": ["-R"], "p8": ["-P", "8"]}[mode]
+    pids = list(path.pids("iperf").values())
+    before = cpu_seconds(pids)
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    cpu = cpu_seconds(pids) - before
+    result = json.loads(out.stdout or "{}")
+    if out.returncode != 0 or "error" in result:
+        raise RuntimeError(f"iperf3 {mode}: {result.get('error') or out.stderr.strip()}")
+    received = result["end"]["sum_received"]
+    return {"gbit_s": received["bits_per_second"] / 1e9, "bytes": received["bytes"], "cpu_s": cpu}
+
+
+def _benchmark(port, clients, requests, timeout):
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
+            "-n", str(requests), "-t", "ping_mbulk", "--csv"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    rows = [line.replace('"', "").split(",") for line in out.stdout.splitlines()]
+    row = next((r for r in rows if r[0] == "PING_MBULK"), None)
+    errors = [line for line in out.stderr.splitlines() if "rror" in line or "Could not" in line]
+    return out.returncode, row, errors
+
+
+def latency(path, requests):
+    """Round-trip p50/p99 in µs: `redis-benchmark -c 1 -n N -t ping_mbulk` (one connection)."""
+    rc, row, errors = _benchmark(path.ports["redis"], 1, requests, 60)
+    if rc != 0 or row is None:
+        raise RuntimeError(f"redis-benchmark -c 1: exit {rc}, {errors[:3]}")
+    return {"p50_us": float(row[4]) * 1000, "p99_us": float(row[6]) * 1000}
+
+
+def _ping(port, timeout=10.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(PING)
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        chunk = s.recv(64)
+        if not chunk:
+            raise RuntimeError(f"connection closed after {reply!r}")
+        reply += chunk
+    if reply != b"+PONG\r\n":
+        raise RuntimeError(f"unexpected reply {reply!r}")
+    return s
+
+
+def setup(path, count):
+    """New local connection → first reply (connect, PING, +PONG, close), p50/p99 in µs."""
+    port = path.ports["redis"]
+    for _ in range(5):
+        _ping(port).close()
+    times = []
+    for _ in range(count):
+        t0 = time.perf_counter()
+        s = _ping(port)
+        times.append((time.perf_counter() - t0) * 1e6)
+        s.close()
+    times.sort()
+    return {"p50_us": times[len(times) // 2], "p99_us": times[min(len(times) - 1, int(len(times) * 0.99))]}
+
+
+def idle_memory(path, count):
+    """RSS growth of the tunnel processes per idle connection, each proven end to end with a
+    PING first; client and server side separately and together (KiB per connection)."""
+    pids = path.pids("redis")
+    if not pids:
+        return {}
+    base = {side: rss_kib(pid) for side, pid in pids.items()}
+    socks = []
+    try:
+        for _ in range(count):
+            socks.append(_ping(path.ports["redis"]))
+        time.sleep(0.5)
+        held = {side: rss_kib(pid) for side, pid in pids.items()}
+    finally:
+        for s in socks:
+            s.close()
+    out = {f"{side}_kib": (held[side] - base[side]) / count for side in pids}
+    out["total_kib"] = sum(out.values())
+    time.sleep(0.5)
+    return out
+
+
+def redis_pings(port):
+    """PING calls redis has served so far (INFO commandstats, asked directly, not tunnelled)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"INFO commandstats\r\n")
+    data = b""
+    while True:
+        data += s.recv(65536)
+        head, _, rest = data.partition(b"\r\n")
+        if head.startswith(b"$") and len(rest) >= int(head[1:]):
+            break
+    s.close()
+    m = re.search(rb"cmdstat_ping:calls=(\d+)", data)
+    return int(m.group(1)) if m else 0
+
+
+def concurrent(path, upstream_redis, clients, requests):
+    """`redis-benchmark -c <clients>`: requests/s, and errors = PINGs redis never saw plus error
+    lines redis-benchmark printed (a connection that fails or resets prints one)."""
+    before = redis_pings(upstream_redis)
+    try:
+        rc, row, errors = _benchmark(path.ports["redis"], clients, requests, 120)
+    except subprocess.TimeoutExpired:
+        rc, row, errors = -1, None, ["timed out"]
+    served = redis_pings(upstream_redis) - before
+    return {"rps": float(row[1]) if row else 0.0,
+            "errors": max(0, requests - served) + len(errors) + (1 if rc != 0 else 0)}

@@ -1,0 +1,167 @@
+"""The ways through, all on loopback. Each path exposes a local port for the iperf3 upstream and
+one for the redis upstream, and the pids of its tunnel processes (client side, server side) for
+each, so CPU and memory are counted for exactly the processes that carry that traffic.
+
+Shape of every tunnelled path: local listener → TLS → remote daemon → upstream.
+"""
+
+import base64
+import os
+
+from . import env
+from .pki import service_account
+
+
+class Upstreams:
+    """One iperf3 server and one redis-server shared by every path."""
+
+    def __init__(self, procs):
+        self.iperf = env.free_port()
+        self.redis = env.free_port()
+        procs.start("iperf3-server", ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(self.iperf)])
+        procs.start("redis", ["redis-server", "--port", str(self.redis), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--maxclients", "20000"])
+        env.wait_port(self.iperf)
+        env.wait_port(self.redis)
+
+
+class Direct:
+    """No tunnel: the client talks to the upstream itself (the floor every tunnel adds to)."""
+
+    name = "direct"
+
+    def __init__(self, up):
+        self.ports = {"iperf": up.iperf, "redis": up.redis}
+
+    def start(self, procs, pki):
+        pass
+
+    def pids(self, route):
+        return {}
+
+
+class Porthole:
+    """`porthole tcp` (one per route, service account) → TLS → porthole-gateway → upstream."""
+
+    name = "porthole"
+
+    def __init__(self, up):
+        self.up = up
+        self.ports = {}
+        self.procs = {}
+
+    def start(self, procs, pki, idp_issuer="http://127.0.0.1:9"):
+        self.workdir = procs.workdir
+        self.gw_port = env.free_port()
+        self.url = f"https://127.0.0.1:{self.gw_port}"
+        signing = base64.b64encode((pki / "signing.pem").read_bytes()).decode()
+        config = procs.workdir / "gateway.yaml"
+        config.write_text(f"""# Written by bench/harness/paths.py. Pomerium's key names.
+address: 127.0.0.1:{self.gw_port}
+certificate_file: {pki / 'server.crt'}
+certificate_key_file: {pki / 'server.key'}
+signing_key: {signing}
+idp_provider: oidc
+idp_provider_url: {idp_issuer}
+idp_client_id: porthole-gateway
+idp_client_secret: porthole-gateway-secret
+idp_scopes: [openid, profile, email, groups]
+routes:
+  - from: tcp+https://iperf.bench.local:5201
+    to: tcp://127.0.0.1:{self.up.iperf}
+    allow_any_authenticated_user: true
+  - from: tcp+https://redis.bench.local:6379
+    to: tcp://127.0.0.1:{self.up.redis}
+    allow_any_authenticated_user: true
+""")
+        gw = procs.start("porthole-gateway", [str(env.RELEASE / "porthole-gateway"), "--config", str(config)])
+        procs.wait_line(gw, "porthole-gateway listening on")
+        self.procs["gateway"] = gw
+        token = procs.workdir / "service-account.jwt"
+        token.write_text(service_account(pki / "signing.pem", self.url))
+        token.chmod(0o600)
+        for route in ("iperf", "redis"):
+            c = self.client(procs, pki, f"{route}.bench.local:{5201 if route == 'iperf' else 6379}",
+                            f"porthole-{route}", ["--service-account-file", str(token)])
+            self.procs[route] = c
+            self.ports[route] = int(procs.wait_line(c, "listening on").rsplit(":", 1)[1])
+
+    def client(self, procs, pki, destination, name, extra, env_extra=None):
+        """Starts one `porthole tcp` client listening on a free loopback port."""
+        argv = [str(env.RELEASE / "porthole"), "tcp", destination, "--pomerium-url", self.url,
+                "--alternate-ca-path", str(pki / "ca.crt"), "--listen", "127.0.0.1:0", *extra]
+        # A private token cache, so the bench never reads or writes the user's keychain.
+        cache = procs.workdir / f"{name}-cache"
+        cache.mkdir(exist_ok=True)
+        child_env = dict(os.environ, PORTHOLE_TOKEN_STORE="file", PORTHOLE_CACHE_DIR=str(cache),
+                         **(env_extra or {}))
+        return procs.start(name, argv, env=child_env)
+
+    def pids(self, route):
+        return {"client": self.procs[route].pid, "server": self.procs["gateway"].pid}
+
+
+class Stunnel:
+    """stunnel4 client (`client = yes`, verifies the server) → TLS → stunnel4 server → upstream."""
+
+    name = "stunnel"
+
+    def __init__(self, up):
+        self.up = up
+        self.ports = {}
+
+    def start(self, procs, pki):
+        server, client = ["foreground = yes", "pid ="], ["foreground = yes", "pid ="]
+        for route, upstream in (("iperf", self.up.iperf), ("redis", self.up.redis)):
+            mid, local = env.free_port(), env.free_port()
+            server += [f"[{route}]", f"accept = 127.0.0.1:{mid}", f"connect = 127.0.0.1:{upstream}",
+                       f"cert = {pki / 'server.crt'}", f"key = {pki / 'server.key'}"]
+            client += [f"[{route}]", "client = yes", f"accept = 127.0.0.1:{local}",
+                       f"connect = 127.0.0.1:{mid}", "verifyChain = yes", f"CAfile = {pki / 'ca.crt'}",
+                       "checkHost = localhost", "sni = localhost"]
+            self.ports[route] = local
+        (procs.workdir / "stunnel-server.conf").write_text("\n".join(server) + "\n")
+        (procs.workdir / "stunnel-client.conf").write_text("\n".join(client) + "\n")
+        self.server = procs.start("stunnel-server", ["stunnel4", str(procs.workdir / "stunnel-server.conf")])
+        self.client = procs.start("stunnel-client", ["stunnel4", str(procs.workdir / "stunnel-client.conf")])
+        for port in self.ports.values():
+            env.wait_port(port)
+
+    def pids(self, route):
+        return {"client": self.client.pid, "server": self.server.pid}
+
+
+class Haproxy:
+    """HAProxy in TCP mode: client side `server … ssl verify required` → TLS → `bind … ssl crt`."""
+
+    name = "haproxy"
+
+    def __init__(self, up):
+        self.up = up
+        self.ports = {}
+
+    def start(self, procs, pki):
+        head = ["global", "  maxconn 4000", "defaults", "  mode tcp", "  timeout connect 5s",
+                "  timeout client 1h", "  timeout server 1h"]
+        server, client = list(head), list(head)
+        for route, upstream in (("iperf", self.up.iperf), ("redis", self.up.redis)):
+            mid, local = env.free_port(), env.free_port()
+            server += [f"frontend {route}", f"  bind 127.0.0.1:{mid} ssl crt {pki / 'server.pem'}",
+                       f"  default_backend {route}", f"backend {route}", f"  server up 127.0.0.1:{upstream}"]
+            client += [f"frontend {route}", f"  bind 127.0.0.1:{local}", f"  default_backend {route}",
+                       f"backend {route}",
+                       f"  server gw 127.0.0.1:{mid} ssl verify required ca-file {pki / 'ca.crt'}"
+                       " sni str(localhost) verifyhost localhost"]
+            self.ports[route] = local
+        (procs.workdir / "haproxy-server.cfg").write_text("\n".join(server) + "\n")
+        (procs.workdir / "haproxy-client.cfg").write_text("\n".join(client) + "\n")
+        self.server = procs.start("haproxy-server", ["haproxy", "-db", "-f", str(procs.workdir / "haproxy-server.cfg")])
+        self.client = procs.start("haproxy-client", ["haproxy", "-db", "-f", str(procs.workdir / "haproxy-client.cfg")])
+        for port in self.ports.values():
+            env.wait_port(port)
+
+    def pids(self, route):
+        return {"client": self.client.pid, "server": self.server.pid}
+
+
+ALL = {"direct": Direct, "porthole": Porthole, "stunnel": Stunnel, "haproxy": Haproxy}
