@@ -14,7 +14,7 @@ DEB_PACKAGES := postgresql
 NEXTEST_VERSION := 0.9.143
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test deps deb-deps node-deps rust-deps test-rust lint demo clean-demo
+.PHONY: test deps deb-deps node-deps rust-deps test-rust lint demo clean-demo bench
 
 ## test: install what is missing, then run all tests and clippy.
 test: deps test-rust lint
@@ -58,3 +58,8 @@ demo: deps
 
 clean-demo:
 	rm -rf target/demo
+
+## bench: release build, then every benchmark path interleaved; prints the table and writes
+## bench/results/*.json. bench/run installs stunnel4, iperf3 and haproxy itself when missing.
+bench: node-deps
+	bench/run
