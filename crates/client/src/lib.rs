@@ -4,6 +4,29 @@
 //!
 //! - [`tokens`]: where session tokens live (OS keychain, or private files as a fallback), the
 //!   choice between them, and `cache location` / `cache clear` / `logout`.
+//! - [`model`]: the desktop contract's types (docs/desktop-api.md), exported to TypeScript.
+//! - [`error`]: [`AppError`] `{ code, message, fields }`, what every command returns.
+//! - [`validate`]: a profile draft's problems, every one with its field.
+//! - [`secrets`]: client private keys in the keychain ([`SecretStore`]).
+//! - [`profiles`]: [`ProfileStore`], `connections.json` with atomic writes.
+//! - [`import_export`]: Pomerium Desktop's JSON format, de-duplicating imports.
+//! - [`status`] and [`logs`]: tunnel events as a status and as readable log lines.
+//! - [`app`]: [`App`], the API the desktop shell and the CLI call; `running` holds its tunnels.
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod error;
+pub mod import_export;
+pub mod logs;
+pub mod model;
+pub mod profiles;
+mod running;
+pub mod secrets;
+pub mod status;
 pub mod tokens;
+pub mod validate;
+
+pub use app::{App, AppEvent, AppOptions};
+pub use error::{AppError, ErrorCode};
+pub use profiles::ProfileStore;
+pub use secrets::{KeyringSecrets, MemorySecrets, SecretStore};

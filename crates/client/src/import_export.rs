@@ -1,0 +1,274 @@
+//! Pomerium Desktop's import/export format (PROTOCOL.md §6.4): protojson of a
+//! `google.protobuf.Any` wrapping `pomerium.cli.Records`. Imports de-duplicate (same name,
+//! remote address and proxy URL update the saved profile); exports carry no ids, and private
+//! keys only when asked.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{AppError, ErrorCode};
+use crate::model::{ClientCert, ImportReport, Profile, Protocol};
+use crate::profiles::{ProfileStore, clean_tags, write_atomic};
+use crate::validate::non_empty;
+
+/// The `@type` of the wrapped message.
+pub const RECORDS_TYPE: &str = "type.googleapis.com/pomerium.cli.Records";
+
+/// `Records`, wrapped in `Any`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Records {
+    /// `type.googleapis.com/pomerium.cli.Records`.
+    #[serde(rename = "@type", default, skip_serializing_if = "Option::is_none")]
+    pub type_url: Option<String>,
+    /// The records.
+    #[serde(default)]
+    pub records: Vec<Record>,
+}
+
+/// One saved connection, as Pomerium Desktop stores it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Record {
+    /// Record id (never exported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The connection.
+    #[serde(default)]
+    pub conn: Connection,
+    /// `portal-route-<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// `pomerium.cli.Connection`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    /// Name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `TCP` / `UDP` (numbers accepted on input).
+    #[serde(default, deserialize_with = "protocol_in", skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
+    /// Destination.
+    #[serde(default, alias = "remote_addr")]
+    pub remote_addr: String,
+    /// Local address.
+    #[serde(default, alias = "listen_addr", skip_serializing_if = "Option::is_none")]
+    pub listen_addr: Option<String>,
+    /// Proxy URL.
+    #[serde(default, alias = "pomerium_url", skip_serializing_if = "Option::is_none")]
+    pub pomerium_url: Option<String>,
+    /// Skip proxy certificate checks (oneof with `caCert`).
+    #[serde(default, alias = "disable_tls_verification", skip_serializing_if = "Option::is_none")]
+    pub disable_tls_verification: Option<bool>,
+    /// CA PEM, base64.
+    #[serde(default, alias = "ca_cert", skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+    /// Client certificate and key, base64 PEM.
+    #[serde(default, alias = "client_cert", skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<Certificate>,
+    /// Certificate store filters.
+    #[serde(default, alias = "client_cert_from_store", skip_serializing_if = "Option::is_none")]
+    pub client_cert_from_store: Option<CertFromStore>,
+    /// Connect at launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autostart: Option<bool>,
+}
+
+/// `pomerium.cli.Certificate`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Certificate {
+    /// Certificate PEM, base64.
+    #[serde(default)]
+    pub cert: String,
+    /// Key PEM, base64 (exported only when asked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Output-only details; read and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<serde_json::Value>,
+}
+
+/// `pomerium.cli.ClientCertFromStore`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertFromStore {
+    /// `CN=Corp CA`.
+    #[serde(default, alias = "issuer_filter", skip_serializing_if = "Option::is_none")]
+    pub issuer_filter: Option<String>,
+    /// `O=Corp`.
+    #[serde(default, alias = "subject_filter", skip_serializing_if = "Option::is_none")]
+    pub subject_filter: Option<String>,
+}
+
+fn protocol_in<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s.to_ascii_uppercase()),
+        serde_json::Value::Number(n) => Some(match n.as_u64() {
+            Some(2) => "UDP".into(),
+            Some(1) => "TCP".into(),
+            _ => "UNKNOWN".into(),
+        }),
+        _ => None,
+    })
+}
+
+/// protojson `bytes`: standard base64, also URL-safe and unpadded.
+fn decode_bytes(field: &str, b64: &str) -> Result<String, AppError> {
+    let b64 = b64.trim();
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(b64).ok())
+        .ok_or_else(|| AppError::new(ErrorCode::Import, format!("{field} is not base64")))?;
+    String::from_utf8(bytes).map_err(|_| AppError::new(ErrorCode::Import, format!("{field} is not PEM text")))
+}
+
+fn import_error(e: &serde_json::Error) -> AppError {
+    AppError::new(ErrorCode::Import, format!("not Pomerium Desktop connections (line {}, column {}): {e}", e.line(), e.column()))
+}
+
+/// Imports `json` into `store`: each record updates the profile with the same name, remote
+/// address and proxy URL, or is added. A CA certificate becomes a 0600 PEM file beside
+/// `connections.json`; a client certificate too, and its key goes to the key store.
+///
+/// # Errors
+/// `import` when the data is not a `Records` message; `io`, `keychain` while saving.
+pub fn import(store: &mut ProfileStore, json: &str) -> Result<ImportReport, AppError> {
+    let records: Records = serde_json::from_str(json).map_err(|e| import_error(&e))?;
+    if let Some(t) = records.type_url.as_deref().filter(|t| *t != RECORDS_TYPE) {
+        return Err(AppError::new(ErrorCode::Import, format!("expected {RECORDS_TYPE}, got {t}")));
+    }
+    let mut report = ImportReport::default();
+    for (n, record) in records.records.into_iter().enumerate() {
+        let conn = &record.conn;
+        let name = non_empty(conn.name.as_deref()).unwrap_or(conn.remote_addr.trim()).to_owned();
+        if conn.remote_addr.trim().is_empty() {
+            return Err(AppError::new(ErrorCode::Import, format!("record {} ({name}) has no remoteAddr", n + 1)));
+        }
+        let url = non_empty(conn.pomerium_url.as_deref()).map(str::to_owned);
+        let existing = store
+            .list()
+            .iter()
+            .find(|p| p.name == name && p.destination == conn.remote_addr.trim() && p.pomerium_url == url)
+            .cloned();
+        let id = existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |p| p.id.clone());
+        let mut key_changed = false;
+        let ca_file = match &conn.ca_cert {
+            Some(b64) => Some(pem_file(store.dir(), &id, "ca", &decode_bytes("caCert", b64)?, existing.as_ref().and_then(|p| p.ca_file.as_deref()))?),
+            None => None,
+        };
+        let client_cert = if let Some(cert) = &conn.client_cert {
+            let old = match existing.as_ref().and_then(|p| p.client_cert.as_ref()) {
+                Some(ClientCert::Files { cert_file, .. }) => Some(cert_file.as_str()),
+                _ => None,
+            };
+            let cert_file = pem_file(store.dir(), &id, "client", &decode_bytes("clientCert.cert", &cert.cert)?, old)?;
+            if let Some(key) = &cert.key {
+                let key = decode_bytes("clientCert.key", key)?;
+                if store.secrets().get(&id)?.as_deref() != Some(key.as_str()) {
+                    store.secrets().set(&id, &key)?;
+                    key_changed = true;
+                }
+            }
+            Some(ClientCert::Files { cert_file, has_key: store.secrets().get(&id)?.is_some() })
+        } else {
+            conn.client_cert_from_store.as_ref().map(|s| ClientCert::Store {
+                issuer: non_empty(s.issuer_filter.as_deref()).map(str::to_owned),
+                subject: non_empty(s.subject_filter.as_deref()).map(str::to_owned),
+            })
+        };
+        let tags = clean_tags(&record.tags);
+        let profile = Profile {
+            id,
+            name,
+            destination: conn.remote_addr.trim().to_owned(),
+            listen_addr: non_empty(conn.listen_addr.as_deref()).map(str::to_owned),
+            pomerium_url: url,
+            protocol: if conn.protocol.as_deref() == Some("UDP") { Protocol::Udp } else { Protocol::Tcp },
+            tags: if tags.is_empty() { existing.as_ref().map(|p| p.tags.clone()).unwrap_or_default() } else { tags },
+            ca_file,
+            disable_tls_verification: conn.disable_tls_verification.unwrap_or(false),
+            client_cert,
+            autostart: conn.autostart.unwrap_or(false),
+            open_with: existing.as_ref().and_then(|p| p.open_with.clone()),
+            source: non_empty(record.source.as_deref()).map(str::to_owned),
+        };
+        match &existing {
+            Some(old) if *old == profile && !key_changed => report.unchanged += 1,
+            Some(_) => {
+                store.put(profile)?;
+                report.updated += 1;
+            }
+            None => {
+                store.put(profile)?;
+                report.added += 1;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Writes `pem` to `<dir>/<id>.<what>.pem` (0600) unless `current` already holds exactly it;
+/// returns the file to reference.
+fn pem_file(dir: &Path, id: &str, what: &str, pem: &str, current: Option<&str>) -> Result<String, AppError> {
+    if let Some(current) = current
+        && std::fs::read_to_string(current).is_ok_and(|text| text == pem)
+    {
+        return Ok(current.to_owned());
+    }
+    let path = dir.join(format!("{id}.{what}.pem"));
+    write_atomic(&path, pem.as_bytes()).map_err(|e| AppError::io("write", &path, &e))?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+/// Exports the profiles `ids` (all when `None`) as pretty Pomerium Desktop JSON, without ids;
+/// tags only when `include_tags`, private keys only when `include_private_keys`.
+///
+/// # Errors
+/// `not_found` for an unknown id; `io` when a certificate file cannot be read; `keychain`.
+pub fn export(store: &ProfileStore, ids: Option<&[String]>, include_tags: bool, include_private_keys: bool) -> Result<String, AppError> {
+    let profiles: Vec<&Profile> = match ids {
+        None => store.list().iter().collect(),
+        Some(ids) => ids.iter().map(|id| store.get(id).ok_or_else(|| AppError::no_profile(id))).collect::<Result<_, _>>()?,
+    };
+    let read = |path: &str| std::fs::read(path).map_err(|e| AppError::io("read", Path::new(path), &e));
+    let mut records = Vec::new();
+    for p in profiles {
+        let ca_cert = p.ca_file.as_deref().map(|f| read(f).map(|b| STANDARD.encode(b))).transpose()?;
+        let (client_cert, client_cert_from_store) = match &p.client_cert {
+            Some(ClientCert::Files { cert_file, .. }) => {
+                let key = if include_private_keys { store.secrets().get(&p.id)?.map(|k| STANDARD.encode(k)) } else { None };
+                (Some(Certificate { cert: STANDARD.encode(read(cert_file)?), key, info: None }), None)
+            }
+            Some(ClientCert::Store { issuer, subject }) => {
+                (None, Some(CertFromStore { issuer_filter: issuer.clone(), subject_filter: subject.clone() }))
+            }
+            None => (None, None),
+        };
+        records.push(Record {
+            id: None,
+            tags: if include_tags { p.tags.clone() } else { Vec::new() },
+            conn: Connection {
+                name: Some(p.name.clone()),
+                protocol: Some(if p.protocol == Protocol::Udp { "UDP" } else { "TCP" }.to_owned()),
+                remote_addr: p.destination.clone(),
+                listen_addr: p.listen_addr.clone(),
+                pomerium_url: p.pomerium_url.clone(),
+                disable_tls_verification: if ca_cert.is_some() { None } else { Some(p.disable_tls_verification) },
+                ca_cert,
+                client_cert,
+                client_cert_from_store,
+                autostart: Some(p.autostart),
+            },
+            source: p.source.clone(),
+        });
+    }
+    let body = Records { type_url: Some(RECORDS_TYPE.to_owned()), records };
+    serde_json::to_string_pretty(&body).map_err(|e| AppError::new(ErrorCode::Io, e.to_string()))
+}
