@@ -1,0 +1,116 @@
+//! What the user's clicks do: an API call, then a notice saying how it went.
+//!
+//! Components call these so that none of them strings API calls and toasts together itself.
+
+import * as api from "./api";
+import { navigate } from "./router";
+import { downloadText, copyText } from "./lib/download";
+import { exportFileName, importSummary } from "./lib/format";
+import { isActive } from "./lib/status";
+import { toast } from "./lib/toast";
+import { patchStatus } from "./store";
+import type { ConnectionView } from "./types";
+
+function fail(e: unknown): void {
+  toast(api.toApiError(e).message, "error");
+}
+
+/** Connects an idle connection, disconnects an active one. */
+export async function toggle(c: ConnectionView): Promise<void> {
+  const id = c.profile.id;
+  try {
+    if (isActive(c.status)) {
+      await api.disconnect(id);
+      patchStatus(id, { state: "idle" });
+    } else {
+      patchStatus(id, await api.connect(id));
+    }
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Copies a local address and says so. */
+export async function copyAddress(addr: string): Promise<void> {
+  if (await copyText(addr)) toast(`Copied ${addr}`);
+  else toast(`Could not copy ${addr}`, "error");
+}
+
+/** Copies a command line and says so. */
+export async function copyCommand(cmd: string): Promise<void> {
+  if (await copyText(cmd)) toast("Copied command");
+  else toast("Could not copy the command", "error");
+}
+
+/** Opens the proxy's login page in the system browser. */
+export async function openLogin(url: string): Promise<void> {
+  try {
+    await api.openUrl(url);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Duplicates a connection and opens the copy's form. */
+export async function duplicate(id: string): Promise<void> {
+  try {
+    const p = await api.duplicateConnection(id);
+    toast(`Created ${p.name}`);
+    navigate({ page: "edit", id: p.id });
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Deletes a connection (the caller has already asked). */
+export async function remove(id: string, name: string): Promise<boolean> {
+  try {
+    await api.deleteConnection(id);
+    toast(`Deleted ${name}`);
+    return true;
+  } catch (e) {
+    fail(e);
+    return false;
+  }
+}
+
+/** Connects or disconnects a whole folder (`null` = all, `""` = untagged). */
+export async function setFolder(tag: string | null, on: boolean): Promise<void> {
+  try {
+    await (on ? api.connectTag(tag) : api.disconnectTag(tag));
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Imports a Pomerium Desktop (or Porthole) export file. */
+export async function importFile(file: File): Promise<void> {
+  try {
+    toast(importSummary(await api.importConnections(await file.text())));
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Exports some (or all) connections to a downloaded JSON file. */
+export async function exportToFile(opts: {
+  ids: string[] | null;
+  name: string | null;
+  includeTags: boolean;
+  includePrivateKeys: boolean;
+}): Promise<boolean> {
+  try {
+    const json = await api.exportConnections({
+      ids: opts.ids,
+      includeTags: opts.includeTags,
+      includePrivateKeys: opts.includePrivateKeys,
+    });
+    const file = exportFileName(opts.name);
+    downloadText(file, json);
+    toast(`Exported ${file}`);
+    return true;
+  } catch (e) {
+    fail(e);
+    return false;
+  }
+}

@@ -1,0 +1,58 @@
+//! Tags as removable chips; Enter (or leaving the box) adds what was typed.
+
+import { useState } from "preact/hooks";
+import { addTag } from "../lib/form";
+
+/** Props of `TagInput`. */
+export interface TagInputProps {
+  id: string;
+  tags: string[];
+  onChange: (tags: string[]) => void;
+  error?: string;
+}
+
+/** The tag editor. */
+export function TagInput({ id, tags, onChange, error }: TagInputProps) {
+  const [text, setText] = useState("");
+  const commit = () => {
+    if (text.trim()) onChange(addTag(tags, text));
+    setText("");
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      commit();
+    } else if (e.key === "Backspace" && text === "" && tags.length) {
+      onChange(tags.slice(0, -1));
+    }
+  };
+  return (
+    <div class={error ? "field has-error" : "field"}>
+      <label for={id}>Tags</label>
+      <div class="chips">
+        {tags.map((t) => (
+          <span class="chip" key={t}>
+            {t}
+            <button type="button" aria-label={`Remove tag ${t}`} onClick={() => onChange(tags.filter((x) => x !== t))}>
+              ×
+            </button>
+          </span>
+        ))}
+        <input
+          id={id}
+          type="text"
+          value={text}
+          placeholder={tags.length ? "" : "prod, databases…"}
+          aria-describedby={`${id}-hint`}
+          onInput={(e) => setText(e.currentTarget.value)}
+          onKeyDown={onKey}
+          onBlur={commit}
+        />
+      </div>
+      {error && <p class="field-error">{error}</p>}
+      <p class="hint" id={`${id}-hint`}>
+        Press Enter to add a tag. Connections with a tag share a folder with Connect all.
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,44 @@
+//! Hash routes: `#/`, `#/new`, `#/edit/:id`, `#/connection/:id`, `#/settings`.
+
+/** A screen of the app. */
+export type Route =
+  | { page: "list" }
+  | { page: "new" }
+  | { page: "edit"; id: string }
+  | { page: "detail"; id: string }
+  | { page: "settings" };
+
+/** Reads a `location.hash`; anything unknown is the list. */
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, "").replace(/^\/+/, "");
+  const [head, rest] = [path.split("/")[0], path.split("/").slice(1).join("/")];
+  const id = rest ? decodeURIComponent(rest) : "";
+  switch (head) {
+    case "new":
+      return { page: "new" };
+    case "edit":
+      return id ? { page: "edit", id } : { page: "list" };
+    case "connection":
+      return id ? { page: "detail", id } : { page: "list" };
+    case "settings":
+      return { page: "settings" };
+    default:
+      return { page: "list" };
+  }
+}
+
+/** The hash for a route. */
+export function routeHash(r: Route): string {
+  switch (r.page) {
+    case "list":
+      return "#/";
+    case "new":
+      return "#/new";
+    case "edit":
+      return `#/edit/${encodeURIComponent(r.id)}`;
+    case "detail":
+      return `#/connection/${encodeURIComponent(r.id)}`;
+    case "settings":
+      return "#/settings";
+  }
+}
