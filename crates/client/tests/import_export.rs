@@ -114,7 +114,7 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     assert!(rec["conn"]["clientCert"].get("key").is_none(), "no private key by default");
     assert_eq!(STANDARD.decode(rec["conn"]["clientCert"]["cert"].as_str().unwrap()).unwrap(), alice.cert_pem.as_bytes());
 
-    let with_keys = export(&store, Some(&[id.clone()]), false, true).unwrap();
+    let with_keys = export(&store, Some(std::slice::from_ref(&id)), false, true).unwrap();
     let v: serde_json::Value = serde_json::from_str(&with_keys).unwrap();
     let key = STANDARD.decode(v["records"][0]["conn"]["clientCert"]["key"].as_str().unwrap()).unwrap();
     assert_eq!(key, alice.key_pem.as_bytes(), "the key when asked");
