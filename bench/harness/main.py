@@ -15,7 +15,7 @@ from pathlib import Path
 from . import env, login, metrics, paths, pki, report
 
 FULL = {"reps": 3, "iperf": 5, "lat_n": 20000, "setup_n": 1000, "idle_n": 1000,
-        "conc_c": 1000, "conc_n": 100000, "login_n": 50}
+        "conc_c": 1000, "conc_n": 50000, "login_n": 50}
 SMOKE = {"reps": 1, "iperf": "20M", "lat_n": 500, "setup_n": 50, "idle_n": 50,
          "conc_c": 50, "conc_n": 2000, "login_n": 50}
 
@@ -31,13 +31,13 @@ def parse_args(argv):
     return ap.parse_args(argv)
 
 
-def measurements(p, up):
+def measurements(p, up, material, procs):
     """The interleaved measurements, in order: (name, function returning the raw result)."""
     return [
         ("throughput", lambda path: {m: metrics.throughput(path, m, p["iperf"]) for m in ("up", "down", "p8")}),
         ("latency", lambda path: metrics.latency(path, p["lat_n"])),
         ("setup", lambda path: metrics.setup(path, p["setup_n"])),
-        ("idle", lambda path: metrics.idle_memory(path, p["idle_n"])),
+        ("idle", lambda path: metrics.idle_memory(path, p["idle_n"], lambda: path.restart(procs, material))),
         ("concurrent", lambda path: metrics.concurrent(path, up.redis, p["conc_c"], p["conc_n"])),
     ]
 
@@ -100,7 +100,7 @@ def main(argv=None):
         for r in range(p["reps"]):
             order = started_paths[r % len(started_paths):] + started_paths[:r % len(started_paths)]
             rep = {name: {} for name in names}
-            for metric, run in measurements(p, up):
+            for metric, run in measurements(p, up, material, procs):
                 for path in order:
                     try:
                         rep[path.name][metric] = run(path)

@@ -91,12 +91,19 @@ def setup(path, count):
     return {"p50_us": times[len(times) // 2], "p99_us": times[min(len(times) - 1, int(len(times) * 0.99))]}
 
 
-def idle_memory(path, count):
+def idle_memory(path, count, restart):
     """RSS growth of the tunnel processes per idle connection, each proven end to end with a
-    PING first; client and server side separately and together (KiB per connection)."""
+    PING first; client and server side separately and together (KB = 1000 bytes per connection).
+    The path's processes are restarted first (`restart()`): memory an earlier measurement freed
+    stays in the allocator and would hide the cost of new connections. The baseline is taken
+    after one warm-up connection, so TLS session caches and lazy statics are not counted."""
     pids = path.pids("redis")
     if not pids:
         return {}
+    restart()
+    pids = path.pids("redis")
+    _ping(path.ports["redis"]).close()
+    time.sleep(0.3)
     base = {side: rss_kib(pid) for side, pid in pids.items()}
     socks = []
     try:
@@ -107,8 +114,8 @@ def idle_memory(path, count):
     finally:
         for s in socks:
             s.close()
-    out = {f"{side}_kib": (held[side] - base[side]) / count for side in pids}
-    out["total_kib"] = sum(out.values())
+    out = {f"{side}_kb": (held[side] - base[side]) * 1.024 / count for side in pids}
+    out["total_kb"] = sum(out.values())
     time.sleep(0.5)
     return out
 

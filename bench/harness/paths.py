@@ -36,6 +36,9 @@ class Direct:
     def start(self, procs, pki):
         pass
 
+    def restart(self, procs, pki):
+        pass
+
     def pids(self, route):
         return {}
 
@@ -50,8 +53,15 @@ class Porthole:
         self.ports = {}
         self.procs = {}
 
+    def restart(self, procs, pki):
+        """Fresh processes (so a measurement sees no memory an earlier one left to the allocator)."""
+        for p in self.procs.values():
+            procs.stop(p)
+        self.procs = {}
+        self.start(procs, pki, self.issuer)
+
     def start(self, procs, pki, idp_issuer="http://127.0.0.1:9"):
-        self.workdir = procs.workdir
+        self.issuer = idp_issuer
         self.gw_port = env.free_port()
         self.url = f"https://127.0.0.1:{self.gw_port}"
         signing = base64.b64encode((pki / "signing.pem").read_bytes()).decode()
@@ -130,6 +140,13 @@ class Stunnel:
     def pids(self, route):
         return {"client": self.client.pid, "server": self.server.pid}
 
+    def restart(self, procs, pki):
+        """Fresh processes (so a measurement sees no memory an earlier one left to the allocator)."""
+        procs.stop(self.client)
+        procs.stop(self.server)
+        self.ports = {}
+        self.start(procs, pki)
+
 
 class Haproxy:
     """HAProxy in TCP mode: client side `server … ssl verify required` → TLS → `bind … ssl crt`."""
@@ -162,6 +179,13 @@ class Haproxy:
 
     def pids(self, route):
         return {"client": self.client.pid, "server": self.server.pid}
+
+    def restart(self, procs, pki):
+        """Fresh processes (so a measurement sees no memory an earlier one left to the allocator)."""
+        procs.stop(self.client)
+        procs.stop(self.server)
+        self.ports = {}
+        self.start(procs, pki)
 
 
 ALL = {"direct": Direct, "porthole": Porthole, "stunnel": Stunnel, "haproxy": Haproxy}

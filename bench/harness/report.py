@@ -16,9 +16,9 @@ ROWS = [
     ("added_p99", "added round trip p99 over direct (µs)", "lo", None),
     ("setup_p50", "new connection → first reply p50 (µs)", "lo", ("ratio_le", 0.5)),
     ("setup_p99", "new connection → first reply p99 (µs)", "lo", None),
-    ("idle_client", "idle RSS per connection, client (KiB)", "lo", None),
-    ("idle_server", "idle RSS per connection, server (KiB)", "lo", None),
-    ("idle_total", "idle RSS per connection, both (KiB)", "lo", ("abs_le", 40.0)),
+    ("idle_client", "idle RSS per connection, client (KB)", "lo", None),
+    ("idle_server", "idle RSS per connection, server (KB)", "lo", None),
+    ("idle_total", "idle RSS per connection, both (KB)", "lo", ("abs_le", 40.0)),
     ("conc_rps", "concurrent connections: requests/s", "hi", ("ratio_ge", 3.0)),
     ("conc_errors", "concurrent connections: errors", "lo", ("abs_le", 0)),
 ]
@@ -41,8 +41,8 @@ def flatten(m):
     if "setup" in m:
         out["setup_p50"], out["setup_p99"] = m["setup"]["p50_us"], m["setup"]["p99_us"]
     if m.get("idle"):
-        out["idle_client"], out["idle_server"] = m["idle"]["client_kib"], m["idle"]["server_kib"]
-        out["idle_total"] = m["idle"]["total_kib"]
+        out["idle_client"], out["idle_server"] = m["idle"]["client_kb"], m["idle"]["server_kb"]
+        out["idle_total"] = m["idle"]["total_kb"]
     if "concurrent" in m:
         out["conc_rps"], out["conc_errors"] = m["concurrent"]["rps"], m["concurrent"]["errors"]
     return out
@@ -75,7 +75,7 @@ def verdicts(summary, login):
         if kind == "abs_le":
             got = None if ours is None else (ours["max"] if key == "conc_errors" else ours["median"])
             ok = got is not None and got <= value
-            text = f"porthole {got if got is not None else 'n/a'} ≤ {value}"
+            text = f"porthole {'n/a' if got is None else f'{got:.4g}'} ≤ {value}"
         else:
             got = None if not ours or not peer or peer["median"] == 0 else ours["median"] / peer["median"]
             ok = got is not None and (got >= value if kind == "ratio_ge" else got <= value)
