@@ -9,15 +9,19 @@ SHELL := /usr/bin/env bash
 DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools tinyproxy:tinyproxy chromium:chromium \
 	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl \
 	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools
-# PostgreSQL's server binaries are not on PATH in Debian: check the package instead.
-DEB_PACKAGES := postgresql
+# PostgreSQL's server binaries are not on PATH in Debian: check the package instead. The
+# desktop app builds against WebKitGTK and the tray library, and its end-to-end test drives the
+# real window under Xvfb through WebKitWebDriver.
+DEB_PACKAGES := postgresql libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
+	xvfb webkit2gtk-driver
 NEXTEST_VERSION := 0.9.143
+TAURI_DRIVER_VERSION := 2.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test deps deb-deps node-deps rust-deps test-rust lint demo clean-demo bench
+.PHONY: test deps deb-deps node-deps rust-deps ui-build test-ui test-rust lint demo clean-demo bench
 
-## test: install what is missing, then run all tests and clippy.
-test: deps test-rust lint
+## test: install what is missing, then run all tests (UI, Rust, end to end) and clippy.
+test: deps ui-build test-ui test-rust lint
 
 ## deps: Debian packages, npm packages and cargo-nextest, each only if missing.
 deps: deb-deps node-deps rust-deps
@@ -45,6 +49,15 @@ node_modules/.package-lock.json: package-lock.json package.json
 
 rust-deps:
 	@command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest --version $(NEXTEST_VERSION)
+	@command -v tauri-driver >/dev/null 2>&1 || cargo install --locked tauri-driver --version $(TAURI_DRIVER_VERSION)
+
+## ui-build: the web UI the desktop app embeds (ui/dist); the Tauri crate needs it to compile.
+ui-build: node-deps
+	npm run ui:build
+
+test-ui: ui-build
+	npm run ui:test
+	npm run ui:e2e
 
 test-rust:
 	cargo nextest run --workspace --no-fail-fast

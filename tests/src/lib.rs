@@ -6,6 +6,7 @@
 
 pub mod sshd;
 pub mod stack;
+pub mod webdriver;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,175 @@
+//! The commands the UI calls: deserialize, call [`App`], and hand back its result or its
+//! `{code, message, fields}` error. No rule lives here.
+
+use porthole_client::app::App;
+use porthole_client::error::{AppError, ErrorCode};
+use porthole_client::profiles::write_atomic;
+use porthole_client::model::{
+    ConnectionStatus, ConnectionView, ImportReport, LogEntry, Profile, ProfileDraft, Session, Settings,
+};
+use tauri::{AppHandle, Runtime, State};
+
+type Core<'a> = State<'a, App>;
+
+/// Every command, for `invoke_handler`.
+pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        list_connections,
+        save_connection,
+        delete_connection,
+        duplicate_connection,
+        connect,
+        disconnect,
+        connect_tag,
+        disconnect_tag,
+        sessions,
+        close_session,
+        logs,
+        import_connections,
+        export_connections,
+        save_export,
+        signed_in,
+        sign_out,
+        get_settings,
+        set_settings,
+        open_url,
+    ]
+}
+
+/// All saved connections with their status.
+#[tauri::command]
+pub async fn list_connections(core: Core<'_>) -> Result<Vec<ConnectionView>, AppError> {
+    Ok(core.list_connections())
+}
+
+/// Creates or updates a connection.
+#[tauri::command]
+pub async fn save_connection(core: Core<'_>, draft: ProfileDraft) -> Result<Profile, AppError> {
+    core.save_connection(&draft)
+}
+
+/// Deletes a connection (disconnecting it first).
+#[tauri::command]
+pub async fn delete_connection(core: Core<'_>, id: String) -> Result<(), AppError> {
+    core.delete_connection(&id).await
+}
+
+/// Copies a connection under the name "<name> (copy)".
+#[tauri::command]
+pub async fn duplicate_connection(core: Core<'_>, id: String) -> Result<Profile, AppError> {
+    core.duplicate_connection(&id)
+}
+
+/// Starts a connection's listener.
+#[tauri::command]
+pub async fn connect(core: Core<'_>, id: String) -> Result<ConnectionStatus, AppError> {
+    core.connect(&id).await
+}
+
+/// Stops a connection's listener and cuts its live sessions.
+#[tauri::command]
+pub async fn disconnect(core: Core<'_>, id: String) -> Result<(), AppError> {
+    core.disconnect(&id).await
+}
+
+/// Connects every connection with `tag` (`None`: all; `""`: untagged).
+#[tauri::command]
+pub async fn connect_tag(core: Core<'_>, tag: Option<String>) -> Result<(), AppError> {
+    core.connect_tag(tag.as_deref()).await
+}
+
+/// Disconnects every connection with `tag` (`None`: all; `""`: untagged).
+#[tauri::command]
+pub async fn disconnect_tag(core: Core<'_>, tag: Option<String>) -> Result<(), AppError> {
+    core.disconnect_tag(tag.as_deref()).await
+}
+
+/// Live sessions of a connection.
+#[tauri::command]
+pub async fn sessions(core: Core<'_>, id: String) -> Result<Vec<Session>, AppError> {
+    core.sessions(&id).await
+}
+
+/// Cuts one live session.
+#[tauri::command]
+pub async fn close_session(core: Core<'_>, id: String, session_id: u64) -> Result<(), AppError> {
+    core.close_session(&id, session_id).await
+}
+
+/// A connection's event log, oldest first.
+#[tauri::command]
+pub async fn logs(core: Core<'_>, id: String) -> Result<Vec<LogEntry>, AppError> {
+    core.profile(&id)?;
+    Ok(core.logs(&id))
+}
+
+/// Imports a Pomerium Desktop export (de-duplicating).
+#[tauri::command]
+pub async fn import_connections(core: Core<'_>, json: String) -> Result<ImportReport, AppError> {
+    core.import_connections(&json)
+}
+
+/// Exports connections in Pomerium Desktop's format.
+#[tauri::command]
+pub async fn export_connections(
+    core: Core<'_>,
+    ids: Option<Vec<String>>,
+    include_tags: bool,
+    include_private_keys: bool,
+) -> Result<String, AppError> {
+    core.export_connections(ids.as_deref(), include_tags, include_private_keys)
+}
+
+/// Asks where to save `contents` (a native save dialog) and writes it; `None` if cancelled.
+#[tauri::command]
+pub async fn save_export<R: Runtime>(app: AppHandle<R>, contents: String, file_name: String) -> Result<Option<String>, AppError> {
+    use tauri_plugin_dialog::DialogExt;
+    let Some(path) = app.dialog().file().set_file_name(&file_name).add_filter("JSON", &["json"]).blocking_save_file() else {
+        return Ok(None);
+    };
+    let path = path
+        .into_path()
+        .map_err(|e| AppError::new(ErrorCode::Io, format!("cannot save to that location: {e}")))?;
+    write_atomic(&path, contents.as_bytes()).map_err(|e| AppError::io("save the export to", &path, &e))?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Proxy origins with a stored token.
+#[tauri::command]
+pub async fn signed_in(core: Core<'_>) -> Result<Vec<String>, AppError> {
+    Ok(core.signed_in().await)
+}
+
+/// Deletes the stored token of one proxy.
+#[tauri::command]
+pub async fn sign_out(core: Core<'_>, origin: String) -> Result<(), AppError> {
+    core.sign_out(&origin).await
+}
+
+/// The app's settings.
+#[tauri::command]
+pub async fn get_settings(core: Core<'_>) -> Result<Settings, AppError> {
+    core.get_settings()
+}
+
+/// Saves the settings and applies "launch at login".
+#[tauri::command]
+pub async fn set_settings<R: Runtime>(app: AppHandle<R>, core: Core<'_>, settings: Settings) -> Result<Settings, AppError> {
+    use tauri_plugin_autostart::ManagerExt;
+    let saved = core.set_settings(&settings)?;
+    let launcher = app.autolaunch();
+    let applied = if saved.launch_at_login { launcher.enable() } else { launcher.disable() };
+    if let Err(e) = applied {
+        tracing::warn!(error = %e, "could not change launch at login");
+    }
+    Ok(saved)
+}
+
+/// Opens a URL (a login page) in the system browser.
+#[tauri::command]
+pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<(), AppError> {
+    use tauri_plugin_opener::OpenerExt;
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| AppError::new(ErrorCode::Io, format!("could not open the browser: {e}")))
+}

@@ -1,0 +1,54 @@
+//! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
+//! `log`, `connections-changed`), the tray (rebuilt), and an OS notification when a connection
+//! needs a login.
+
+use porthole_client::app::{App, AppEvent};
+use porthole_client::model::ConnectionStatus;
+use tauri::{AppHandle, Emitter, Runtime};
+use tauri_plugin_notification::NotificationExt;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Starts the forwarding task.
+pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
+    let mut rx = core.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let event = match rx.recv().await {
+                Ok(e) => e,
+                Err(RecvError::Lagged(_)) => AppEvent::ConnectionsChanged,
+                Err(RecvError::Closed) => return,
+            };
+            match &event {
+                AppEvent::Status(s) => {
+                    let _ = app.emit("status", s);
+                    if let ConnectionStatus::LoginRequired { .. } = &s.status {
+                        notify_login(&app, &core, &s.id);
+                    }
+                }
+                AppEvent::Log(l) => {
+                    let _ = app.emit("log", l);
+                }
+                AppEvent::ConnectionsChanged => {
+                    let _ = app.emit("connections-changed", ());
+                }
+            }
+            if has_tray && !matches!(event, AppEvent::Log(_)) {
+                let views = core.list_connections();
+                crate::tray::refresh(&app, &views);
+            }
+        }
+    });
+}
+
+fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
+    let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
+    let shown = app
+        .notification()
+        .builder()
+        .title("Porthole: login required")
+        .body(format!("{name} needs you to log in; your browser has been opened."))
+        .show();
+    if let Err(e) = shown {
+        tracing::debug!(error = %e, "notification not shown");
+    }
+}
