@@ -28,7 +28,7 @@ impl Session {
     /// # Errors
     /// When the server refuses or is unreachable.
     pub async fn start(server: &str, capabilities: Value) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build()?;
+        let http = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(45)).build()?;
         let resp: Value = http
             .post(format!("{server}/session"))
             .json(&json!({ "capabilities": { "alwaysMatch": capabilities } }))
@@ -59,6 +59,15 @@ impl Session {
     /// When none matches.
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
         let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await?;
+        Ok(Element(v[ELEMENT_KEY].as_str().context("element id")?.to_owned()))
+    }
+
+    /// The first element matching an XPath expression (e.g. a button by its text).
+    ///
+    /// # Errors
+    /// When none matches.
+    pub async fn find_xpath(&self, xpath: &str) -> anyhow::Result<Element> {
+        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "xpath", "value": xpath}))).await?;
         Ok(Element(v[ELEMENT_KEY].as_str().context("element id")?.to_owned()))
     }
 

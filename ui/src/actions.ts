@@ -8,7 +8,7 @@ import { downloadText, copyText } from "./lib/download";
 import { exportFileName, importSummary } from "./lib/format";
 import { isActive } from "./lib/status";
 import { toast } from "./lib/toast";
-import { patchStatus } from "./store";
+import { eventPosition, patchFromCommand } from "./store";
 import type { ConnectionView } from "./types";
 
 function fail(e: unknown): void {
@@ -18,12 +18,13 @@ function fail(e: unknown): void {
 /** Connects an idle connection, disconnects an active one. */
 export async function toggle(c: ConnectionView): Promise<void> {
   const id = c.profile.id;
+  const since = eventPosition();
   try {
     if (isActive(c.status)) {
       await api.disconnect(id);
-      patchStatus(id, { state: "idle" });
+      patchFromCommand(id, { state: "idle" }, since);
     } else {
-      patchStatus(id, await api.connect(id));
+      patchFromCommand(id, await api.connect(id), since);
     }
   } catch (e) {
     fail(e);

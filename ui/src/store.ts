@@ -19,10 +19,21 @@ function set(next: ConnectionsState) {
   for (const l of listeners) l(state);
 }
 
+/** Status events in arrival order, so a list fetched before an event cannot undo it. */
+let eventSeq = 0;
+const latest = new Map<string, { seq: number; status: ConnectionStatus }>();
+
 /** Asks Rust for the list again. */
 export async function reload(): Promise<void> {
+  const asked = eventSeq;
   try {
-    set({ list: await api.listConnections(), error: null });
+    const list = await api.listConnections();
+    // A status event that arrived while the list was on its way is newer than the list.
+    const merged = list.map((c) => {
+      const l = latest.get(c.profile.id);
+      return l && l.seq > asked ? { ...c, status: l.status } : c;
+    });
+    set({ list: merged, error: null });
   } catch (e) {
     set({ ...state, error: api.toApiError(e).message });
   }
@@ -34,10 +45,28 @@ export function patchStatus(id: string, status: ConnectionStatus): void {
   set({ ...state, list: state.list.map((c) => (c.profile.id === id ? { ...c, status } : c)) });
 }
 
+/**
+ * Applies the status a command returned, unless a status event for that connection arrived
+ * after `since` (the events are newer than the command's answer).
+ */
+export function patchFromCommand(id: string, status: ConnectionStatus, since: number): void {
+  const l = latest.get(id);
+  if (l && l.seq > since) return;
+  patchStatus(id, status);
+}
+
+/** The position in the event stream, for [`patchFromCommand`]. */
+export function eventPosition(): number {
+  return eventSeq;
+}
+
 /** Loads the list and follows Rust's events; returns the function that stops following. */
 export function startSync(): () => void {
   const stops = [
-    api.onStatus((e) => patchStatus(e.id, e.status)),
+    api.onStatus((e) => {
+      latest.set(e.id, { seq: ++eventSeq, status: e.status });
+      patchStatus(e.id, e.status);
+    }),
     api.onConnectionsChanged(() => void reload()),
   ];
   void reload();

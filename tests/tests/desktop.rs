@@ -1,0 +1,221 @@
+//! Porthole Desktop as a person uses it: the real window under Xvfb, driven through WebDriver
+//! (`tauri-driver` + `WebKitWebDriver`), the real keychain (gnome-keyring in a private session
+//! bus), the real gateway and identity provider, a real `redis-cli`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use porthole_e2e::bin;
+use porthole_e2e::desktop::{capabilities, check_rendered, in_private_session, tauri_driver, tree_rss_kib, xvfb};
+use porthole_e2e::stack::Stack;
+use porthole_e2e::webdriver::Session;
+use porthole_testkit::process::spawn_redis;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn screenshots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn shot(s: &Session, name: &str) -> PathBuf {
+    let png = s.screenshot().await.unwrap();
+    let (w, h, colours) = check_rendered(&png).unwrap_or_else(|e| panic!("{name} screenshot is not a rendering: {e}"));
+    let path = screenshots_dir().join(format!("desktop-{name}.png"));
+    std::fs::write(&path, &png).unwrap();
+    println!("screenshot {} ({w}x{h}, {colours}+ colours)", path.display());
+    path
+}
+
+async fn text_of(s: &Session, css: &str) -> String {
+    match s.find(css).await {
+        Ok(e) => s.text(&e).await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn wait_text(s: &Session, css: &str, pred: impl Fn(&str) -> bool, what: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let t = text_of(s, css).await;
+        if pred(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{what}: last text of {css} was {t:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn goto(s: &Session, hash: &str) {
+    s.execute(&format!("location.hash = '{hash}'"), serde_json::json!([])).await.unwrap();
+}
+
+async fn click_button(s: &Session, label: &str) {
+    let b = s.find_xpath(&format!("//button[normalize-space()='{label}']")).await.unwrap_or_else(|e| panic!("button {label}: {e}"));
+    s.click(&b).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_window_end_to_end() {
+    if in_private_session("desktop_window_end_to_end") {
+        return;
+    }
+    let redis = spawn_redis().await.expect("redis-server");
+    let stack = Stack::start(&format!(
+        "  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n",
+        redis.addr
+    ))
+    .await
+    .unwrap();
+    let (_x, display) = xvfb().unwrap();
+    let config_dir = stack.dir.path().join("desktop-config");
+    let cache_dir = stack.dir.path().join("desktop-cache");
+    let envs = [
+        ("DISPLAY", display),
+        ("PORTHOLE_CONFIG_DIR", config_dir.display().to_string()),
+        ("PORTHOLE_CACHE_DIR", cache_dir.display().to_string()),
+        ("PORTHOLE_BROWSER_CMD", bin("porthole-test-browser").display().to_string()),
+        ("PORTHOLE_TEST_CA", stack.ca_path.display().to_string()),
+        ("PORTHOLE_TEST_EMAIL", "alice@example.com".into()),
+        ("PORTHOLE_TEST_LAUNCHES", stack.launches_file().display().to_string()),
+        ("PORTHOLE_TRAY", "0".into()),
+    ];
+    let (_driver, url) = tauri_driver(&envs, &stack.dir.path().join("tauri-driver.log")).unwrap();
+    let launched = Instant::now();
+    let s = Session::start(&url, capabilities()).await.expect("the app starts under WebDriver");
+    s.wait_for("[data-testid=empty-state]", WAIT).await.expect("the empty state says what to do");
+    println!("launch to usable window: {} ms", launched.elapsed().as_millis());
+    shot(&s, "empty").await;
+
+    // Create a connection through the form.
+    goto(&s, "#/new").await;
+    let name = s.wait_for("#name", WAIT).await.unwrap();
+    s.type_into(&name, "Redis prod").await.unwrap();
+    s.type_into(&s.find("#destination").await.unwrap(), "redis.corp.example.com:6379").await.unwrap();
+    s.type_into(&s.find("#pomeriumUrl").await.unwrap(), &stack.url()).await.unwrap();
+    s.type_into(&s.find("#caFile").await.unwrap(), &stack.ca_path.display().to_string()).await.unwrap();
+    shot(&s, "form").await;
+    s.click(&s.find("button[type=submit]").await.unwrap()).await.unwrap();
+
+    // Connect from the detail view; the UI shows where it listens.
+    let connect = s.find_xpath("//button[normalize-space()='Connect']");
+    drop(connect);
+    let deadline = Instant::now() + WAIT;
+    while s.find_xpath("//button[normalize-space()='Connect']").await.is_err() {
+        assert!(Instant::now() < deadline, "the detail view shows Connect after saving");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    click_button(&s, "Connect").await;
+    let status = wait_text(&s, "[data-testid=status]", |t| t.contains("listening on 127.0.0.1:"), "status after Connect").await;
+    let addr: SocketAddr = status.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+
+    // redis-cli at the address the UI shows: the first connection logs in through the browser.
+    let out = Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &addr.port().to_string(), "PING"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG", "redis through the desktop's tunnel: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stack.launches(), 1, "one browser login");
+
+    // A live session shows in the detail view.
+    let mut live = TcpStream::connect(addr).unwrap();
+    live.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    live.write_all(b"PING\r\n").unwrap();
+    let mut pong = [0u8; 7];
+    live.read_exact(&mut pong).unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+    let sessions = wait_text(&s, "[data-testid=sessions]", |t| t.contains("127.0.0.1:") && t.contains("6 B") && t.contains("7 B"), "the live session with its bytes in the detail view").await;
+    println!("sessions table: {sessions:?}");
+    wait_text(&s, "[data-testid=status]", |t| t.contains("1 session"), "status counts the session").await;
+    shot(&s, "detail").await;
+
+    // Disconnect: the port closes and the live session is cut.
+    click_button(&s, "Disconnect").await;
+    let mut b = [0u8; 1];
+    assert!(matches!(live.read(&mut b), Ok(0) | Err(_)), "Disconnect cuts the live session");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "Disconnect closes the port");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // The token is in the keychain; the profile file holds no token or key.
+    let keyring = Command::new("secret-tool").args(["search", "--all", "service", "porthole"]).output().unwrap();
+    let keyring = String::from_utf8_lossy(&keyring.stdout).into_owned() + &String::from_utf8_lossy(&keyring.stderr);
+    assert!(keyring.contains(&stack.url()), "the login's token is in the keychain under the proxy origin:\n{keyring}");
+    let profiles = std::fs::read_to_string(config_dir.join("connections.json")).unwrap();
+    assert!(profiles.contains("Redis prod"), "the profile was saved");
+    assert!(!profiles.contains("eyJ") && !profiles.contains("PRIVATE KEY"), "no token or key in the profile file:\n{profiles}");
+    let token_files = std::fs::read_dir(cache_dir.join("tokens")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(token_files, 0, "with a keychain, no token file is written");
+
+    goto(&s, "#/").await;
+    s.wait_for("[data-testid=connection-row]", WAIT).await.unwrap();
+    shot(&s, "list").await;
+    goto(&s, "#/settings").await;
+    wait_text(&s, "main", |t| t.contains(&stack.url()), "settings lists the signed-in proxy").await;
+    shot(&s, "settings").await;
+    s.end().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_idle_memory_with_20_saved_and_3_connected() {
+    if in_private_session("desktop_idle_memory_with_20_saved_and_3_connected") {
+        return;
+    }
+    let (_x, display) = xvfb().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_dir = dir.path().join("config");
+    {
+        // 20 saved connections, 3 of them started at launch.
+        let mut options = porthole_client::app::AppOptions::from_env();
+        options.config_dir = config_dir.clone();
+        options.secrets = std::sync::Arc::new(porthole_client::secrets::MemorySecrets::default());
+        let app = porthole_client::app::App::open(options).unwrap();
+        for i in 0..20 {
+            let draft: porthole_client::model::ProfileDraft = serde_json::from_value(serde_json::json!({
+                "id": null, "name": format!("Service {i:02}"), "destination": format!("svc{i}.corp.example.com:{}", 5000 + i),
+                "listenAddr": null, "pomeriumUrl": "https://proxy.corp.example.com", "protocol": "tcp",
+                "tags": [if i % 2 == 0 { "prod" } else { "staging" }], "caFile": null, "disableTlsVerification": false,
+                "clientCert": null, "autostart": i < 3, "openWith": null
+            }))
+            .unwrap();
+            app.save_connection(&draft).unwrap();
+        }
+    }
+    let envs = [
+        ("DISPLAY", display),
+        ("PORTHOLE_CONFIG_DIR", config_dir.display().to_string()),
+        ("PORTHOLE_CACHE_DIR", dir.path().join("cache").display().to_string()),
+        ("PORTHOLE_TRAY", "0".into()),
+    ];
+    let (driver, url) = tauri_driver(&envs, &dir.path().join("tauri-driver.log")).unwrap();
+    let launched = Instant::now();
+    let s = Session::start(&url, capabilities()).await.unwrap();
+    s.wait_for("[data-testid=connection-row]", WAIT).await.unwrap();
+    let usable_ms = launched.elapsed().as_millis();
+    let rows = s.execute("return document.querySelectorAll('[data-testid=connection-row]').length", serde_json::json!([])).await.unwrap();
+    assert!(rows.as_u64().unwrap() >= 20, "20 saved connections are listed: {rows}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let listening = s
+            .execute("return [...document.querySelectorAll('[data-testid=status]')].filter(e => e.textContent.includes('listening on')).length", serde_json::json!([]))
+            .await
+            .unwrap();
+        if listening.as_u64().unwrap_or(0) >= 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "3 connections start at launch (autostart): {listening}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Let it go idle, then measure every process of the app (the shell and WebKit's helpers).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (kib, procs) = tree_rss_kib(driver.id());
+    let app: Vec<_> = procs.iter().filter(|p| !p.1.starts_with("WebKitWebDrive") && !p.1.starts_with("tauri-driver")).collect();
+    let app_kib: u64 = app.iter().map(|p| p.2).sum();
+    println!("launch to usable window: {usable_ms} ms");
+    println!("idle memory, 20 saved / 3 connected: {} MiB across {} processes ({:?}); driver tree total {} MiB", app_kib / 1024, app.len(), app.iter().map(|p| (&p.1, p.2 / 1024)).collect::<Vec<_>>(), kib / 1024);
+    assert!(app.iter().any(|p| p.1.starts_with("porthole-deskto")), "the app process was found: {procs:?}");
+    s.end().await;
+}
