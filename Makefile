@@ -8,7 +8,8 @@ SHELL := /usr/bin/env bash
 # Debian packages the tests start (command that proves each one is there: package name).
 DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools tinyproxy:tinyproxy chromium:chromium \
 	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl \
-	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools
+	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools \
+	stunnel4:stunnel4 iperf3:iperf3 haproxy:haproxy
 # PostgreSQL's server binaries are not on PATH in Debian: check the package instead. The
 # desktop app builds against WebKitGTK and the tray library, and its end-to-end test drives the
 # real window under Xvfb through WebKitWebDriver.
@@ -18,10 +19,10 @@ NEXTEST_VERSION := 0.9.143
 TAURI_DRIVER_VERSION := 2.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test deps deb-deps node-deps rust-deps ui-build test-ui test-rust lint demo clean-demo bench
+.PHONY: test deps deb-deps node-deps rust-deps ui-build test-ui test-rust lint bench-smoke demo clean-demo bench
 
 ## test: install what is missing, then run all tests (UI, Rust, end to end) and clippy.
-test: deps ui-build test-ui test-rust lint
+test: deps ui-build test-ui test-rust lint bench-smoke
 
 ## deps: Debian packages, npm packages and cargo-nextest, each only if missing.
 deps: deb-deps node-deps rust-deps
@@ -64,6 +65,10 @@ test-rust:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# A ~10 s run of every benchmark path on the debug binaries: proves bench/run works, measures nothing.
+bench-smoke:
+	PORTHOLE_BENCH_PROFILE=debug bench/run --smoke --no-deps
 
 ## demo: build, start the IdP and a Redis upstream, run porthole-gateway (Ctrl-C stops all).
 demo: deps

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RELEASE = ROOT / "target" / "release"
+# Benchmarks measure release builds. `PORTHOLE_BENCH_PROFILE=debug` (what CI's smoke run uses)
+# reuses the debug binaries `make test` already built: the smoke only proves every path works.
+PROFILE = os.environ.get("PORTHOLE_BENCH_PROFILE", "release")
+RELEASE = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / PROFILE
 
 # command → Debian package. haproxy is the optional second peer.
 REQUIRED = {"stunnel4": "stunnel4", "iperf3": "iperf3", "redis-server": "redis-server",
@@ -64,8 +67,9 @@ def raise_nofile(want=65536):
 
 
 def build():
-    log("cargo build --release -p porthole -p porthole-gateway -p porthole-testkit")
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "porthole", "-p", "porthole-gateway",
+    flags = ["--release"] if PROFILE == "release" else []
+    log(f"cargo build {' '.join(flags)} -p porthole -p porthole-gateway -p porthole-testkit")
+    subprocess.run(["cargo", "build", *flags, "-q", "-p", "porthole", "-p", "porthole-gateway",
                     "-p", "porthole-testkit"], cwd=ROOT, check=True)
 
 
