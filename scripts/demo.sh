@@ -17,7 +17,8 @@ free_port() {
 REDIS_PORT=${REDIS_PORT:-$(free_port)}
 
 echo "==> building porthole-gateway"
-cargo build -p porthole-gateway -p porthole
+npm run ui:build
+cargo build --workspace --bins
 
 echo "==> certificates in $DEMO (CA: $DEMO/ca.crt)"
 if [ ! -f "$DEMO/server.crt" ]; then
@@ -98,4 +99,39 @@ TEXT
 
 target/debug/porthole-gateway --config "$DEMO/gateway.yaml" &
 PIDS+=($!)
-wait "${PIDS[-1]}"
+GATEWAY_PID=$!
+
+# The desktop app, with a ready connection to the demo route (its own config dir, so the
+# person's real connections are untouched).
+mkdir -p "$DEMO/desktop"
+cat > "$DEMO/desktop/connections.json" <<JSON
+{
+  "version": 1,
+  "profiles": [
+    {
+      "id": "00000000-0000-4000-8000-000000000001",
+      "name": "Demo Redis",
+      "destination": "redis.localhost:6379",
+      "listenAddr": "127.0.0.1:6380",
+      "pomeriumUrl": "https://127.0.0.1:$GATEWAY_PORT",
+      "protocol": "tcp",
+      "tags": ["demo"],
+      "caFile": "$PWD/$DEMO/ca.crt",
+      "disableTlsVerification": false,
+      "clientCert": null,
+      "autostart": false,
+      "openWith": "redis-cli -h {host} -p {port}",
+      "source": null
+    }
+  ]
+}
+JSON
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  PORTHOLE_CONFIG_DIR="$PWD/$DEMO/desktop" target/debug/porthole-desktop &
+  PIDS+=($!)
+  echo "Porthole Desktop is open with a 'Demo Redis' connection: click Connect, then redis-cli -p 6380 PING"
+else
+  echo "No display: start the desktop app yourself with"
+  echo "  PORTHOLE_CONFIG_DIR=$PWD/$DEMO/desktop target/debug/porthole-desktop"
+fi
+wait "$GATEWAY_PID"
