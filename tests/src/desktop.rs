@@ -64,25 +64,29 @@ impl Drop for Proc {
     }
 }
 
-/// Starts `Xvfb` on a free display; returns it and the `DISPLAY` value.
+/// Starts `Xvfb` on a display it picks itself (`-displayfd`, so parallel tests never race for
+/// one); returns it and the `DISPLAY` value.
 ///
 /// # Errors
-/// When Xvfb is missing or its socket does not appear.
+/// When Xvfb is missing or does not report its display.
 pub fn xvfb() -> anyhow::Result<(Proc, String)> {
-    let n = (90..190).find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()).context("no free display")?;
-    let child = Command::new("Xvfb")
-        .arg(format!(":{n}"))
-        .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-        .stdout(Stdio::null())
+    use std::io::BufRead as _;
+    let mut child = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .context("Xvfb (make test installs xvfb)")?;
+    let stdout = child.stdout.take().context("Xvfb stdout")?;
     let proc = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-        anyhow::ensure!(Instant::now() < deadline, "Xvfb :{n} did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10)).context("Xvfb did not report a display")?;
+    let n: u32 = line.trim().parse().with_context(|| format!("Xvfb said {line:?}"))?;
     Ok((proc, format!(":{n}")))
 }
 
