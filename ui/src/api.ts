@@ -20,12 +20,15 @@ import type {
   StatusEvent,
 } from "./types";
 
+/** What a failure is about: Rust's `ErrorCode`, or `unknown` for anything that is not an AppError. */
+export type ApiErrorCode = AppError["code"] | "unknown";
+
 /** A command failure, with the `code` to branch on and the per-field problems. */
-export class ApiError extends Error implements AppError {
-  readonly code: string;
+export class ApiError extends Error {
+  readonly code: ApiErrorCode;
   readonly fields: FieldError[];
 
-  constructor(err: AppError) {
+  constructor(err: { code: ApiErrorCode; message: string; fields: FieldError[] }) {
     super(err.message);
     this.name = "ApiError";
     this.code = err.code;
@@ -39,7 +42,7 @@ export function toApiError(raw: unknown): ApiError {
   if (raw && typeof raw === "object" && "message" in raw) {
     const o = raw as Partial<AppError>;
     return new ApiError({
-      code: typeof o.code === "string" ? o.code : "unknown",
+      code: typeof o.code === "string" ? (o.code as ApiErrorCode) : "unknown",
       message: String(o.message),
       fields: Array.isArray(o.fields) ? o.fields : [],
     });

@@ -85,6 +85,20 @@ struct Inner {
     tracker: TaskTracker,
 }
 
+impl Inner {
+    fn new(config: TunnelConfig, auth: Arc<Authenticator>, events: broadcast::Sender<TunnelEvent>) -> Self {
+        Self {
+            config,
+            auth,
+            events,
+            peers: Mutex::new(HashMap::new()),
+            next_peer: AtomicU64::new(1),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+}
+
 /// Owns a running tunnel. Dropping it stops the listener and cuts every live connection;
 /// [`TunnelHandle::stop`] does the same and waits for the tasks to end.
 pub struct TunnelHandle {
@@ -125,15 +139,7 @@ impl TunnelHandle {
         let local_addr = listener
             .local_addr()
             .map_err(|e| TunnelError::Listen { addr: listen.to_owned(), reason: e.to_string() })?;
-        let inner = Arc::new(Inner {
-            config,
-            auth,
-            events,
-            peers: Mutex::new(HashMap::new()),
-            next_peer: AtomicU64::new(1),
-            cancel: CancellationToken::new(),
-            tracker: TaskTracker::new(),
-        });
+        let inner = Arc::new(Inner::new(config, auth, events));
         let _ = inner.events.send(TunnelEvent::Listening { addr: local_addr });
         inner.tracker.spawn(accept_loop(listener, inner.clone()));
         Ok(Self { inner, local_addr })
@@ -340,15 +346,7 @@ pub async fn run_stream<L>(local: L, config: TunnelConfig, auth: Arc<Authenticat
 where
     L: AsyncRead + AsyncWrite + Unpin,
 {
-    let inner = Inner {
-        config,
-        auth,
-        events,
-        peers: Mutex::new(HashMap::new()),
-        next_peer: AtomicU64::new(1),
-        cancel: CancellationToken::new(),
-        tracker: TaskTracker::new(),
-    };
+    let inner = Inner::new(config, auth, events);
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
     let (error, _) = run_one(local, 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
