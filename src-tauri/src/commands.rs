@@ -11,6 +11,29 @@ use tauri::{AppHandle, Runtime, State};
 
 type Core<'a> = State<'a, App>;
 
+/// The command names, as the UI invokes them (the same list as [`handler`]).
+pub const COMMANDS: &[&str] = &[
+    "list_connections",
+    "save_connection",
+    "delete_connection",
+    "duplicate_connection",
+    "connect",
+    "disconnect",
+    "connect_tag",
+    "disconnect_tag",
+    "sessions",
+    "close_session",
+    "logs",
+    "import_connections",
+    "export_connections",
+    "save_export",
+    "signed_in",
+    "sign_out",
+    "get_settings",
+    "set_settings",
+    "open_url",
+];
+
 /// Every command, for `invoke_handler`.
 pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
@@ -155,12 +178,13 @@ pub async fn get_settings(core: Core<'_>) -> Result<Settings, AppError> {
 /// Saves the settings and applies "launch at login".
 #[tauri::command]
 pub async fn set_settings<R: Runtime>(app: AppHandle<R>, core: Core<'_>, settings: Settings) -> Result<Settings, AppError> {
-    use tauri_plugin_autostart::ManagerExt;
+    use tauri::Manager;
     let saved = core.set_settings(&settings)?;
-    let launcher = app.autolaunch();
-    let applied = if saved.launch_at_login { launcher.enable() } else { launcher.disable() };
-    if let Err(e) = applied {
-        tracing::warn!(error = %e, "could not change launch at login");
+    if let Some(launcher) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
+        let applied = if saved.launch_at_login { launcher.enable() } else { launcher.disable() };
+        if let Err(e) = applied {
+            tracing::warn!(error = %e, "could not change launch at login");
+        }
     }
     Ok(saved)
 }

@@ -15,10 +15,9 @@ use tauri::Manager;
 /// The window's label.
 pub const MAIN_WINDOW: &str = "main";
 
-/// Builds the app with every plugin and command; `run` and the tests share it.
-pub fn builder<R: tauri::Runtime>() -> tauri::Builder<R> {
-    tauri::Builder::<R>::new()
-        .invoke_handler(commands::handler())
+/// Adds every command to a builder; `run` and the tests (on Tauri's mock runtime) share it.
+pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.invoke_handler(commands::handler())
 }
 
 /// The app's options from the environment; `PORTHOLE_BROWSER_CMD` names a program to open login
@@ -51,7 +50,7 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .try_init();
-    builder::<tauri::Wry>()
+    with_commands(tauri::Builder::default())
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_main(app)))
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .plugin(tauri_plugin_notification::init())
