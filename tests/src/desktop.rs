@@ -106,10 +106,14 @@ pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(Proc
     let file = std::fs::File::create(log)?;
     let child = cmd.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file).spawn()?;
     let proc = Proc(child);
+    // tauri-driver forwards to the WebKitWebDriver it starts on `native`: wait for both, or the
+    // first session request can reach a driver that is not listening yet.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "tauri-driver did not listen");
-        std::thread::sleep(Duration::from_millis(20));
+    for p in [port, native] {
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "tauri-driver (or its WebKitWebDriver on {p}) did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     Ok((proc, format!("http://127.0.0.1:{port}")))
 }

@@ -246,6 +246,15 @@ async fn refused_token_triggers_exactly_one_relogin() {
     let third = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
     assert_eq!(echo_through(third.addr, b"3").unwrap(), b"3", "{}", third.log());
     assert_eq!(stack.launches(), 2, "a refused token costs exactly one new login");
+    drop(third);
+    // An expired token (exp = now) is not even sent: one new login, no 401 at the gateway.
+    let token_file = walk(&cache).into_iter().find(|p| std::fs::read_to_string(p).map(|t| t.split('.').count() == 3).unwrap_or(false)).unwrap();
+    std::fs::write(&token_file, stack.mint_expired(&serde_json::json!({"sub": "alice"}))).unwrap();
+    let refused_before = stack.gateway.log().matches("status=401").count();
+    let fourth = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
+    assert_eq!(echo_through(fourth.addr, b"4").unwrap(), b"4", "{}", fourth.log());
+    assert_eq!(stack.launches(), 3, "an expired token costs exactly one new login");
+    assert_eq!(stack.gateway.log().matches("status=401").count(), refused_before, "the expired token was never sent");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -1,6 +1,7 @@
 //! Porthole Desktop as a person uses it: the real window under Xvfb, driven through WebDriver
 //! (`tauri-driver` + `WebKitWebDriver`), the real keychain (gnome-keyring in a private session
-//! bus), the real gateway and identity provider, a real `redis-cli`.
+//! bus), the real gateway and identity provider, the login in headless Chromium, a real
+//! `redis-cli`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -81,12 +82,16 @@ async fn desktop_window_end_to_end() {
         ("PORTHOLE_BROWSER_CMD", bin("porthole-test-browser").display().to_string()),
         ("PORTHOLE_TEST_CA", stack.ca_path.display().to_string()),
         ("PORTHOLE_TEST_EMAIL", "alice@example.com".into()),
+        ("PORTHOLE_TEST_BROWSER", "chromium".into()),
         ("PORTHOLE_TEST_LAUNCHES", stack.launches_file().display().to_string()),
         ("PORTHOLE_TRAY", "0".into()),
     ];
-    let (_driver, url) = tauri_driver(&envs, &stack.dir.path().join("tauri-driver.log")).unwrap();
+    let driver_log = stack.dir.path().join("tauri-driver.log");
+    let (_driver, url) = tauri_driver(&envs, &driver_log).unwrap();
     let launched = Instant::now();
-    let s = Session::start(&url, capabilities()).await.expect("the app starts under WebDriver");
+    let s = Session::start(&url, capabilities())
+        .await
+        .unwrap_or_else(|e| panic!("the app starts under WebDriver: {e:#}\n{}", std::fs::read_to_string(&driver_log).unwrap_or_default()));
     s.wait_for("[data-testid=empty-state]", WAIT).await.expect("the empty state says what to do");
     println!("launch to usable window: {} ms", launched.elapsed().as_millis());
     shot(&s, "empty").await;
@@ -190,9 +195,12 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
         ("PORTHOLE_CACHE_DIR", dir.path().join("cache").display().to_string()),
         ("PORTHOLE_TRAY", "0".into()),
     ];
-    let (driver, url) = tauri_driver(&envs, &dir.path().join("tauri-driver.log")).unwrap();
+    let driver_log = dir.path().join("tauri-driver.log");
+    let (driver, url) = tauri_driver(&envs, &driver_log).unwrap();
     let launched = Instant::now();
-    let s = Session::start(&url, capabilities()).await.unwrap();
+    let s = Session::start(&url, capabilities())
+        .await
+        .unwrap_or_else(|e| panic!("the app starts under WebDriver: {e:#}\n{}", std::fs::read_to_string(&driver_log).unwrap_or_default()));
     s.wait_for("[data-testid=connection-row]", WAIT).await.unwrap();
     let usable_ms = launched.elapsed().as_millis();
     let rows = s.execute("return document.querySelectorAll('[data-testid=connection-row]').length", serde_json::json!([])).await.unwrap();

@@ -93,7 +93,23 @@ export async function importFile(file: File): Promise<void> {
   }
 }
 
-/** Exports some (or all) connections to a downloaded JSON file. */
+/**
+ * Saves text the user asked for: through the app's native save dialog, or as a browser download
+ * where there is no such command (the UI served outside the app).
+ */
+export async function saveText(file: string, text: string, done: string): Promise<void> {
+  let saved: string | null;
+  try {
+    saved = await api.saveExport(text, file);
+  } catch {
+    downloadText(file, text);
+    toast(done);
+    return;
+  }
+  if (saved) toast(`${done} to ${saved}`);
+}
+
+/** Exports some (or all) connections to a JSON file. */
 export async function exportToFile(opts: {
   ids: string[] | null;
   name: string | null;
@@ -107,8 +123,7 @@ export async function exportToFile(opts: {
       includePrivateKeys: opts.includePrivateKeys,
     });
     const file = exportFileName(opts.name);
-    downloadText(file, json);
-    toast(`Exported ${file}`);
+    await saveText(file, json, `Exported ${file}`);
     return true;
   } catch (e) {
     fail(e);

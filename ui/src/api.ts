@@ -89,6 +89,9 @@ export const exportConnections = (opts: {
   includeTags: boolean;
   includePrivateKeys: boolean;
 }) => call<string>("export_connections", opts);
+/** Asks where to save `contents` (native dialog) and writes it; `null` when cancelled. */
+export const saveExport = (contents: string, fileName: string) =>
+  call<string | null>("save_export", { contents, fileName });
 /** Proxy origins with a stored token. */
 export const signedIn = () => call<string[]>("signed_in");
 /** Forgets the token of one proxy origin. */

@@ -2,7 +2,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
-import { downloadText } from "../lib/download";
+import { saveText } from "../actions";
 import { exportFileName, formatTime } from "../lib/format";
 import type { LogEntry } from "../types";
 
@@ -54,7 +54,7 @@ export function EventLog({ id, name }: { id: string; name: string }) {
             type="button"
             class="btn btn-small"
             disabled={shown.length === 0}
-            onClick={() => downloadText(exportFileName(`${name} logs`), JSON.stringify(shown, null, 2))}
+            onClick={() => void saveText(exportFileName(`${name} logs`), JSON.stringify(shown, null, 2), "Saved the log")}
           >
             Export logs
           </button>

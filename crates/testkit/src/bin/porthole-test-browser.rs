@@ -3,7 +3,9 @@
 //! delivers the token to the CLI's loopback callback.
 //!
 //! Environment: `PORTHOLE_TEST_EMAIL` (default alice@example.com), `PORTHOLE_TEST_CA` (PEM file
-//! of the gateway's CA), `PORTHOLE_TEST_LAUNCHES` (a file that gets one line per launch).
+//! of the gateway's CA), `PORTHOLE_TEST_LAUNCHES` (a file that gets one line per launch),
+//! `PORTHOLE_TEST_BROWSER=chromium` (walk it in real headless Chromium instead of the Rust
+//! HTTP client).
 
 use std::io::Write as _;
 
@@ -19,6 +21,17 @@ async fn main() -> anyhow::Result<()> {
         writeln!(f, "{url}")?;
     }
     let email = std::env::var("PORTHOLE_TEST_EMAIL").unwrap_or_else(|_| "alice@example.com".into());
+    if std::env::var("PORTHOLE_TEST_BROWSER").as_deref() == Ok("chromium") {
+        // Chromium follows every redirect, the last one being the app's callback, which it
+        // requests (delivering the token) before the walk ends.
+        let callback = url::Url::parse(&url)?
+            .query_pairs()
+            .find(|(k, _)| k == "pomerium_redirect_uri")
+            .map(|(_, v)| v.into_owned())
+            .context("the login URL names no pomerium_redirect_uri")?;
+        porthole_testkit::browser::browser_walk(&url, &callback, &email, PASSWORD).await?;
+        return Ok(());
+    }
     let ca = std::env::var("PORTHOLE_TEST_CA").ok().map(std::fs::read_to_string).transpose()?;
     let client = LoginClient::new(ca.as_deref())?;
     let stop = |u: &url::Url| is_loopback_http(u) && jwt_from_redirect(u).is_some();
