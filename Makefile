@@ -66,9 +66,10 @@ test-rust:
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
 
-# A ~10 s run of every benchmark path on the debug binaries: proves bench/run works, measures nothing.
+# A ~15 s run of every benchmark path on the debug binaries the tests just built (no rebuild):
+# proves bench/run works, measures nothing.
 bench-smoke:
-	PORTHOLE_BENCH_PROFILE=debug bench/run --smoke --no-deps
+	PORTHOLE_BENCH_PROFILE=debug bench/run --smoke --no-deps --no-build
 
 ## demo: build, start the IdP and a Redis upstream, run porthole-gateway (Ctrl-C stops all).
 demo: deps
