@@ -129,10 +129,12 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// WebDriver capabilities that launch the built `porthole-desktop`.
+/// WebDriver capabilities that launch the built `porthole-desktop` (`PORTHOLE_DESKTOP_BIN`
+/// names another build, e.g. the release one for measurements).
 #[must_use]
 pub fn capabilities() -> serde_json::Value {
-    serde_json::json!({ "browserName": "wry", "tauri:options": { "application": bin("porthole-desktop") } })
+    let app = std::env::var_os("PORTHOLE_DESKTOP_BIN").map_or_else(|| bin("porthole-desktop"), PathBuf::from);
+    serde_json::json!({ "browserName": "wry", "tauri:options": { "application": app } })
 }
 
 /// Resident memory (KiB) of `root` and all its descendants (the app and its WebKit processes).
@@ -162,6 +164,16 @@ pub fn tree_rss_kib(root: u32) -> (u64, Vec<(u32, String, u64)>) {
         }
     }
     (procs.iter().map(|p| p.2).sum(), procs)
+}
+
+/// Proportional set size (KiB) of a process: its private pages plus its share of pages it
+/// shares (libraries mapped by several WebKit processes count once overall, unlike RSS).
+#[must_use]
+pub fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("Pss:").and_then(|v| v.split_whitespace().next()?.parse().ok())))
+        .unwrap_or(0)
 }
 
 /// The pid of the running `porthole-desktop` started by this test's driver.

@@ -222,7 +222,9 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     let (kib, procs) = tree_rss_kib(driver.id());
     let app: Vec<_> = procs.iter().filter(|p| !p.1.starts_with("WebKitWebDrive") && !p.1.starts_with("tauri-driver")).collect();
     let app_kib: u64 = app.iter().map(|p| p.2).sum();
+    let pss: Vec<(String, u64)> = app.iter().map(|p| (p.1.clone(), porthole_e2e::desktop::pss_kib(p.0) / 1024)).collect();
     println!("launch to usable window: {usable_ms} ms");
+    println!("idle memory (PSS MiB): total {} {pss:?}", pss.iter().map(|p| p.1).sum::<u64>());
     println!("idle memory, 20 saved / 3 connected: {} MiB across {} processes ({:?}); driver tree total {} MiB", app_kib / 1024, app.len(), app.iter().map(|p| (&p.1, p.2 / 1024)).collect::<Vec<_>>(), kib / 1024);
     assert!(app.iter().any(|p| p.1.starts_with("porthole-deskto")), "the app process was found: {procs:?}");
     s.end().await;
