@@ -90,8 +90,8 @@ Next, in another terminal:
   # a tunnel (log in as alice@example.com / password in the browser it opens; on a machine
   # without a browser add --no-browser and open the printed URL), then redis-cli through it
   target/debug/porthole tcp redis.localhost:6379 --pomerium-url https://127.0.0.1:$GATEWAY_PORT \\
-    --alternate-ca-path $DEMO/ca.crt --listen 127.0.0.1:6380
-  redis-cli -p 6380 PING
+    --alternate-ca-path $DEMO/ca.crt --listen 127.0.0.1:6381
+  redis-cli -p 6381 PING
   # pomerium-cli takes the same arguments
 
 Ctrl-C stops everything.
