@@ -157,7 +157,7 @@ where
 {
     let mut client = Metered { inner: client, counters: counters.clone(), side: Side::Up };
     let mut upstream = Metered { inner: upstream, counters: counters.clone(), side: Side::Down };
-    let copy = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut upstream, BUFFER, BUFFER);
+    let copy = crate::copy::copy_bidirectional(&mut client, &mut upstream, BUFFER);
     let watchdog = async {
         let Some(idle) = idle else {
             return std::future::pending::<()>().await;
