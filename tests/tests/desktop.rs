@@ -24,8 +24,16 @@ fn screenshots_dir() -> PathBuf {
 }
 
 async fn shot(s: &Session, name: &str) -> PathBuf {
-    let png = s.screenshot().await.unwrap();
-    let (w, h, colours) = check_rendered(&png).unwrap_or_else(|e| panic!("{name} screenshot is not a rendering: {e}"));
+    // WebKit paints a moment after the DOM changes: poll until the capture is a rendering.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (png, (w, h, colours)) = loop {
+        let png = s.screenshot().await.unwrap();
+        match check_rendered(&png) {
+            Ok(info) => break (png, info),
+            Err(e) if Instant::now() > deadline => panic!("{name} screenshot is not a rendering: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
     let path = screenshots_dir().join(format!("desktop-{name}.png"));
     std::fs::write(&path, &png).unwrap();
     println!("screenshot {} ({w}x{h}, {colours}+ colours)", path.display());
