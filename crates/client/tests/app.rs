@@ -54,15 +54,15 @@ fn app(stack: &Stack) -> App {
     .expect("app opens")
 }
 
-/// Polls `check` until it holds (the tunnel's event task runs concurrently).
+/// Polls `check` for up to 2 s (the tunnel's event task runs concurrently), with testkit's
+/// deadline poller.
 async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never happened: {what}");
+    let held = porthole_testkit::eventually::eventually(Duration::from_secs(2), || {
+        let ok = check();
+        async move { ok }
+    })
+    .await;
+    assert!(held, "never happened: {what}");
 }
 
 #[tokio::test]
