@@ -20,11 +20,16 @@ SMOKE = {"reps": 1, "iperf": "20M", "lat_n": 500, "setup_n": 50, "idle_n": 50,
          "conc_c": 50, "conc_n": 2000, "login_n": 50}
 
 
+ALL_METRICS = ("throughput", "latency", "setup", "idle", "concurrent", "login")
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repetition (CI: proves every path works)")
     ap.add_argument("--reps", type=int, help="repetitions (default 3, smoke 1)")
     ap.add_argument("--paths", default="direct,porthole,stunnel,haproxy", help="comma-separated subset")
+    ap.add_argument("--metrics", default=",".join(ALL_METRICS),
+                    help="comma-separated subset (for quick iterations; a full run measures all)")
     ap.add_argument("--no-deps", action="store_true", help="do not apt-get install missing packages")
     ap.add_argument("--no-build", action="store_true", help="use the release binaries already built")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
@@ -67,6 +72,7 @@ def main(argv=None):
     if not args.no_build:
         env.build()
     wanted = [n.strip() for n in args.paths.split(",") if n.strip()]
+    chosen = {m.strip() for m in args.metrics.split(",") if m.strip()}
     if "haproxy" in wanted and not env.have("haproxy"):
         env.log("haproxy is not installed: its path is skipped")
         wanted.remove("haproxy")
@@ -101,6 +107,8 @@ def main(argv=None):
             order = started_paths[r % len(started_paths):] + started_paths[:r % len(started_paths)]
             rep = {name: {} for name in names}
             for metric, run in measurements(p, up, material, procs):
+                if metric not in chosen:
+                    continue
                 for path in order:
                     try:
                         rep[path.name][metric] = run(path)
@@ -110,7 +118,7 @@ def main(argv=None):
             reps.append(rep)
             env.log(f"repetition {r + 1}/{p['reps']} done ({time.monotonic() - started:.0f} s)")
         porthole = next((x for x in started_paths if x.name == "porthole"), None)
-        if porthole is not None:
+        if porthole is not None and "login" in chosen:
             try:
                 login_result = login.browser_launches(porthole, procs, material, p["login_n"])
                 if login_result["failures"]:
@@ -142,9 +150,12 @@ def main(argv=None):
               "versions": versions(), "paths": names, "repetitions": reps, "summary": summary,
               "login": login_result, "targets": checks, "errors": errors, "table": text,
               "seconds": round(time.monotonic() - started, 1)}
-    name = "smoke.json" if args.smoke else f"{stamp}.json"
+    # Only a full run of everything is a result worth keeping; a subset is a quick look.
+    complete = not args.smoke and set(wanted) >= {"direct", "porthole", "stunnel"} and chosen >= set(ALL_METRICS)
+    result["mode"] = "full" if complete else ("smoke" if args.smoke else "subset")
+    name = f"{stamp}.json" if complete else ("smoke.json" if args.smoke else "subset.json")
     (out_dir / name).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    if not args.smoke:
+    if complete:
         (out_dir / "latest.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwrote bench/results/{name} ({result['seconds']} s)")
     return 1 if errors else 0

@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio_rustls::TlsAcceptor;
+use porthole_tunnel::tls::stream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
@@ -80,7 +80,7 @@ pub struct Shared {
 /// A checked configuration with its TLS and keys built, ready to bind.
 pub struct Gateway {
     config: Config,
-    acceptor: TlsAcceptor,
+    tls: Arc<rustls::ServerConfig>,
     routes: Vec<Route>,
     global_ca: Option<(ClientCa, MtlsEnforcement)>,
     key_generated: bool,
@@ -131,7 +131,7 @@ impl Gateway {
         let keys_pem = config.signing_key.as_ref().map(|s| s.0.clone());
         // Check the key now, before binding.
         let (_, key_generated) = TokenKeys::new(keys_pem.as_deref(), String::new(), config.cookie_expire)?;
-        Ok(Self { config, acceptor: TlsAcceptor::from(Arc::new(server)), routes, global_ca, key_generated, keys_pem })
+        Ok(Self { config, tls: Arc::new(server), routes, global_ca, key_generated, keys_pem })
     }
 
     /// `true` when no `signing_key` was configured and a key was generated: tokens stop
@@ -184,7 +184,7 @@ impl Gateway {
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
-        tracker.spawn(accept_loop(listener, self.acceptor, shared));
+        tracker.spawn(accept_loop(listener, self.tls, shared));
         Ok(Running { local_addr, auth_base, cancel, tracker })
     }
 }
@@ -223,7 +223,7 @@ impl Drop for Running {
     }
 }
 
-async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>) {
+async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let permit = tokio::select! {
@@ -243,17 +243,17 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
             () = shared.cancel.cancelled() => return,
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
+        let tls = tls.clone();
         let shared2 = shared.clone();
         shared.tracker.spawn(async move {
             let _permit = permit;
-            serve_connection(tcp, addr, acceptor, shared2).await;
+            serve_connection(tcp, addr, tls, shared2).await;
         });
     }
 }
 
-async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, acceptor: TlsAcceptor, shared: Arc<Shared>) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream::accept(config, tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
@@ -261,7 +261,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, acceptor
         }
         Err(_) => return,
     };
-    let certs = tls.get_ref().1.peer_certificates().map(<[_]>::to_vec).unwrap_or_default();
+    let certs = tls.negotiated().peer_certificates.clone();
     let peer = Arc::new(Peer { addr, certs });
     let shared2 = shared.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {

@@ -28,9 +28,9 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The process-wide crypto provider (ring).
+/// The process-wide crypto provider: ring, AES-128-GCM first (see `porthole_tunnel::tls::provider`).
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    porthole_tunnel::tls::provider()
 }
 
 /// A certificate chain PEM, its key PEM, and a label naming where they came from.
@@ -252,6 +252,9 @@ pub fn server_config(resolver: SniResolver, client_auth: ClientAuth) -> Result<r
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
+    // After the handshake, records are sealed by porthole-tunnel's `tls::stream` with the keys
+    // rustls hands over (user-space kernel TLS: fewer copies and syscalls than tokio-rustls).
+    config.enable_secret_extraction = true;
     Ok(config)
 }
 

@@ -15,8 +15,9 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
+use rustls::client::ClientConnectionData;
+
+use crate::tls::stream::TlsStream;
 
 pub use error::ConnectError;
 
@@ -116,7 +117,7 @@ impl Connector {
         Err(ConnectError::from_status(status, destination, message))
     }
 
-    async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, ConnectError> {
+    async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<TlsStream<ClientConnectionData>, ConnectError> {
         let tls_err = |reason: String| ConnectError::Tls { proxy: proxy.to_owned(), reason };
         let config = self
             .tls
@@ -124,7 +125,7 @@ impl Connector {
             .ok_or_else(|| tls_err("no TLS configuration for an https proxy (a bug in the caller)".into()))?;
         let name = ServerName::try_from(self.target.proxy.host.clone())
             .map_err(|e| tls_err(format!("{:?} is not a valid server name: {e}", self.target.proxy.host)))?;
-        tokio::time::timeout(DIAL_TIMEOUT, TlsConnector::from(config).connect(name, tcp))
+        tokio::time::timeout(DIAL_TIMEOUT, crate::tls::stream::connect(config, name, tcp))
             .await
             .map_err(|_| tls_err("the handshake did not finish within 10 s".into()))?
             .map_err(|e| tls_err(explain_tls(&e)))

@@ -7,30 +7,21 @@
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// Buffers kept for reuse at most (64 KiB each: 4 MiB).
-const POOL_MAX: usize = 64;
+use crate::pool::Pool;
 
-static POOL: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
+/// Relay buffers kept for reuse at most 64 (64 KiB each: 4 MiB); other sizes are not pooled.
+static POOL: Pool = Pool::new(64 * 1024, 64);
 
 fn take(size: usize) -> Box<[u8]> {
-    let pooled = POOL.lock().ok().and_then(|mut p| p.pop());
-    match pooled {
-        Some(b) if b.len() == size => b,
-        _ => vec![0u8; size].into_boxed_slice(),
-    }
+    if size == POOL.size() { POOL.take() } else { vec![0u8; size].into_boxed_slice() }
 }
 
 fn give_back(buf: Box<[u8]>) {
-    if let Ok(mut p) = POOL.lock()
-        && p.len() < POOL_MAX
-    {
-        p.push(buf);
-    }
+    POOL.give_back(buf);
 }
 
 /// One direction: read from one side, write to the other.
@@ -165,6 +156,6 @@ mod tests {
         b_peer.shutdown().await.unwrap();
         assert_eq!(writer.await.unwrap(), b"reply after half-close");
         task.await.unwrap().unwrap();
-        assert!(!POOL.lock().unwrap().is_empty(), "idle directions hand their buffers back");
+        assert!(POOL.idle() > 0, "idle directions hand their buffers back");
     }
 }

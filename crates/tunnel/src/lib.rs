@@ -6,11 +6,12 @@
 //! A local connection flows down this list:
 //!
 //! - [`target`]: the destination grammar (pomerium-cli's), → [`target::Target`].
-//! - [`tls`]: the client TLS configuration: roots, extra CA, client identity (PEM or store).
+//! - [`tls`]: the client TLS configuration: roots, extra CA, client identity (PEM or store);
+//!   [`tls::stream`] runs rustls' handshake and then seals/opens records itself ([`tls::record`]).
 //! - [`connect`]: HTTP/1.1 CONNECT to the proxy, → a tunnel stream or a [`connect::ConnectError`].
 //! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
 //! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted;
-//!   [`copy`] lends the buffers from a pool only while bytes move.
+//!   [`copy`] lends the buffers from a [`pool`] only while bytes move.
 //! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
 //! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod connect;
 pub mod copy;
 pub mod events;
+pub mod pool;
 pub mod relay;
 pub mod target;
 pub mod tls;

@@ -1,0 +1,238 @@
+//! The record layer of `tls::stream` against rustls' own (`tokio-rustls`) on the other end, for
+//! every suite and both protocol versions: bytes both ways with half-close, session tickets
+//! (resumption), key updates from the peer, and tampered records refused.
+
+use std::sync::Arc;
+
+use porthole_testkit::certs::TestPki;
+use porthole_tunnel::tls::stream;
+use rustls::crypto::ring::{cipher_suite as cs, default_provider};
+use rustls::crypto::CryptoProvider;
+use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+fn provider(suite: SupportedCipherSuite) -> Arc<CryptoProvider> {
+    Arc::new(CryptoProvider { cipher_suites: vec![suite], ..default_provider() })
+}
+
+fn configs(pki: &TestPki, suite: SupportedCipherSuite, version: &'static SupportedProtocolVersion) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+    let pair = pki.server_cert(&["localhost"]);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes()).map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).unwrap();
+    let mut server = ServerConfig::builder_with_provider(provider(suite))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    server.enable_secret_extraction = true;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut client =
+        ClientConfig::builder_with_provider(provider(suite)).with_protocol_versions(&[version]).unwrap().with_root_certificates(roots).with_no_client_auth();
+    client.enable_secret_extraction = true;
+    (Arc::new(client), Arc::new(server))
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+/// Sends `out` then half-closes, while reading everything the other end sends.
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(s: S, out: Vec<u8>) -> Vec<u8> {
+    let (mut r, mut w) = tokio::io::split(s);
+    let writer = async move {
+        for chunk in out.chunks(50_000) {
+            w.write_all(chunk).await.unwrap();
+        }
+        w.shutdown().await.unwrap();
+    };
+    let reader = async move {
+        let mut got = Vec::new();
+        r.read_to_end(&mut got).await.unwrap();
+        got
+    };
+    tokio::join!(writer, reader).1
+}
+
+const SUITES: [(&str, SupportedCipherSuite, bool); 6] = [
+    ("TLS13_AES_128_GCM", cs::TLS13_AES_128_GCM_SHA256, true),
+    ("TLS13_AES_256_GCM", cs::TLS13_AES_256_GCM_SHA384, true),
+    ("TLS13_CHACHA20", cs::TLS13_CHACHA20_POLY1305_SHA256, true),
+    ("TLS12_ECDSA_AES_128_GCM", cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false),
+    ("TLS12_ECDSA_AES_256_GCM", cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, false),
+    ("TLS12_ECDSA_CHACHA20", cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, false),
+];
+
+#[tokio::test]
+async fn our_client_and_rustls_server_agree_on_every_suite() {
+    let pki = TestPki::new();
+    for (name, suite, tls13) in SUITES {
+        let version = if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+        let (client, server) = configs(&pki, suite, version);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = pattern(1_000_003, 1);
+        let down = pattern(700_001, 2);
+        let down2 = down.clone();
+        let srv = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
+            exchange(tls, down2).await
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let got = exchange(tls, up.clone()).await;
+        assert!(got == down, "{name}: every byte server → client, then EOF");
+        assert!(srv.await.unwrap() == up, "{name}: every byte client → server, then EOF");
+    }
+}
+
+#[tokio::test]
+async fn rustls_client_and_our_server_agree_on_every_suite() {
+    let pki = TestPki::new();
+    for (name, suite, tls13) in SUITES {
+        let version = if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+        let (client, server) = configs(&pki, suite, version);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = pattern(300_007, 3);
+        let down = pattern(2_000_000, 4);
+        let down2 = down.clone();
+        let srv = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let tls = stream::accept(server, tcp).await.unwrap();
+            exchange(tls, down2).await
+        });
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(client).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let got = exchange(tls, up.clone()).await;
+        assert!(got == down, "{name}: every byte server → client");
+        assert!(srv.await.unwrap() == up, "{name}: every byte client → server");
+    }
+}
+
+#[tokio::test]
+async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection() {
+    let pki = TestPki::new();
+    let (client, server) = configs(&pki, cs::TLS13_AES_256_GCM_SHA384, &rustls::version::TLS13);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = tokio::spawn(async move {
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut tls = stream::accept(server.clone(), tcp).await.unwrap();
+            kinds.push(tls.negotiated().resumed);
+            let mut b = [0u8; 4];
+            tls.read_exact(&mut b).await.unwrap();
+            tls.write_all(&b).await.unwrap();
+            tls.shutdown().await.unwrap();
+        }
+        kinds
+    });
+    for _ in 0..2 {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let mut tls = stream::connect(client.clone(), ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        tls.write_all(b"ping").await.unwrap();
+        tls.flush().await.unwrap();
+        let mut b = Vec::new();
+        tls.read_to_end(&mut b).await.unwrap();
+        assert_eq!(b, b"ping");
+    }
+    assert_eq!(srv.await.unwrap(), vec![false, true], "the ticket read by the record layer resumes the second connection");
+}
+
+#[tokio::test]
+async fn key_updates_from_a_rustls_peer_are_followed_both_ways() {
+    let pki = TestPki::new();
+    let (client, server) = configs(&pki, cs::TLS13_AES_128_GCM_SHA256, &rustls::version::TLS13);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let srv = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
+        let mut got = Vec::new();
+        for round in 0..3u8 {
+            // KeyUpdate(update_requested): our side must switch its receive keys and answer
+            // with its own KeyUpdate before its next record.
+            tls.get_mut().1.refresh_traffic_keys().unwrap();
+            tls.write_all(&[round; 20_000]).await.unwrap();
+            tls.flush().await.unwrap();
+            let mut b = vec![0u8; 20_000];
+            tls.read_exact(&mut b).await.unwrap();
+            got.extend_from_slice(&b);
+        }
+        tls.shutdown().await.unwrap();
+        got
+    });
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut b = vec![0u8; 20_000];
+        tls.read_exact(&mut b).await.unwrap();
+        seen.push(b[0]);
+        tls.write_all(&b).await.unwrap();
+        tls.flush().await.unwrap();
+    }
+    assert_eq!(seen, vec![0, 1, 2]);
+    let echoed = srv.await.unwrap();
+    assert_eq!(echoed.len(), 60_000, "rustls read every record we sealed after answering its key updates");
+}
+
+#[tokio::test]
+async fn a_tampered_record_is_an_error_not_data() {
+    let pki = TestPki::new();
+    let (client, server) = configs(&pki, cs::TLS13_AES_256_GCM_SHA384, &rustls::version::TLS13);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A man in the middle that flips one byte of the first application record it forwards.
+    let mitm = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mitm_addr = mitm.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut c, _) = mitm.accept().await.unwrap();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let (mut cr, mut cw) = c.split();
+        let (mut sr, mut sw) = s.split();
+        let up = tokio::io::copy(&mut cr, &mut sw);
+        let down = async {
+            let mut buf = vec![0u8; 65536];
+            let mut seen = 0usize;
+            let mut flipped = false;
+            loop {
+                let n = sr.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                seen += n;
+                // The handshake is well under 4 KiB; the 100 KB record comes after it.
+                if !flipped && seen > 8_000 {
+                    buf[n / 2] ^= 0x40;
+                    flipped = true;
+                }
+                if cw.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::join!(up, down);
+    });
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
+        tls.write_all(&vec![7u8; 100_000]).await.unwrap();
+        tls.flush().await.unwrap();
+        let _ = tls.read(&mut [0u8; 1]).await;
+    });
+    let tcp = TcpStream::connect(mitm_addr).await.unwrap();
+    let mut tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let mut got = vec![0u8; 100_000];
+    let err = tls.read_exact(&mut got).await.expect_err("a flipped byte must not be delivered");
+    assert!(err.to_string().contains("bad_record_mac"), "{err}");
+}
