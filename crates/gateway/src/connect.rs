@@ -12,7 +12,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
 
-use porthole_tunnel::relay::{Counters, End, Outcome, relay};
+use porthole_tunnel::relay::{Counters, End, Outcome, relay, relay_tls};
+use porthole_tunnel::tls::stream::TlsStream;
+use rustls::server::ServerConnectionData;
 
 use crate::config::MtlsEnforcement;
 use crate::policy::{Decision, Identity};
@@ -163,17 +165,38 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
                 return;
             }
         };
-        let mut client = TokioIo::new(upgraded);
-        let mut early_ok = true;
-        if !connected.early.is_empty() {
-            early_ok = client.write_all(&connected.early).await.is_ok();
-        }
-        let outcome = if early_ok {
-            let counters = Counters::new();
-            counters.add_down(connected.early.len() as u64);
-            relay(client, connected.stream, counters, route.config.idle_timeout, shared2.cancel.child_token()).await
-        } else {
-            Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
+        let counters = Counters::new();
+        let idle = route.config.idle_timeout;
+        let cancel = shared2.cancel.child_token();
+        let mut upstream = connected.stream;
+        let outcome = match upgraded.downcast::<TokioIo<TlsStream<ServerConnectionData>>>() {
+            // HTTP/1.1 over our TLS stream: relay without a copy buffer. Bytes the client sent
+            // right behind its CONNECT head (hyper read them already) go upstream first.
+            Ok(parts) => {
+                let mut client = parts.io.into_inner();
+                let early = async {
+                    client.write_all(&connected.early).await?;
+                    client.flush().await?;
+                    upstream.write_all(&parts.read_buf).await
+                };
+                match early.await {
+                    Ok(()) => {
+                        counters.add_down(connected.early.len() as u64);
+                        counters.add_up(parts.read_buf.len() as u64);
+                        relay_tls(upstream, client, false, counters, idle, cancel).await
+                    }
+                    Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
+                }
+            }
+            Err(upgraded) => {
+                let mut client = TokioIo::new(upgraded);
+                if client.write_all(&connected.early).await.is_ok() {
+                    counters.add_down(connected.early.len() as u64);
+                    relay(client, upstream, counters, idle, cancel).await
+                } else {
+                    Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
+                }
+            }
         };
         tracing::info!(
             target: "porthole_gateway::access",

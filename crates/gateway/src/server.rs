@@ -262,6 +262,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: 
         Err(_) => return,
     };
     let certs = tls.negotiated().peer_certificates.clone();
+    let h2 = tls.negotiated().alpn.as_deref() == Some(b"h2".as_slice());
     let peer = Arc::new(Peer { addr, certs });
     let shared2 = shared.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -269,19 +270,36 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: 
         let peer = peer.clone();
         async move { Ok::<_, std::convert::Infallible>(dispatch(shared, req, peer).await) }
     });
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
+    let io = TokioIo::new(tls);
+    if h2 {
+        let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        let conn = builder.serve_connection(io, service);
+        tokio::pin!(conn);
+        tokio::select! {
+            res = conn.as_mut() => log_end(addr, res),
+            () = shared.cancel.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
             }
         }
-        () = shared.cancel.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    } else {
+        // HTTP/1.1 without the auto-detection wrapper, so a CONNECT's upgrade hands back this
+        // very TLS stream (`connect::handle` relays it without a copy buffer).
+        let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            res = conn.as_mut() => log_end(addr, res),
+            () = shared.cancel.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+            }
         }
+    }
+}
+
+fn log_end(addr: SocketAddr, res: Result<(), hyper::Error>) {
+    if let Err(e) = res {
+        tracing::debug!(peer = %addr, error = %e, "connection ended with an error");
     }
 }
 

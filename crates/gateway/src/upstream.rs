@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use porthole_tunnel::io::Stream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::config::{RouteConfig, Upstream};
@@ -14,10 +15,6 @@ use crate::config::{RouteConfig, Upstream};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest upstream proxy response head we read.
 const MAX_HEAD: usize = 16 * 1024;
-
-/// A byte stream to the upstream.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Why the upstream could not be reached. Each maps to a status the client sees.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +48,7 @@ pub enum UpstreamError {
 /// A connected upstream, plus bytes that arrived after the proxy's 200 and belong to the client.
 pub struct Connected {
     /// The stream.
-    pub stream: Box<dyn Io>,
+    pub stream: Stream,
     /// Bytes to send to the client before relaying.
     pub early: Vec<u8>,
     /// Where it went, for the access log.
@@ -77,7 +74,7 @@ pub async fn connect(
         let up = &route.to[(first + i) % n];
         let res = match up {
             Upstream::Tcp { host, port } => dial(host, *port).await.map(|s| Connected {
-                stream: Box::new(s),
+                stream: Stream::Tcp(s),
                 early: Vec::new(),
                 target: join(host, *port),
             }),
@@ -119,7 +116,7 @@ async fn via_proxy(
 ) -> Result<Connected, UpstreamError> {
     let proxy = join(host, port);
     let tcp = dial(host, port).await?;
-    let mut stream: Box<dyn Io> = if tls {
+    let mut stream = if tls {
         let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
             UpstreamError::Unavailable { target: proxy.clone(), reason: e.to_string() }
         })?;
@@ -127,9 +124,9 @@ async fn via_proxy(
             .connect(name, tcp)
             .await
             .map_err(|e| UpstreamError::Unavailable { target: proxy.clone(), reason: format!("TLS: {e}") })?;
-        Box::new(tls)
+        Stream::Other(Box::new(tls))
     } else {
-        Box::new(tcp)
+        Stream::Tcp(tcp)
     };
     let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     for (name, value) in extra_headers {

@@ -8,12 +8,14 @@ pub mod error;
 pub mod response;
 
 use std::fmt;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use rustls::client::ClientConnectionData;
 
@@ -26,15 +28,51 @@ use crate::target::Target;
 /// How long dialling the proxy (and then its TLS handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A byte stream to the proxy, TLS or not.
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub use crate::io::Io;
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + ?Sized> Io for T {}
+/// The connection to the proxy: TLS for `https` proxies, plain TCP for `http` ones.
+#[derive(Debug)]
+pub enum ProxyStream {
+    /// An `http://` proxy.
+    Plain(TcpStream),
+    /// An `https://` proxy.
+    Tls(Box<TlsStream<ClientConnectionData>>),
+}
+
+impl AsyncRead for ProxyStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ProxyStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ProxyStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
+        }
+    }
+}
 
 /// An established tunnel: raw bytes to the destination from here on.
 pub struct Connected {
     /// The stream to the proxy, past the `200` head.
-    pub stream: Box<dyn Io>,
+    pub stream: ProxyStream,
     /// Bytes the proxy sent after the head; forward them to the local side first.
     pub early: Vec<u8>,
 }
@@ -94,10 +132,10 @@ impl Connector {
     pub async fn connect(&self, token: Option<&str>) -> Result<Connected, ConnectError> {
         let proxy = self.target.proxy.host_port();
         let tcp = dial(&proxy).await?;
-        let mut stream: Box<dyn Io> = if self.target.proxy.tls() {
-            Box::new(self.handshake(&proxy, tcp).await?)
+        let mut stream = if self.target.proxy.tls() {
+            ProxyStream::Tls(Box::new(self.handshake(&proxy, tcp).await?))
         } else {
-            Box::new(tcp)
+            ProxyStream::Plain(tcp)
         };
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");

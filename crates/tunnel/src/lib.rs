@@ -20,6 +20,7 @@ pub mod auth;
 pub mod connect;
 pub mod copy;
 pub mod events;
+pub mod io;
 pub mod pool;
 pub mod relay;
 pub mod target;

@@ -12,6 +12,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::io::PlainIo;
+use crate::tls::stream::TlsStream;
+
 /// Relay buffer size, each direction.
 pub const BUFFER: usize = 64 * 1024;
 
@@ -82,9 +85,22 @@ impl Counters {
         self.down.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts bytes delivered upstream outside the relay (e.g. early data).
+    pub fn add_up(&self, n: u64) {
+        self.up.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Time since the relay started.
     pub fn elapsed(&self) -> Duration {
         self.start.elapsed()
+    }
+
+    fn add(&self, side: Side, n: usize) {
+        match side {
+            Side::Up => self.up.fetch_add(n as u64, Ordering::Relaxed),
+            Side::Down => self.down.fetch_add(n as u64, Ordering::Relaxed),
+        };
+        self.touch();
     }
 
     fn touch(&self) {
@@ -114,13 +130,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Metered<S> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = (buf.filled().len() - before) as u64;
+        let n = buf.filled().len() - before;
         if n > 0 {
-            match self.side {
-                Side::Up => self.counters.up.fetch_add(n, Ordering::Relaxed),
-                Side::Down => self.counters.down.fetch_add(n, Ordering::Relaxed),
-            };
-            self.counters.touch();
+            self.counters.add(self.side, n);
         }
         res
     }
@@ -158,6 +170,51 @@ where
     let mut client = Metered { inner: client, counters: counters.clone(), side: Side::Up };
     let mut upstream = Metered { inner: upstream, counters: counters.clone(), side: Side::Down };
     let copy = crate::copy::copy_bidirectional(&mut client, &mut upstream, BUFFER);
+    supervise(copy, &counters, idle, cancel).await
+}
+
+/// [`relay`] between a plain stream and a [`TlsStream`] without a relay buffer: plain bytes are
+/// read straight into TLS records and opened records are written straight out
+/// ([`TlsStream::poll_pump_from`] / [`TlsStream::poll_pump_into`]). `tls_is_upstream` says
+/// which way is "up" for the counters (true in the client, false in the gateway).
+///
+/// # Cancel safety
+/// Dropping the future drops both streams, closing them.
+pub async fn relay_tls<P, D>(
+    mut plain: P,
+    mut tls: TlsStream<D>,
+    tls_is_upstream: bool,
+    counters: Arc<Counters>,
+    idle: Option<Duration>,
+    cancel: CancellationToken,
+) -> Outcome
+where
+    P: PlainIo,
+    D: crate::tls::stream::Side,
+{
+    let (from_side, into_side) = if tls_is_upstream { (Side::Up, Side::Down) } else { (Side::Down, Side::Up) };
+    let (mut from_done, mut into_done) = (false, false);
+    let copy = std::future::poll_fn(|cx| {
+        // Into first: answering a key update queues a record the other direction then sends.
+        if !into_done
+            && let Poll::Ready(r) = tls.poll_pump_into(cx, &mut plain, &mut |n| counters.add(into_side, n))
+        {
+            r?;
+            into_done = true;
+        }
+        if !from_done
+            && let Poll::Ready(r) = tls.poll_pump_from(cx, &mut plain, &mut |n| counters.add(from_side, n))
+        {
+            r?;
+            from_done = true;
+        }
+        if from_done && into_done { Poll::Ready(Ok::<(), io::Error>(())) } else { Poll::Pending }
+    });
+    supervise(copy, &counters, idle, cancel).await
+}
+
+/// Runs a copy until it ends, the idle deadline passes or `cancel` fires.
+async fn supervise(copy: impl std::future::Future<Output = io::Result<()>>, counters: &Counters, idle: Option<Duration>, cancel: CancellationToken) -> Outcome {
     let watchdog = async {
         let Some(idle) = idle else {
             return std::future::pending::<()>().await;
@@ -172,7 +229,7 @@ where
     };
     let end = tokio::select! {
         res = copy => match res {
-            Ok(_) => End::Closed,
+            Ok(()) => End::Closed,
             Err(e) => End::Error(e.to_string()),
         },
         () = watchdog => End::IdleTimeout,

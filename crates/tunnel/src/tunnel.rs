@@ -15,9 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Authenticator, LoginSettings, Token};
-use crate::connect::{ConnectError, Connected, Connector};
+use crate::connect::{ConnectError, Connected, Connector, ProxyStream};
+use crate::io::Stream;
 use crate::events::{PeerId, TunnelEvent};
-use crate::relay::{Counters, End, relay};
+use crate::relay::{Counters, End, relay, relay_tls};
 
 /// Most local connections served at once by one tunnel.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -233,7 +234,7 @@ async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(id, PeerEntry { addr, since: SystemTime::now(), counters: counters.clone(), cancel: cancel.clone() });
-    let (error, code) = run_one(stream, id, addr, &inner, counters.clone(), cancel).await;
+    let (error, code) = run_one(Stream::Tcp(stream), id, addr, &inner, counters.clone(), cancel).await;
     inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: id,
@@ -247,17 +248,14 @@ async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
 
 /// Opens the tunnel for one local stream and relays until either side ends. Returns the
 /// failure sentence and class, if any.
-async fn run_one<L>(
-    local: L,
+async fn run_one(
+    local: Stream,
     id: PeerId,
     addr: SocketAddr,
     inner_or: &Inner,
     counters: Arc<Counters>,
     cancel: CancellationToken,
-) -> (Option<String>, Option<&'static str>)
-where
-    L: AsyncRead + AsyncWrite + Unpin,
-{
+) -> (Option<String>, Option<&'static str>) {
     let _ = inner_or.events.send(TunnelEvent::Connecting { peer: id, peer_addr: addr });
     let open = tokio::select! {
         r = open(&inner_or.config, &inner_or.auth, &inner_or.events) => r,
@@ -275,7 +273,10 @@ where
         }
         counters.add_down(connected.early.len() as u64);
     }
-    let outcome = relay(local, connected.stream, counters, None, cancel).await;
+    let outcome = match connected.stream {
+        ProxyStream::Tls(tls) => relay_tls(local, *tls, true, counters, None, cancel).await,
+        ProxyStream::Plain(tcp) => relay(local, tcp, counters, None, cancel).await,
+    };
     match outcome.end {
         End::Closed | End::Shutdown => (None, None),
         End::IdleTimeout => (Some("closed after being idle".into()), Some("idle")),
@@ -344,12 +345,12 @@ async fn open(
 /// `ProxyCommand`). Returns the failure sentence, if any.
 pub async fn run_stream<L>(local: L, config: TunnelConfig, auth: Arc<Authenticator>, events: broadcast::Sender<TunnelEvent>) -> Option<String>
 where
-    L: AsyncRead + AsyncWrite + Unpin,
+    L: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let inner = Inner::new(config, auth, events);
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
-    let (error, _) = run_one(local, 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
+    let (error, _) = run_one(Stream::Other(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: 1,
         peer_addr: addr,

@@ -236,3 +236,37 @@ async fn a_tampered_record_is_an_error_not_data() {
     let err = tls.read_exact(&mut got).await.expect_err("a flipped byte must not be delivered");
     assert!(err.to_string().contains("bad_record_mac"), "{err}");
 }
+
+#[tokio::test]
+async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
+    use porthole_tunnel::io::Stream;
+    use porthole_tunnel::relay::{Counters, End, relay_tls};
+    let pki = TestPki::new();
+    for (name, suite, tls13) in [SUITES[1], SUITES[4]] {
+        let version = if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+        let (client, server) = configs(&pki, suite, version);
+        // rustls server ⇄ [our TLS client ⇄ relay_tls ⇄ plain TCP] ⇄ local peer
+        let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_addr = tls_listener.local_addr().unwrap();
+        let up = pattern(5_000_017, 5);
+        let down = pattern(3_000_001, 6);
+        let down2 = down.clone();
+        let srv = tokio::spawn(async move {
+            let (tcp, _) = tls_listener.accept().await.unwrap();
+            let tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
+            exchange(tls, down2).await
+        });
+        let plain_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_addr = plain_listener.local_addr().unwrap();
+        let local = tokio::spawn(async move { TcpStream::connect(plain_addr).await.unwrap() });
+        let (plain, _) = plain_listener.accept().await.unwrap();
+        let tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
+        let counters = Counters::new();
+        let relay = tokio::spawn(relay_tls(Stream::Tcp(plain), tls, true, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
+        let got = exchange(local.await.unwrap(), up.clone()).await;
+        assert!(got == down, "{name}: every byte upstream → local, then EOF");
+        assert!(srv.await.unwrap() == up, "{name}: every byte local → upstream, then EOF");
+        let out = relay.await.unwrap();
+        assert_eq!((out.up, out.down, out.end), (up.len() as u64, down.len() as u64, End::Closed), "{name}");
+    }
+}

@@ -24,6 +24,8 @@ use tokio::net::TcpStream;
 use super::record::{self, Keys, MAX_FRAGMENT, RecordError, Version, content};
 use crate::pool::Pool;
 
+mod pump;
+
 /// Record buffers: four full records and change each way; kept for reuse at most 64 (4.5 MiB).
 static POOL: Pool = Pool::new(72 * 1024, 64);
 
@@ -76,8 +78,8 @@ pub struct TlsStream<D: Side> {
     /// Undecrypted bytes: `rbuf[rstart..rend]`.
     rstart: usize,
     rend: usize,
-    /// Decrypted, not yet read: `rbuf[plain.0..plain.1]`.
-    plain: (usize, usize),
+    /// Decrypted, not yet read: `rbuf[a..b]` for each range, oldest first.
+    plain: Plain,
     read_eof: bool,
     wbuf: Option<Box<[u8]>>,
     /// Sealed, not yet written: `wbuf[wstart..wend]`.
@@ -142,6 +144,56 @@ pub async fn accept(config: Arc<ServerConfig>, tcp: TcpStream) -> io::Result<Tls
     let version = conn.protocol_version();
     let (secrets, kernel) = conn.dangerous_into_kernel_connection().map_err(tls_error)?;
     hs.finish(version, secrets, kernel, negotiated)
+}
+
+/// Ranges of decrypted plaintext in the read buffer, oldest first (at most one per record).
+#[derive(Debug, Default)]
+struct Plain {
+    ranges: [(usize, usize); 8],
+    head: usize,
+    len: usize,
+}
+
+impl Plain {
+    fn is_full(&self) -> bool {
+        self.head + self.len == self.ranges.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, a: usize, b: usize) {
+        if a < b {
+            self.ranges[self.head + self.len] = (a, b);
+            self.len += 1;
+        }
+    }
+
+    fn front(&self) -> Option<(usize, usize)> {
+        (self.len > 0).then(|| self.ranges[self.head])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.ranges[self.head..self.head + self.len].iter().copied()
+    }
+
+    /// Marks `n` bytes read, across ranges.
+    fn consume(&mut self, mut n: usize) {
+        while n > 0 && self.len > 0 {
+            let r = &mut self.ranges[self.head];
+            let take = n.min(r.1 - r.0);
+            r.0 += take;
+            n -= take;
+            if r.0 == r.1 {
+                self.head += 1;
+                self.len -= 1;
+            }
+        }
+        if self.len == 0 {
+            self.head = 0;
+        }
+    }
 }
 
 /// The handshake's buffers and socket.
@@ -305,7 +357,7 @@ impl Handshake {
             rbuf: None,
             rstart: 0,
             rend: 0,
-            plain: (0, 0),
+            plain: Plain::default(),
             read_eof: false,
             wbuf: None,
             wstart: 0,
@@ -335,8 +387,11 @@ impl<D: Side> TlsStream<D> {
     }
 
     /// Opens the next whole buffered record, if any, and acts on it. Returns whether one was
-    /// opened.
+    /// opened (always `false` while the plaintext queue is full).
     fn open_next(&mut self) -> io::Result<bool> {
+        if self.plain.is_full() || self.read_eof {
+            return Ok(false);
+        }
         let Some(buf) = self.rbuf.as_mut() else { return Ok(false) };
         let Some(len) = record::record_len(&buf[self.rstart..self.rend]).map_err(invalid)? else { return Ok(false) };
         if self.rend - self.rstart < len {
@@ -347,7 +402,7 @@ impl<D: Side> TlsStream<D> {
         let (typ, range) = self.rx.open(&mut buf[start..start + len]).map_err(invalid)?;
         let (a, b) = (start + range.start, start + range.end);
         match typ {
-            content::APPLICATION_DATA => self.plain = (a, b),
+            content::APPLICATION_DATA => self.plain.push(a, b),
             content::ALERT => {
                 // close_notify (0) ends the peer's writes; user_canceled (90) is a warning.
                 match buf.get(a..b) {
@@ -447,6 +502,45 @@ impl<D: Side> TlsStream<D> {
         Ok(n)
     }
 
+    /// Reads more ciphertext after any partial record (moved to the front first). Sets
+    /// `read_eof` at a clean TCP end. Call only when no plaintext is waiting.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let buf = self.rbuf.get_or_insert_with(|| POOL.take());
+        if self.rstart > 0 {
+            buf.copy_within(self.rstart..self.rend, 0);
+            self.rend -= self.rstart;
+            self.rstart = 0;
+        }
+        if self.rend == buf.len() {
+            return Poll::Ready(Err(invalid(RecordError::Malformed("record larger than the read buffer"))));
+        }
+        let mut rb = ReadBuf::new(&mut buf[self.rend..]);
+        match Pin::new(&mut self.tcp).poll_read(cx, &mut rb) {
+            Poll::Pending => {
+                // Idle: hand the buffer back unless a partial record is in it.
+                if self.rend == 0
+                    && let Some(buf) = self.rbuf.take()
+                {
+                    POOL.give_back(buf);
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                if n == 0 {
+                    if self.rend > 0 {
+                        return Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed mid-record")));
+                    }
+                    // TCP EOF without close_notify: an end all the same for a byte tunnel.
+                    self.read_eof = true;
+                }
+                self.rend += n;
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
     fn rx_version(&self) -> Version {
         if self.kernel.protocol_version() == ProtocolVersion::TLSv1_3 { Version::Tls13 } else { Version::Tls12 }
     }
@@ -463,12 +557,11 @@ impl<D: Side> AsyncRead for TlsStream<D> {
             return Poll::Ready(Ok(()));
         }
         loop {
-            let (a, b) = this.plain;
-            if a < b {
+            if let Some((a, b)) = this.plain.front() {
                 let Some(buf) = this.rbuf.as_ref() else { break };
                 let n = (b - a).min(out.remaining());
                 out.put_slice(&buf[a..a + n]);
-                this.plain.0 += n;
+                this.plain.consume(n);
                 if out.remaining() == 0 {
                     return Poll::Ready(Ok(()));
                 }
@@ -481,38 +574,7 @@ impl<D: Side> AsyncRead for TlsStream<D> {
             if this.read_eof || out.filled().len() > filled_before {
                 return Poll::Ready(Ok(()));
             }
-            // Need more bytes: move a partial record to the front, then read after it.
-            let buf = this.rbuf.get_or_insert_with(|| POOL.take());
-            if this.rstart > 0 {
-                buf.copy_within(this.rstart..this.rend, 0);
-                this.rend -= this.rstart;
-                this.rstart = 0;
-                this.plain = (0, 0);
-            }
-            let mut rb = ReadBuf::new(&mut buf[this.rend..]);
-            match Pin::new(&mut this.tcp).poll_read(cx, &mut rb) {
-                Poll::Pending => {
-                    if this.rend == 0
-                        && let Some(buf) = this.rbuf.take()
-                    {
-                        POOL.give_back(buf);
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Ready(Ok(())) => {
-                    let n = rb.filled().len();
-                    if n == 0 {
-                        if this.rend > 0 {
-                            return Poll::Ready(Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the peer closed mid-record")));
-                        }
-                        // TCP EOF without close_notify: an end all the same for a byte tunnel.
-                        this.read_eof = true;
-                        return Poll::Ready(Ok(()));
-                    }
-                    this.rend += n;
-                }
-            }
+            ready!(this.poll_fill(cx))?;
         }
         Poll::Ready(Ok(()))
     }
