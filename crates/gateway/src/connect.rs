@@ -168,21 +168,24 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         let counters = Counters::new();
         let idle = route.config.idle_timeout;
         let cancel = shared2.cancel.child_token();
-        let mut upstream = connected.stream;
+        let upstream::Connected { stream: mut upstream, early, target } = connected;
         let outcome = match upgraded.downcast::<TokioIo<TlsStream<ServerConnectionData>>>() {
             // HTTP/1.1 over our TLS stream: relay without a copy buffer. Bytes the client sent
             // right behind its CONNECT head (hyper read them already) go upstream first.
             Ok(parts) => {
                 let mut client = parts.io.into_inner();
-                let early = async {
-                    client.write_all(&connected.early).await?;
+                let read_buf = parts.read_buf;
+                let sent = async {
+                    client.write_all(&early).await?;
                     client.flush().await?;
-                    upstream.write_all(&parts.read_buf).await
+                    upstream.write_all(&read_buf).await
                 };
-                match early.await {
+                match sent.await {
                     Ok(()) => {
-                        counters.add_down(connected.early.len() as u64);
-                        counters.add_up(parts.read_buf.len() as u64);
+                        counters.add_down(early.len() as u64);
+                        counters.add_up(read_buf.len() as u64);
+                        // hyper's read buffer and the head buffer are not kept for the tunnel's life.
+                        drop((read_buf, early));
                         relay_tls(upstream, client, false, counters, idle, cancel).await
                     }
                     Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
@@ -190,8 +193,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             }
             Err(upgraded) => {
                 let mut client = TokioIo::new(upgraded);
-                if client.write_all(&connected.early).await.is_ok() {
-                    counters.add_down(connected.early.len() as u64);
+                if client.write_all(&early).await.is_ok() {
+                    counters.add_down(early.len() as u64);
+                    drop(early);
                     relay(client, upstream, counters, idle, cancel).await
                 } else {
                     Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
@@ -204,7 +208,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             authority,
             route = %route.display_name(),
             user = %user,
-            upstream = %connected.target,
+            upstream = %target,
             bytes_up = outcome.up,
             bytes_down = outcome.down,
             duration_ms = started.elapsed().as_millis() as u64,

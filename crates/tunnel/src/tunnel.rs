@@ -267,13 +267,16 @@ async fn run_one(
     };
     let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr });
     let mut local = local;
-    if !connected.early.is_empty() {
-        if local.write_all(&connected.early).await.is_err() {
+    let Connected { stream, early } = connected;
+    if !early.is_empty() {
+        if local.write_all(&early).await.is_err() {
             return (Some("the local client went away".into()), Some("local"));
         }
-        counters.add_down(connected.early.len() as u64);
+        counters.add_down(early.len() as u64);
     }
-    let outcome = match connected.stream {
+    // Not held for the tunnel's life: an idle tunnel should cost as little memory as possible.
+    drop(early);
+    let outcome = match stream {
         ProxyStream::Tls(tls) => relay_tls(local, *tls, true, counters, None, cancel).await,
         ProxyStream::Plain(tcp) => relay(local, tcp, counters, None, cancel).await,
     };
