@@ -110,7 +110,8 @@ class Procs:
         """The first line of `p`'s log that starts with `prefix` (rest of the line returned)."""
         end = time.monotonic() + deadline
         while time.monotonic() < end:
-            for line in p.bench_log.read_text(errors="replace").splitlines():
+            # Only finished lines: stderr is unbuffered, a line can be read half-written.
+            for line in p.bench_log.read_text(errors="replace").split("\n")[:-1]:
                 if line.startswith(prefix):
                     return line[len(prefix):].strip()
             if p.poll() is not None:

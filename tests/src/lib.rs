@@ -65,7 +65,7 @@ impl GatewayProcess {
         let deadline = Instant::now() + STARTUP;
         loop {
             let text = me.log();
-            if let Some(addr) = text.lines().find_map(|l| l.strip_prefix("porthole-gateway listening on ")) {
+            if let Some(addr) = complete_lines(&text).find_map(|l| l.strip_prefix("porthole-gateway listening on ")) {
                 me.addr = addr.trim().parse().context("listening address")?;
                 return Ok(me);
             }
@@ -111,4 +111,10 @@ impl Drop for GatewayProcess {
             let _ = c.wait();
         }
     }
+}
+
+/// The lines of a log another process is still writing, without the last one unless it is
+/// finished: stderr is unbuffered, so a line can be read half-written.
+pub fn complete_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_inclusive('\n').filter_map(|l| l.strip_suffix('\n')).map(|l| l.strip_suffix('\r').unwrap_or(l))
 }

@@ -161,7 +161,7 @@ impl Porthole {
         let deadline = Instant::now() + STARTUP;
         loop {
             let text = me.log();
-            if let Some(a) = text.lines().find_map(|l| l.strip_prefix("listening on ")) {
+            if let Some(a) = crate::complete_lines(&text).find_map(|l| l.strip_prefix("listening on ")) {
                 me.addr = a.trim().parse()?;
                 return Ok(me);
             }
