@@ -439,6 +439,9 @@ impl<D: Side> TlsStream<D> {
                         self.update_tx_keys()?;
                     }
                 }
+                // TLS 1.2 HelloRequest: renegotiation is not supported, and ignoring the
+                // request is what RFC 5246 §7.4.1.1 allows a client to do.
+                0 if self.rx_version() == Version::Tls12 => {}
                 t => return Err(invalid(format!("unexpected TLS handshake message {t} after the handshake"))),
             }
             msgs = tail;
