@@ -2,7 +2,9 @@
 //! [`crate::connect`], everything else to the `/.pomerium/…` endpoints; graceful shutdown with a
 //! bounded drain.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
@@ -272,27 +274,27 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: 
     });
     let io = TokioIo::new(tls);
     if h2 {
-        let builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-        let conn = builder.serve_connection(io, service);
-        tokio::pin!(conn);
-        tokio::select! {
-            res = conn.as_mut() => log_end(addr, res),
-            () = shared.cancel.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-            }
-        }
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
+        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel).await;
     } else {
         // HTTP/1.1 without the auto-detection wrapper, so a CONNECT's upgrade hands back this
         // very TLS stream (`connect::handle` relays it without a copy buffer).
         let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
-        tokio::pin!(conn);
-        tokio::select! {
-            res = conn.as_mut() => log_end(addr, res),
-            () = shared.cancel.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-            }
+        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel).await;
+    }
+}
+
+/// Serves one connection until it ends, or asks it to finish gracefully (5 s) on `cancel`.
+async fn drive<C>(conn: C, graceful: impl FnOnce(Pin<&mut C>), addr: SocketAddr, cancel: &CancellationToken)
+where
+    C: Future<Output = Result<(), hyper::Error>>,
+{
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => log_end(addr, res),
+        () = cancel.cancelled() => {
+            graceful(conn.as_mut());
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
         }
     }
 }
