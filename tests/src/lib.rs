@@ -87,7 +87,7 @@ impl GatewayProcess {
     ///
     /// # Errors
     /// When it does not exit in time (it is then killed).
-    pub fn terminate(mut self) -> anyhow::Result<ExitStatus> {
+    pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
         Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
         let deadline = Instant::now() + Duration::from_secs(15);

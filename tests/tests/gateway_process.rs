@@ -4,14 +4,12 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use porthole_e2e::GatewayProcess;
+use porthole_e2e::stack::Stack;
 use porthole_testkit::browser::login_with_chromium;
 use porthole_testkit::callback::CallbackCatcher;
-use porthole_testkit::certs::TestPki;
 use porthole_testkit::connect::{connect_on, tls_connect};
 use porthole_testkit::eventually::eventually;
-use porthole_testkit::idp::{self, ALICE, BOB, Idp, PASSWORD};
+use porthole_testkit::idp::{ALICE, BOB, PASSWORD};
 use porthole_testkit::login::fetch_login_url;
 use porthole_testkit::process::spawn_redis;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,46 +22,21 @@ async fn read_exactly(stream: &mut (impl AsyncReadExt + Unpin), n: usize) -> Vec
 
 #[tokio::test]
 async fn chromium_login_then_redis_through_the_gateway_process() {
-    let idp = Idp::start().await.expect("identity provider");
     let redis = spawn_redis().await.expect("redis-server (make test installs it)");
-    let pki = TestPki::new();
-    let dir = tempfile::tempdir().unwrap();
-    let cert = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server").unwrap();
-    let signing = rcgen::KeyPair::generate().unwrap().serialize_pem();
-    let config = dir.path().join("gateway.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "address: 127.0.0.1:0\n\
-             certificate_file: {cert}\n\
-             certificate_key_file: {key}\n\
-             signing_key: {signing}\n\
-             idp_provider: oidc\n\
-             idp_provider_url: {issuer}\n\
-             idp_client_id: {client}\n\
-             idp_client_secret: {secret}\n\
-             idp_scopes: openid profile email groups\n\
-             routes:\n\
-             \x20 - from: tcp+https://redis.corp.example.com:6379\n\
-             \x20   to: tcp://{redis}\n\
-             \x20   policy:\n\
-             \x20     - allow:\n\
-             \x20         or:\n\
-             \x20           - email:\n\
-             \x20               is: alice@example.com\n\
-             \x20           - claim/groups: 'admins'\n",
-            cert = cert.cert.display(),
-            key = cert.key.display(),
-            signing = base64::engine::general_purpose::STANDARD.encode(signing),
-            issuer = idp.issuer_str(),
-            client = idp::CLIENT_ID,
-            secret = idp::CLIENT_SECRET,
-            redis = redis.addr,
-        ),
-    )
-    .unwrap();
-    let gateway = GatewayProcess::start(&config, dir.path()).expect("gateway starts");
-    let base = format!("https://127.0.0.1:{}", gateway.addr.port());
+    let routes = format!(
+        "  - from: tcp+https://redis.corp.example.com:6379\n\
+         \x20   to: tcp://{}\n\
+         \x20   policy:\n\
+         \x20     - allow:\n\
+         \x20         or:\n\
+         \x20           - email:\n\
+         \x20               is: alice@example.com\n\
+         \x20           - claim/groups: 'admins'\n",
+        redis.addr
+    );
+    let mut stack = Stack::start(&routes).await.expect("IdP and gateway start");
+    let (pki, gateway) = (&stack.pki, &stack.gateway);
+    let base = stack.url();
 
     // A real browser walks the login: gateway sign-in → IdP form → callback → loopback.
     let catcher = CallbackCatcher::start().await.unwrap();
@@ -115,7 +88,7 @@ async fn chromium_login_then_redis_through_the_gateway_process() {
     assert!(line.contains("end=closed"), "{line}");
     assert!(!log.contains(&token) && !log.contains(&bob), "no token ever reaches the log");
 
-    let status = gateway.terminate().unwrap();
+    let status = stack.gateway.terminate().unwrap();
     assert!(status.success(), "SIGTERM is a clean shutdown: {status}");
 }
 
