@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -108,12 +108,11 @@ pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(Proc
     let proc = Proc(child);
     // tauri-driver forwards to the WebKitWebDriver it starts on `native`: wait for both, or the
     // first session request can reach a driver that is not listening yet.
-    let deadline = Instant::now() + Duration::from_secs(20);
     for p in [port, native] {
-        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
-            anyhow::ensure!(Instant::now() < deadline, "tauri-driver (or its WebKitWebDriver on {p}) did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::poll_until(Duration::from_secs(20), &format!("listen on {p}"), || {
+            Ok(std::net::TcpStream::connect(("127.0.0.1", p)).is_ok().then_some(()))
+        })
+        .context("tauri-driver (or its WebKitWebDriver)")?;
     }
     Ok((proc, format!("http://127.0.0.1:{port}")))
 }

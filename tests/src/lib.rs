@@ -33,6 +33,22 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Calls `step` every 20 ms until it returns `Some` (the answer) or an error, for at most
+/// `within`: the synchronous twin of `porthole_testkit::eventually`, for process start-ups.
+///
+/// # Errors
+/// `step`'s error, or "did not <what> within …" at the deadline.
+pub fn poll_until<T>(within: Duration, what: &str, mut step: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(done) = step()? {
+            return Ok(done);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "did not {what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A `porthole-gateway` process, stopped (SIGKILL) on drop.
 #[derive(Debug)]
 pub struct GatewayProcess {
@@ -62,19 +78,19 @@ impl GatewayProcess {
             .spawn()
             .context("while starting porthole-gateway")?;
         let mut me = Self { child: Some(child), log, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
-        let deadline = Instant::now() + STARTUP;
-        loop {
+        let addr = poll_until(STARTUP, "listen", || {
             let text = me.log();
             if let Some(addr) = complete_lines(&text).find_map(|l| l.strip_prefix("porthole-gateway listening on ")) {
-                me.addr = addr.trim().parse().context("listening address")?;
-                return Ok(me);
+                return Ok(Some(addr.trim().parse::<SocketAddr>().context("listening address")?));
             }
             if let Some(status) = me.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 anyhow::bail!("porthole-gateway exited ({status}) before listening:\n{text}");
             }
-            anyhow::ensure!(Instant::now() < deadline, "porthole-gateway did not listen within {STARTUP:?}:\n{text}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            Ok(None)
+        })
+        .map_err(|e| e.context(format!("porthole-gateway; its log:\n{}", me.log())))?;
+        me.addr = addr;
+        Ok(me)
     }
 
     /// Everything it wrote to stderr so far.
@@ -90,17 +106,11 @@ impl GatewayProcess {
     pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
         Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                anyhow::bail!("porthole-gateway ignored SIGTERM for 15 s");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let waited = poll_until(Duration::from_secs(15), "exit after SIGTERM", || Ok(child.try_wait()?));
+        if waited.is_err() {
+            let _ = child.kill();
         }
+        waited.context("porthole-gateway ignored SIGTERM")
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -69,15 +69,17 @@ impl Sshd {
             .spawn()
             .context("/usr/sbin/sshd (make test installs openssh-server)")?;
         let mut me = Self { child, port, client_key, user };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        crate::poll_until(Duration::from_secs(10), &format!("listen on {port}"), || {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(Some(()));
+            }
             if let Ok(Some(s)) = me.child.try_wait() {
                 let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
                 anyhow::bail!("sshd exited ({s}):\n{log}");
             }
-            anyhow::ensure!(Instant::now() < deadline, "sshd did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            Ok(None)
+        })
+        .context("sshd")?;
         Ok(me)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -11,7 +11,7 @@ use porthole_gateway::token::TokenKeys;
 use porthole_testkit::certs::TestPki;
 use porthole_testkit::idp::{self, Idp};
 
-use crate::{GatewayProcess, STARTUP, bin};
+use crate::{GatewayProcess, STARTUP, bin, poll_until};
 
 /// IdP + CA + gateway process.
 pub struct Stack {
@@ -158,19 +158,19 @@ impl Porthole {
         let file = std::fs::File::create(log)?;
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(file).spawn().context("starting porthole")?;
         let mut me = Self { child, log: log.to_owned(), addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)) };
-        let deadline = Instant::now() + STARTUP;
-        loop {
+        let addr = poll_until(STARTUP, "listen", || {
             let text = me.log();
             if let Some(a) = crate::complete_lines(&text).find_map(|l| l.strip_prefix("listening on ")) {
-                me.addr = a.trim().parse()?;
-                return Ok(me);
+                return Ok(Some(a.trim().parse::<std::net::SocketAddr>()?));
             }
             if let Ok(Some(status)) = me.child.try_wait() {
                 anyhow::bail!("porthole exited ({status}):\n{text}");
             }
-            anyhow::ensure!(Instant::now() < deadline, "porthole did not listen:\n{text}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            Ok(None)
+        })
+        .map_err(|e| e.context(format!("porthole; its log:\n{}", me.log())))?;
+        me.addr = addr;
+        Ok(me)
     }
 
     /// Its stderr so far.
