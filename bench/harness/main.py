@@ -158,4 +158,5 @@ def main(argv=None):
     if complete:
         (out_dir / "latest.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwrote bench/results/{name} ({result['seconds']} s)")
-    return 1 if errors else 0
+    # haproxy is the optional second peer: its failures are reported, not fatal.
+    return 1 if any(not k.startswith("haproxy/") for k in errors) else 0
