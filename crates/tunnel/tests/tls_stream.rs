@@ -235,6 +235,8 @@ async fn a_tampered_record_is_an_error_not_data() {
     let mut got = vec![0u8; 100_000];
     let err = tls.read_exact(&mut got).await.expect_err("a flipped byte must not be delivered");
     assert!(err.to_string().contains("bad_record_mac"), "{err}");
+    let again = tls.read(&mut got).await.expect_err("no record after a bad one is delivered either");
+    assert!(again.to_string().contains("already failed"), "{again}");
 }
 
 #[tokio::test]

@@ -86,6 +86,9 @@ pub struct TlsStream<D: Side> {
     wstart: usize,
     wend: usize,
     write_closed: bool,
+    /// A record failed to open or a fatal alert came: every later read fails too (TLS forbids
+    /// going on past a bad record; skipping it would let an attacker drop data silently).
+    failed: bool,
 }
 
 impl<D: Side> std::fmt::Debug for TlsStream<D> {
@@ -363,6 +366,7 @@ impl Handshake {
             wstart: 0,
             wend: 0,
             write_closed: false,
+            failed: false,
         };
         if self.used > 0 {
             let buf = stream.rbuf.insert(POOL.take());
@@ -389,9 +393,18 @@ impl<D: Side> TlsStream<D> {
     /// Opens the next whole buffered record, if any, and acts on it. Returns whether one was
     /// opened (always `false` while the plaintext queue is full).
     fn open_next(&mut self) -> io::Result<bool> {
+        if self.failed {
+            return Err(invalid("the TLS connection already failed"));
+        }
         if self.plain.is_full() || self.read_eof {
             return Ok(false);
         }
+        let opened = self.open_one();
+        self.failed = opened.is_err();
+        opened
+    }
+
+    fn open_one(&mut self) -> io::Result<bool> {
         let Some(buf) = self.rbuf.as_mut() else { return Ok(false) };
         let Some(len) = record::record_len(&buf[self.rstart..self.rend]).map_err(invalid)? else { return Ok(false) };
         if self.rend - self.rstart < len {
