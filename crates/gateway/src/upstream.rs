@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use porthole_tunnel::io::Stream;
+use porthole_tunnel::io::{Either, Stream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -74,7 +74,7 @@ pub async fn connect(
         let up = &route.to[(first + i) % n];
         let res = match up {
             Upstream::Tcp { host, port } => dial(host, *port).await.map(|s| Connected {
-                stream: Stream::Tcp(s),
+                stream: Either::Left(s),
                 early: Vec::new(),
                 target: join(host, *port),
             }),
@@ -116,7 +116,7 @@ async fn via_proxy(
 ) -> Result<Connected, UpstreamError> {
     let proxy = join(host, port);
     let tcp = dial(host, port).await?;
-    let mut stream = if tls {
+    let mut stream: Stream = if tls {
         let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
             UpstreamError::Unavailable { target: proxy.clone(), reason: e.to_string() }
         })?;
@@ -124,9 +124,9 @@ async fn via_proxy(
             .connect(name, tcp)
             .await
             .map_err(|e| UpstreamError::Unavailable { target: proxy.clone(), reason: format!("TLS: {e}") })?;
-        Stream::Other(Box::new(tls))
+        Either::Right(Box::new(tls))
     } else {
-        Stream::Tcp(tcp)
+        Either::Left(tcp)
     };
     let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
     for (name, value) in extra_headers {

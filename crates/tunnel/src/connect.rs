@@ -8,14 +8,12 @@ pub mod error;
 pub mod response;
 
 use std::fmt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use rustls::client::ClientConnectionData;
 
@@ -29,45 +27,11 @@ use crate::target::Target;
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub use crate::io::Io;
+use crate::io::Either;
 
-/// The connection to the proxy: TLS for `https` proxies, plain TCP for `http` ones.
-#[derive(Debug)]
-pub enum ProxyStream {
-    /// An `http://` proxy.
-    Plain(TcpStream),
-    /// An `https://` proxy.
-    Tls(Box<TlsStream<ClientConnectionData>>),
-}
-
-impl AsyncRead for ProxyStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ProxyStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ProxyStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ProxyStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ProxyStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ProxyStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            ProxyStream::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
-        }
-    }
-}
+/// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
+/// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
+pub type ProxyStream = Either<TcpStream, Box<TlsStream<ClientConnectionData>>>;
 
 /// An established tunnel: raw bytes to the destination from here on.
 pub struct Connected {
@@ -133,9 +97,9 @@ impl Connector {
         let proxy = self.target.proxy.host_port();
         let tcp = dial(&proxy).await?;
         let mut stream = if self.target.proxy.tls() {
-            ProxyStream::Tls(Box::new(self.handshake(&proxy, tcp).await?))
+            Either::Right(Box::new(self.handshake(&proxy, tcp).await?))
         } else {
-            ProxyStream::Plain(tcp)
+            Either::Left(tcp)
         };
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{Authenticator, LoginSettings, Token};
-use crate::connect::{ConnectError, Connected, Connector, ProxyStream};
-use crate::io::Stream;
+use crate::connect::{ConnectError, Connected, Connector};
+use crate::io::{Either, Stream};
 use crate::events::{PeerId, TunnelEvent};
 use crate::relay::{Counters, End, relay, relay_tls};
 
@@ -234,7 +234,7 @@ async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(id, PeerEntry { addr, since: SystemTime::now(), counters: counters.clone(), cancel: cancel.clone() });
-    let (error, code) = run_one(Stream::Tcp(stream), id, addr, &inner, counters.clone(), cancel).await;
+    let (error, code) = run_one(Either::Left(stream), id, addr, &inner, counters.clone(), cancel).await;
     inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: id,
@@ -277,8 +277,8 @@ async fn run_one(
     // Not held for the tunnel's life: an idle tunnel should cost as little memory as possible.
     drop(early);
     let outcome = match stream {
-        ProxyStream::Tls(tls) => relay_tls(local, *tls, true, counters, None, cancel).await,
-        ProxyStream::Plain(tcp) => relay(local, tcp, counters, None, cancel).await,
+        Either::Right(tls) => relay_tls(local, *tls, true, counters, None, cancel).await,
+        Either::Left(tcp) => relay(local, tcp, counters, None, cancel).await,
     };
     match outcome.end {
         End::Closed | End::Shutdown => (None, None),
@@ -353,7 +353,7 @@ where
     let inner = Inner::new(config, auth, events);
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
-    let (error, _) = run_one(Stream::Other(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
+    let (error, _) = run_one(Either::Right(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: 1,
         peer_addr: addr,

@@ -241,7 +241,7 @@ async fn a_tampered_record_is_an_error_not_data() {
 
 #[tokio::test]
 async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
-    use porthole_tunnel::io::Stream;
+    use porthole_tunnel::io::Either;
     use porthole_tunnel::relay::{Counters, End, relay_tls};
     let pki = TestPki::new();
     for (name, suite, tls13) in [SUITES[1], SUITES[4]] {
@@ -264,7 +264,7 @@ async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
         let (plain, _) = plain_listener.accept().await.unwrap();
         let tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
         let counters = Counters::new();
-        let relay = tokio::spawn(relay_tls(Stream::Tcp(plain), tls, true, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
+        let relay = tokio::spawn(relay_tls(Either::Left(plain), tls, true, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
         let got = exchange(local.await.unwrap(), up.clone()).await;
         assert!(got == down, "{name}: every byte upstream → local, then EOF");
         assert!(srv.await.unwrap() == up, "{name}: every byte local → upstream, then EOF");
