@@ -60,23 +60,36 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(s: S, out: Vec<u8>) -> Vec<
     tokio::join!(writer, reader).1
 }
 
-const SUITES: [(&str, SupportedCipherSuite, bool); 6] = [
-    ("TLS13_AES_128_GCM", cs::TLS13_AES_128_GCM_SHA256, true),
-    ("TLS13_AES_256_GCM", cs::TLS13_AES_256_GCM_SHA384, true),
-    ("TLS13_CHACHA20", cs::TLS13_CHACHA20_POLY1305_SHA256, true),
-    ("TLS12_ECDSA_AES_128_GCM", cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, false),
-    ("TLS12_ECDSA_AES_256_GCM", cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, false),
-    ("TLS12_ECDSA_CHACHA20", cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, false),
+const TLS13: &SupportedProtocolVersion = &rustls::version::TLS13;
+const TLS12: &SupportedProtocolVersion = &rustls::version::TLS12;
+
+const SUITES: [(&str, SupportedCipherSuite, &SupportedProtocolVersion); 6] = [
+    ("TLS13_AES_128_GCM", cs::TLS13_AES_128_GCM_SHA256, TLS13),
+    ("TLS13_AES_256_GCM", cs::TLS13_AES_256_GCM_SHA384, TLS13),
+    ("TLS13_CHACHA20", cs::TLS13_CHACHA20_POLY1305_SHA256, TLS13),
+    ("TLS12_ECDSA_AES_128_GCM", cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS12),
+    ("TLS12_ECDSA_AES_256_GCM", cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, TLS12),
+    ("TLS12_ECDSA_CHACHA20", cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, TLS12),
 ];
+
+/// A loopback listener and its address.
+async fn listen() -> (TcpListener, std::net::SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// The name the test server certificate carries.
+fn localhost() -> ServerName<'static> {
+    ServerName::try_from("localhost").unwrap()
+}
 
 #[tokio::test]
 async fn our_client_and_rustls_server_agree_on_every_suite() {
     let pki = TestPki::new();
-    for (name, suite, tls13) in SUITES {
-        let version = if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+    for (name, suite, version) in SUITES {
         let (client, server) = configs(&pki, suite, version);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr) = listen().await;
         let up = pattern(1_000_003, 1);
         let down = pattern(700_001, 2);
         let down2 = down.clone();
@@ -86,7 +99,7 @@ async fn our_client_and_rustls_server_agree_on_every_suite() {
             exchange(tls, down2).await
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let tls = stream::connect(client, localhost(), tcp).await.unwrap();
         let got = exchange(tls, up.clone()).await;
         assert!(got == down, "{name}: every byte server → client, then EOF");
         assert!(srv.await.unwrap() == up, "{name}: every byte client → server, then EOF");
@@ -96,11 +109,9 @@ async fn our_client_and_rustls_server_agree_on_every_suite() {
 #[tokio::test]
 async fn rustls_client_and_our_server_agree_on_every_suite() {
     let pki = TestPki::new();
-    for (name, suite, tls13) in SUITES {
-        let version = if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+    for (name, suite, version) in SUITES {
         let (client, server) = configs(&pki, suite, version);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr) = listen().await;
         let up = pattern(300_007, 3);
         let down = pattern(2_000_000, 4);
         let down2 = down.clone();
@@ -110,7 +121,7 @@ async fn rustls_client_and_our_server_agree_on_every_suite() {
             exchange(tls, down2).await
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let tls = tokio_rustls::TlsConnector::from(client).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(client).connect(localhost(), tcp).await.unwrap();
         let got = exchange(tls, up.clone()).await;
         assert!(got == down, "{name}: every byte server → client");
         assert!(srv.await.unwrap() == up, "{name}: every byte client → server");
@@ -120,9 +131,8 @@ async fn rustls_client_and_our_server_agree_on_every_suite() {
 #[tokio::test]
 async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection() {
     let pki = TestPki::new();
-    let (client, server) = configs(&pki, cs::TLS13_AES_256_GCM_SHA384, &rustls::version::TLS13);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (client, server) = configs(&pki, cs::TLS13_AES_256_GCM_SHA384, TLS13);
+    let (listener, addr) = listen().await;
     let srv = tokio::spawn(async move {
         let mut kinds = Vec::new();
         for _ in 0..2 {
@@ -138,7 +148,7 @@ async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection
     });
     for _ in 0..2 {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let mut tls = stream::connect(client.clone(), ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let mut tls = stream::connect(client.clone(), localhost(), tcp).await.unwrap();
         tls.write_all(b"ping").await.unwrap();
         tls.flush().await.unwrap();
         let mut b = Vec::new();
@@ -151,9 +161,8 @@ async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection
 #[tokio::test]
 async fn key_updates_from_a_rustls_peer_are_followed_both_ways() {
     let pki = TestPki::new();
-    let (client, server) = configs(&pki, cs::TLS13_AES_128_GCM_SHA256, &rustls::version::TLS13);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (client, server) = configs(&pki, cs::TLS13_AES_128_GCM_SHA256, TLS13);
+    let (listener, addr) = listen().await;
     let srv = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
@@ -172,7 +181,7 @@ async fn key_updates_from_a_rustls_peer_are_followed_both_ways() {
         got
     });
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let mut tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let mut tls = stream::connect(client, localhost(), tcp).await.unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
         let mut b = vec![0u8; 20_000];
@@ -189,12 +198,10 @@ async fn key_updates_from_a_rustls_peer_are_followed_both_ways() {
 #[tokio::test]
 async fn a_tampered_record_is_an_error_not_data() {
     let pki = TestPki::new();
-    let (client, server) = configs(&pki, cs::TLS13_AES_256_GCM_SHA384, &rustls::version::TLS13);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (client, server) = configs(&pki, cs::TLS13_AES_256_GCM_SHA384, TLS13);
+    let (listener, addr) = listen().await;
     // A man in the middle that flips one byte of the first application record it forwards.
-    let mitm = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mitm_addr = mitm.local_addr().unwrap();
+    let (mitm, mitm_addr) = listen().await;
     tokio::spawn(async move {
         let (mut c, _) = mitm.accept().await.unwrap();
         let mut s = TcpStream::connect(addr).await.unwrap();
@@ -231,7 +238,7 @@ async fn a_tampered_record_is_an_error_not_data() {
         let _ = tls.read(&mut [0u8; 1]).await;
     });
     let tcp = TcpStream::connect(mitm_addr).await.unwrap();
-    let mut tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let mut tls = stream::connect(client, localhost(), tcp).await.unwrap();
     let mut got = vec![0u8; 100_000];
     let err = tls.read_exact(&mut got).await.expect_err("a flipped byte must not be delivered");
     assert!(err.to_string().contains("bad_record_mac"), "{err}");
@@ -244,12 +251,10 @@ async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
     use porthole_tunnel::io::Either;
     use porthole_tunnel::relay::{Counters, End, relay_tls};
     let pki = TestPki::new();
-    for (name, suite, tls13) in [SUITES[1], SUITES[4]] {
-        let version = if tls13 { &rustls::version::TLS13 } else { &rustls::version::TLS12 };
+    for (name, suite, version) in [SUITES[1], SUITES[4]] {
         let (client, server) = configs(&pki, suite, version);
         // rustls server ⇄ [our TLS client ⇄ relay_tls ⇄ plain TCP] ⇄ local peer
-        let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let tls_addr = tls_listener.local_addr().unwrap();
+        let (tls_listener, tls_addr) = listen().await;
         let up = pattern(5_000_017, 5);
         let down = pattern(3_000_001, 6);
         let down2 = down.clone();
@@ -258,11 +263,10 @@ async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
             let tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
             exchange(tls, down2).await
         });
-        let plain_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let plain_addr = plain_listener.local_addr().unwrap();
+        let (plain_listener, plain_addr) = listen().await;
         let local = tokio::spawn(async move { TcpStream::connect(plain_addr).await.unwrap() });
         let (plain, _) = plain_listener.accept().await.unwrap();
-        let tls = stream::connect(client, ServerName::try_from("localhost").unwrap(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
+        let tls = stream::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
         let counters = Counters::new();
         let relay = tokio::spawn(relay_tls(Either::Left(plain), tls, true, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
         let got = exchange(local.await.unwrap(), up.clone()).await;
