@@ -147,11 +147,8 @@ async fn desktop_window_end_to_end() {
     click_button(&s, "Disconnect").await;
     let mut b = [0u8; 1];
     assert!(matches!(live.read(&mut b), Ok(0) | Err(_)), "Disconnect cuts the live session");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_ok() {
-        assert!(Instant::now() < deadline, "Disconnect closes the port");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    porthole_e2e::poll_until(Duration::from_secs(10), "close the port on Disconnect", || Ok(TcpStream::connect(addr).is_err().then_some(())))
+        .expect("Disconnect closes the port");
 
     // The token is in the keychain; the profile file holds no token or key.
     let keyring = Command::new("secret-tool").args(["search", "--all", "service", "porthole"]).output().unwrap();
