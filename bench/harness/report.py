@@ -14,6 +14,8 @@ ROWS = [
     ("lat_p99", "round trip p99 (µs)", "lo", None),
     ("added_p50", "added round trip p50 over direct (µs)", "lo", ("ratio_le", 0.5)),
     ("added_p99", "added round trip p99 over direct (µs)", "lo", None),
+    ("added_mean", "added round trip mean over direct (µs)", "lo", None),
+    ("lat_cpu", "tunnel CPU per round trip, both procs (µs)", "lo", None),
     ("setup_p50", "new connection → first reply p50 (µs)", "lo", ("ratio_le", 0.5)),
     ("setup_p99", "new connection → first reply p99 (µs)", "lo", None),
     ("idle_client", "idle RSS per connection, client (KB)", "lo", None),
@@ -38,6 +40,10 @@ def flatten(m):
             out["cpu_per_gb"] = cpu / gb
     if "latency" in m:
         out["lat_p50"], out["lat_p99"] = m["latency"]["p50_us"], m["latency"]["p99_us"]
+        if "mean_us" in m["latency"]:
+            out["lat_mean"] = m["latency"]["mean_us"]
+        if m["latency"].get("cpu_us"):
+            out["lat_cpu"] = m["latency"]["cpu_us"]
     if "setup" in m:
         out["setup_p50"], out["setup_p99"] = m["setup"]["p50_us"], m["setup"]["p99_us"]
     if m.get("idle"):
@@ -55,7 +61,7 @@ def summarize(reps, paths):
         flat = {p: flatten(rep.get(p, {})) for p in paths}
         direct = flat.get("direct", {})
         for p in paths:
-            for q in ("p50", "p99"):
+            for q in ("p50", "p99", "mean"):
                 if f"lat_{q}" in flat[p] and f"lat_{q}" in direct:
                     flat[p][f"added_{q}"] = flat[p][f"lat_{q}"] - direct[f"lat_{q}"]
             for key, value in flat[p].items():
