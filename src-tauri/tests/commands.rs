@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use porthole_client::app::{App, AppOptions};
 use porthole_client::secrets::MemorySecrets;
+use porthole_testkit::eventually::poll_until_blocking;
 use porthole_tunnel::auth::{Browser, MemoryStore};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -99,21 +100,15 @@ fn connect_disconnect_and_export_import_through_ipc() {
     assert_eq!(invoke(&w, "sessions", json!({ "id": id })).unwrap(), json!([]), "no sessions yet");
     assert!(std::net::TcpStream::connect(addr).is_ok(), "the port really listens");
     invoke(&w, "disconnect", json!({ "id": id })).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while std::net::TcpStream::connect(addr).is_ok() {
-        assert!(std::time::Instant::now() < deadline, "disconnect closes the port");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_until_blocking("close the port on disconnect", Duration::from_secs(5), || Ok(std::net::TcpStream::connect(addr).is_err().then_some(())))
+        .unwrap();
     // The log is written by the tunnel's event task: poll for it.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let logs = invoke(&w, "logs", json!({ "id": id })).unwrap();
-        if logs.as_array().unwrap().iter().any(|l| l["message"].as_str().unwrap().contains("listening on")) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the log says where it listened: {logs}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut logs = Value::Null;
+    let said = poll_until_blocking("log where it listened", Duration::from_secs(5), || {
+        logs = invoke(&w, "logs", json!({ "id": id })).unwrap();
+        Ok(logs.as_array().unwrap().iter().any(|l| l["message"].as_str().unwrap().contains("listening on")).then_some(()))
+    });
+    assert!(said.is_ok(), "the log says where it listened: {logs}");
 
     let exported = invoke(&w, "export_connections", json!({ "ids": null, "includeTags": true, "includePrivateKeys": false })).unwrap();
     let text = exported.as_str().unwrap();

@@ -109,7 +109,7 @@ pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(Proc
     // tauri-driver forwards to the WebKitWebDriver it starts on `native`: wait for both, or the
     // first session request can reach a driver that is not listening yet.
     for p in [port, native] {
-        crate::poll_until(Duration::from_secs(20), &format!("listen on {p}"), || {
+        porthole_testkit::eventually::poll_until_blocking(&format!("listen on {p}"), Duration::from_secs(20), || {
             Ok(std::net::TcpStream::connect(("127.0.0.1", p)).is_ok().then_some(()))
         })
         .context("tauri-driver (or its WebKitWebDriver)")?;

@@ -12,9 +12,10 @@ pub mod webdriver;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use porthole_testkit::eventually::poll_until_blocking;
 
 /// How long a process gets to say it is listening.
 pub const STARTUP: Duration = Duration::from_secs(20);
@@ -31,22 +32,6 @@ pub fn bin(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(path.exists(), "{} is not built; run `cargo build --workspace` (make test does)", path.display());
     path
-}
-
-/// Calls `step` every 20 ms until it returns `Some` (the answer) or an error, for at most
-/// `within`: the synchronous twin of `porthole_testkit::eventually`, for process start-ups.
-///
-/// # Errors
-/// `step`'s error, or "did not <what> within …" at the deadline.
-pub fn poll_until<T>(within: Duration, what: &str, mut step: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(done) = step()? {
-            return Ok(done);
-        }
-        anyhow::ensure!(Instant::now() < deadline, "did not {what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A `porthole-gateway` process, stopped (SIGKILL) on drop.
@@ -78,7 +63,7 @@ impl GatewayProcess {
             .spawn()
             .context("while starting porthole-gateway")?;
         let mut me = Self { child: Some(child), log, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
-        let addr = poll_until(STARTUP, "listen", || {
+        let addr = poll_until_blocking("listen", STARTUP, || {
             let text = me.log();
             if let Some(addr) = complete_lines(&text).find_map(|l| l.strip_prefix("porthole-gateway listening on ")) {
                 return Ok(Some(addr.trim().parse::<SocketAddr>().context("listening address")?));
@@ -106,7 +91,7 @@ impl GatewayProcess {
     pub fn terminate(&mut self) -> anyhow::Result<ExitStatus> {
         let mut child = self.child.take().context("already stopped")?;
         Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
-        let waited = poll_until(Duration::from_secs(15), "exit after SIGTERM", || Ok(child.try_wait()?));
+        let waited = poll_until_blocking("exit after SIGTERM", Duration::from_secs(15), || Ok(child.try_wait()?));
         if waited.is_err() {
             let _ = child.kill();
         }

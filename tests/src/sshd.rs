@@ -69,7 +69,7 @@ impl Sshd {
             .spawn()
             .context("/usr/sbin/sshd (make test installs openssh-server)")?;
         let mut me = Self { child, port, client_key, user };
-        crate::poll_until(Duration::from_secs(10), &format!("listen on {port}"), || {
+        porthole_testkit::eventually::poll_until_blocking(&format!("listen on {port}"), Duration::from_secs(10), || {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(Some(()));
             }

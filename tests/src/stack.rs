@@ -11,7 +11,8 @@ use porthole_gateway::token::TokenKeys;
 use porthole_testkit::certs::TestPki;
 use porthole_testkit::idp::{self, Idp};
 
-use crate::{GatewayProcess, STARTUP, bin, poll_until};
+use crate::{GatewayProcess, STARTUP, bin};
+use porthole_testkit::eventually::poll_until_blocking;
 
 /// IdP + CA + gateway process.
 pub struct Stack {
@@ -158,7 +159,7 @@ impl Porthole {
         let file = std::fs::File::create(log)?;
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(file).spawn().context("starting porthole")?;
         let mut me = Self { child, log: log.to_owned(), addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)) };
-        let addr = poll_until(STARTUP, "listen", || {
+        let addr = poll_until_blocking("listen", STARTUP, || {
             let text = me.log();
             if let Some(a) = crate::complete_lines(&text).find_map(|l| l.strip_prefix("listening on ")) {
                 return Ok(Some(a.trim().parse::<std::net::SocketAddr>()?));

@@ -4,7 +4,7 @@
 //! (fantoccini, the usual crate, pulls a second TLS stack built from C; WebDriver here is
 //! plain HTTP on loopback, so a few JSON calls do.)
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
@@ -76,14 +76,7 @@ impl Session {
     /// # Errors
     /// When it never appears.
     pub async fn wait_for(&self, css: &str, within: Duration) -> anyhow::Result<Element> {
-        let deadline = Instant::now() + within;
-        loop {
-            match self.find(css).await {
-                Ok(e) => return Ok(e),
-                Err(e) if Instant::now() > deadline => return Err(e.context(format!("waiting for {css}"))),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
+        porthole_testkit::eventually::poll_until(&format!("waiting for {css}"), within, || self.find(css)).await
     }
 
     /// Clicks.

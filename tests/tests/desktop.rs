@@ -13,6 +13,7 @@ use porthole_e2e::bin;
 use porthole_e2e::desktop::{capabilities, check_rendered, in_private_session, tauri_driver, tree_rss_kib, xvfb};
 use porthole_e2e::stack::Stack;
 use porthole_e2e::webdriver::Session;
+use porthole_testkit::eventually::{poll_until, poll_until_blocking};
 use porthole_testkit::process::spawn_redis;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -25,15 +26,12 @@ fn screenshots_dir() -> PathBuf {
 
 async fn shot(s: &Session, name: &str) -> PathBuf {
     // WebKit paints a moment after the DOM changes: poll until the capture is a rendering.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let (png, (w, h, colours)) = loop {
-        let png = s.screenshot().await.unwrap();
-        match check_rendered(&png) {
-            Ok(info) => break (png, info),
-            Err(e) if Instant::now() > deadline => panic!("{name} screenshot is not a rendering: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let (png, (w, h, colours)) = poll_until(&format!("{name} screenshot is a rendering"), Duration::from_secs(15), || async {
+        let png = s.screenshot().await?;
+        check_rendered(&png).map(|info| (png, info))
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
     let path = screenshots_dir().join(format!("desktop-{name}.png"));
     std::fs::write(&path, &png).unwrap();
     println!("screenshot {} ({w}x{h}, {colours}+ colours)", path.display());
@@ -48,15 +46,12 @@ async fn text_of(s: &Session, css: &str) -> String {
 }
 
 async fn wait_text(s: &Session, css: &str, pred: impl Fn(&str) -> bool, what: &str) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll_until(what, WAIT, || async {
         let t = text_of(s, css).await;
-        if pred(&t) {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "{what}: last text of {css} was {t:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        if pred(&t) { Ok(t) } else { Err(format!("last text of {css} was {t:?}")) }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 async fn goto(s: &Session, hash: &str) {
@@ -115,13 +110,9 @@ async fn desktop_window_end_to_end() {
     s.click(&s.find("button[type=submit]").await.unwrap()).await.unwrap();
 
     // Connect from the detail view; the UI shows where it listens.
-    let connect = s.find_xpath("//button[normalize-space()='Connect']");
-    drop(connect);
-    let deadline = Instant::now() + WAIT;
-    while s.find_xpath("//button[normalize-space()='Connect']").await.is_err() {
-        assert!(Instant::now() < deadline, "the detail view shows Connect after saving");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll_until("the detail view shows Connect after saving", WAIT, || s.find_xpath("//button[normalize-space()='Connect']"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     click_button(&s, "Connect").await;
     let status = wait_text(&s, "[data-testid=status]", |t| t.contains("listening on 127.0.0.1:"), "status after Connect").await;
     let addr: SocketAddr = status.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
@@ -147,7 +138,7 @@ async fn desktop_window_end_to_end() {
     click_button(&s, "Disconnect").await;
     let mut b = [0u8; 1];
     assert!(matches!(live.read(&mut b), Ok(0) | Err(_)), "Disconnect cuts the live session");
-    porthole_e2e::poll_until(Duration::from_secs(10), "close the port on Disconnect", || Ok(TcpStream::connect(addr).is_err().then_some(())))
+    poll_until_blocking("close the port on Disconnect", Duration::from_secs(10), || Ok(TcpStream::connect(addr).is_err().then_some(())))
         .expect("Disconnect closes the port");
 
     // The token is in the keychain; the profile file holds no token or key.
@@ -210,18 +201,15 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     let usable_ms = launched.elapsed().as_millis();
     let rows = s.execute("return document.querySelectorAll('[data-testid=connection-row]').length", serde_json::json!([])).await.unwrap();
     assert!(rows.as_u64().unwrap() >= 20, "20 saved connections are listed: {rows}");
-    let deadline = Instant::now() + WAIT;
-    loop {
+    poll_until("3 connections start at launch (autostart)", WAIT, || async {
         let listening = s
             .execute("return [...document.querySelectorAll('[data-testid=status]')].filter(e => e.textContent.includes('listening on')).length", serde_json::json!([]))
-            .await
-            .unwrap();
-        if listening.as_u64().unwrap_or(0) >= 3 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "3 connections start at launch (autostart): {listening}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            .await?;
+        anyhow::ensure!(listening.as_u64().unwrap_or(0) >= 3, "{listening} listening");
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
     // Let it go idle, then measure every process of the app (the shell and WebKit's helpers).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (kib, procs) = tree_rss_kib(driver.id());

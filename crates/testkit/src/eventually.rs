@@ -66,6 +66,22 @@ where
     }
 }
 
+/// Calls `step` every [`POLL_INTERVAL`] until it returns `Some` (the answer) or an error, for at
+/// most `within`: the blocking twin of [`poll_until`], for synchronous tests and process start-ups.
+///
+/// # Errors
+/// `step`'s own error at once, or "did not <what> within …" at the deadline.
+pub fn poll_until_blocking<T>(what: &str, within: Duration, mut step: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(done) = step()? {
+            return Ok(done);
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "did not {what} within {within:?}");
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
 /// Asserts that an async boolean expression becomes true within the test patience.
 ///
 /// `assert_eventually!(cond)` uses [`patience()`]; `assert_eventually!(cond, within = dur)` sets it;
@@ -92,4 +108,35 @@ macro_rules! assert_eventually {
     ($cond:expr, $($msg:tt)+) => {
         $crate::assert_eventually!($cond, within = $crate::eventually::patience(), $($msg)+)
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::poll_until_blocking;
+
+    #[test]
+    fn blocking_poll_returns_the_first_answer() {
+        let mut calls = 0;
+        let got = poll_until_blocking("count to 3", Duration::from_secs(5), || {
+            calls += 1;
+            Ok((calls == 3).then_some(calls * 10))
+        });
+        assert_eq!(got.unwrap(), 30, "the answer of the third call, and no call after it");
+        assert_eq!(calls, 3);
+    }
+
+    #[test]
+    fn blocking_poll_stops_at_the_first_error_and_at_the_deadline() {
+        let mut calls = 0;
+        let err = poll_until_blocking::<()>("fail", Duration::from_secs(5), || {
+            calls += 1;
+            anyhow::bail!("broken")
+        });
+        assert_eq!(err.unwrap_err().to_string(), "broken", "a step's error is final");
+        assert_eq!(calls, 1, "no retry after an error");
+        let late = poll_until_blocking::<()>("turn true", Duration::from_millis(50), || Ok(None));
+        assert_eq!(late.unwrap_err().to_string(), "did not turn true within 50ms");
+    }
 }
