@@ -152,28 +152,32 @@ class Haproxy:
     """HAProxy in TCP mode: client side `server … ssl verify required` → TLS → `bind … ssl crt`."""
 
     name = "haproxy"
+    tls = True
+    # As Debian ships it (16 KiB buffers).
+    tune = []
 
     def __init__(self, up):
         self.up = up
         self.ports = {}
 
     def start(self, procs, pki):
-        head = ["global", "  maxconn 4000", "defaults", "  mode tcp", "  timeout connect 5s",
+        head = ["global", "  maxconn 4000", *self.tune, "defaults", "  mode tcp", "  timeout connect 5s",
                 "  timeout client 1h", "  timeout server 1h"]
         server, client = list(head), list(head)
         for route, upstream in (("iperf", self.up.iperf), ("redis", self.up.redis)):
             mid, local = env.free_port(), env.free_port()
-            server += [f"frontend {route}", f"  bind 127.0.0.1:{mid} ssl crt {pki / 'server.pem'}",
+            bind_tls = f" ssl crt {pki / 'server.pem'}" if self.tls else ""
+            dial_tls = (f" ssl verify required ca-file {pki / 'ca.crt'} sni str(localhost) verifyhost localhost"
+                        if self.tls else "")
+            server += [f"frontend {route}", f"  bind 127.0.0.1:{mid}{bind_tls}",
                        f"  default_backend {route}", f"backend {route}", f"  server up 127.0.0.1:{upstream}"]
             client += [f"frontend {route}", f"  bind 127.0.0.1:{local}", f"  default_backend {route}",
-                       f"backend {route}",
-                       f"  server gw 127.0.0.1:{mid} ssl verify required ca-file {pki / 'ca.crt'}"
-                       " sni str(localhost) verifyhost localhost"]
+                       f"backend {route}", f"  server gw 127.0.0.1:{mid}{dial_tls}"]
             self.ports[route] = local
-        (procs.workdir / "haproxy-server.cfg").write_text("\n".join(server) + "\n")
-        (procs.workdir / "haproxy-client.cfg").write_text("\n".join(client) + "\n")
-        self.server = procs.start("haproxy-server", ["haproxy", "-db", "-f", str(procs.workdir / "haproxy-server.cfg")])
-        self.client = procs.start("haproxy-client", ["haproxy", "-db", "-f", str(procs.workdir / "haproxy-client.cfg")])
+        (procs.workdir / f"{self.name}-server.cfg").write_text("\n".join(server) + "\n")
+        (procs.workdir / f"{self.name}-client.cfg").write_text("\n".join(client) + "\n")
+        self.server = procs.start(f"{self.name}-server", ["haproxy", "-db", "-f", str(procs.workdir / f"{self.name}-server.cfg")])
+        self.client = procs.start(f"{self.name}-client", ["haproxy", "-db", "-f", str(procs.workdir / f"{self.name}-client.cfg")])
         for port in self.ports.values():
             env.wait_port(port)
 
@@ -188,4 +192,14 @@ class Haproxy:
         self.start(procs, pki)
 
 
-ALL = {"direct": Direct, "porthole": Porthole, "stunnel": Stunnel, "haproxy": Haproxy}
+class Plain(Haproxy):
+    """The floor, not a competitor: the same two hops with no TLS at all — two HAProxy TCP
+    forwarders with 64 KiB buffers (Porthole's relay size). What moving the bytes through two
+    processes costs on this machine before any cryptography; a tunnel can approach it, not beat it."""
+
+    name = "plain"
+    tls = False
+    tune = ["  tune.bufsize 65536"]
+
+
+ALL = {"direct": Direct, "porthole": Porthole, "stunnel": Stunnel, "haproxy": Haproxy, "plain": Plain}

@@ -87,6 +87,9 @@ def verdicts(summary, login):
             ok = got is not None and (got >= value if kind == "ratio_ge" else got <= value)
             sign = "≥" if kind == "ratio_ge" else "≤"
             text = f"{'n/a' if got is None else f'{got:.2f}'}× {sign} {value}×"
+            floor = summary.get(key, {}).get("plain")
+            if not ok and floor and peer and peer["median"]:
+                text += f" (two plain forwarders, no TLS: {floor['median'] / peer['median']:.2f}×)"
         out.append({"metric": key, "label": label, "target": text, "ratio_or_value": got, "pass": ok})
     if login is not None:
         ok = login.get("launches") == 1 and login.get("replied") == login.get("connections")
