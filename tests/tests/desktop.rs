@@ -27,7 +27,7 @@ fn screenshots_dir() -> PathBuf {
 async fn shot(s: &Session, name: &str) -> PathBuf {
     // WebKit paints a moment after the DOM changes: poll until the capture is a rendering.
     let (png, (w, h, colours)) = poll_until(&format!("{name} screenshot is a rendering"), Duration::from_secs(15), || async {
-        let png = s.screenshot().await?;
+        let png = s.screenshot().await.unwrap();
         check_rendered(&png).map(|info| (png, info))
     })
     .await
@@ -204,9 +204,9 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     poll_until("3 connections start at launch (autostart)", WAIT, || async {
         let listening = s
             .execute("return [...document.querySelectorAll('[data-testid=status]')].filter(e => e.textContent.includes('listening on')).length", serde_json::json!([]))
-            .await?;
-        anyhow::ensure!(listening.as_u64().unwrap_or(0) >= 3, "{listening} listening");
-        Ok(())
+            .await
+            .unwrap();
+        if listening.as_u64().unwrap_or(0) >= 3 { Ok(()) } else { Err(format!("{listening} listening")) }
     })
     .await
     .unwrap_or_else(|e| panic!("{e:#}"));
