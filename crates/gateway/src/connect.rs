@@ -12,9 +12,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
 
-use porthole_tunnel::relay::{Counters, End, Outcome, relay, relay_tls};
-use porthole_tunnel::tls::stream::TlsStream;
-use rustls::server::ServerConnectionData;
+use porthole_tunnel::io::DropOnly;
+use porthole_tunnel::relay::{Counters, End, Outcome, relay};
+use porthole_tunnel::tls::stream::ServerStream;
 
 use crate::config::MtlsEnforcement;
 use crate::policy::{Decision, Identity};
@@ -169,9 +169,10 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         let idle = route.config.idle_timeout;
         let cancel = shared2.cancel.child_token();
         let upstream::Connected { stream: mut upstream, early, target } = connected;
-        let outcome = match upgraded.downcast::<TokioIo<TlsStream<ServerConnectionData>>>() {
-            // HTTP/1.1 over our TLS stream: relay without a copy buffer. Bytes the client sent
-            // right behind its CONNECT head (hyper read them already) go upstream first.
+        let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
+            // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
+            // connection (no close_notify). Bytes the client sent right behind its CONNECT head
+            // (hyper read them already) go upstream first.
             Ok(parts) => {
                 let mut client = parts.io.into_inner();
                 let read_buf = parts.read_buf;
@@ -186,13 +187,16 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
                         counters.add_up(read_buf.len() as u64);
                         // hyper's read buffer and the head buffer are not kept for the tunnel's life.
                         drop((read_buf, early));
-                        relay_tls(upstream, client, false, counters, idle, cancel).await
+                        relay(client, upstream, counters, idle, cancel).await
                     }
                     Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                 }
             }
+            // HTTP/2: hyper's upgraded stream can only be closed cleanly (dropping it sends
+            // END_STREAM; hyper has no way to reset it), so an upstream reset reaches an HTTP/2
+            // client as a clean end of its stream.
             Err(upgraded) => {
-                let mut client = TokioIo::new(upgraded);
+                let mut client = DropOnly(TokioIo::new(upgraded));
                 if client.write_all(&early).await.is_ok() {
                     counters.add_down(early.len() as u64);
                     drop(early);

@@ -14,7 +14,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use porthole_tunnel::tls::stream;
+use porthole_tunnel::tls::stream::{self, Handshaken as _};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
@@ -263,8 +263,9 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: 
         }
         Err(_) => return,
     };
-    let certs = tls.negotiated().peer_certificates.clone();
-    let h2 = tls.negotiated().alpn.as_deref() == Some(b"h2".as_slice());
+    let negotiated = tls.negotiated();
+    let certs = negotiated.peer_certificates;
+    let h2 = negotiated.alpn.as_deref() == Some(b"h2".as_slice());
     let peer = Arc::new(Peer { addr, certs });
     let shared2 = shared.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -278,7 +279,7 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: 
         drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel).await;
     } else {
         // HTTP/1.1 without the auto-detection wrapper, so a CONNECT's upgrade hands back this
-        // very TLS stream (`connect::handle` relays it without a copy buffer).
+        // very TLS stream (`connect::handle` can then reset its socket on an upstream abort).
         let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
         drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel).await;
     }

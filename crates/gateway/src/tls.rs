@@ -252,9 +252,8 @@ pub fn server_config(resolver: SniResolver, client_auth: ClientAuth) -> Result<r
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
-    // After the handshake, records are sealed by porthole-tunnel's `tls::stream` with the keys
-    // rustls hands over (user-space kernel TLS: fewer copies and syscalls than tokio-rustls).
-    config.enable_secret_extraction = true;
+    // Records are rustls' own after the handshake too (porthole-tunnel's `tls::stream`, over
+    // tokio-rustls): alerts, key updates, close_notify and truncation are handled there.
     Ok(config)
 }
 

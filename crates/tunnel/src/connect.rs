@@ -15,9 +15,8 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
-use rustls::client::ClientConnectionData;
 
-use crate::tls::stream::TlsStream;
+use crate::tls::stream::ClientStream;
 
 pub use error::ConnectError;
 
@@ -31,7 +30,7 @@ use crate::io::Either;
 
 /// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
 /// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
-pub type ProxyStream = Either<TcpStream, Box<TlsStream<ClientConnectionData>>>;
+pub type ProxyStream = Either<TcpStream, Box<ClientStream>>;
 
 /// An established tunnel: raw bytes to the destination from here on.
 pub struct Connected {
@@ -119,7 +118,7 @@ impl Connector {
         Err(ConnectError::from_status(status, destination, message))
     }
 
-    async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<TlsStream<ClientConnectionData>, ConnectError> {
+    async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<ClientStream, ConnectError> {
         let tls_err = |reason: String| ConnectError::Tls { proxy: proxy.to_owned(), reason };
         let config = self
             .tls

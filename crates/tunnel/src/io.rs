@@ -1,11 +1,12 @@
-//! The plain (unencrypted) side of a tunnel: a TCP socket, or any other byte stream (stdin and
-//! stdout for ssh's `ProxyCommand`, a chained proxy). TCP keeps its concrete type so the relay
-//! can read straight into TLS record slots with one `readv` ([`PlainIo::poll_read_slots`]).
+//! The streams a tunnel relays: a TCP socket, a TLS connection over one, or any other byte
+//! stream (stdin and stdout for ssh's `ProxyCommand`, a chained proxy), and [`Abort`], what the
+//! relay needs beyond reads and writes to make an abort look like an abort.
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
+use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 pub use tokio_util::either::Either;
@@ -15,47 +16,130 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + ?Sized> Io for T {}
 
-/// A stream the relay can read into several buffers at once.
-pub trait PlainIo: AsyncRead + AsyncWrite + Unpin + Send {
-    /// Reads into `slots` in order, like `readv`; `Ok(0)` is end of stream. The default fills
-    /// only the first slot.
-    ///
-    /// # Errors
-    /// The stream's read error.
-    fn poll_read_slots(&mut self, cx: &mut Context<'_>, slots: &mut [IoSliceMut<'_>]) -> Poll<io::Result<usize>> {
-        read_first_slot(self, cx, slots)
-    }
-}
-
-/// Reads into the first slot only: for streams without vectored reads.
-fn read_first_slot<R: AsyncRead + Unpin + ?Sized>(r: &mut R, cx: &mut Context<'_>, slots: &mut [IoSliceMut<'_>]) -> Poll<io::Result<usize>> {
-    let Some(first) = slots.first_mut() else { return Poll::Ready(Ok(0)) };
-    let mut rb = ReadBuf::new(first);
-    ready!(Pin::new(r).poll_read(cx, &mut rb))?;
-    Poll::Ready(Ok(rb.filled().len()))
-}
-
-impl PlainIo for TcpStream {
-    fn poll_read_slots(&mut self, cx: &mut Context<'_>, slots: &mut [IoSliceMut<'_>]) -> Poll<io::Result<usize>> {
-        loop {
-            ready!(self.poll_read_ready(cx))?;
-            match self.try_read_vectored(slots) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                other => return Poll::Ready(other),
-            }
-        }
-    }
-}
-
 /// The plain side of a tunnel: `Left` a TCP socket (a local client, an upstream), `Right`
 /// anything else. tokio-util's `Either` forwards reads and (vectored) writes to the one it holds.
 pub type Stream = Either<TcpStream, Box<dyn Io>>;
 
-impl PlainIo for Stream {
-    fn poll_read_slots(&mut self, cx: &mut Context<'_>, slots: &mut [IoSliceMut<'_>]) -> Poll<io::Result<usize>> {
+/// How the relay tells a peer that vanished and passes the news on. Streams that are not
+/// sockets keep the defaults: nothing to look at, and dropping them is all they can do.
+pub trait Abort {
+    /// Takes the pending error of the socket under this stream (`ECONNRESET` after the peer
+    /// reset it), without reading: the relay asks while it is blocked writing to the other
+    /// side, when nothing reads from this one. `None` when there is none or no socket.
+    fn take_error(&self) -> Option<io::Error> {
+        None
+    }
+
+    /// Makes closing this stream a reset: `SO_LINGER 0` on the socket under it, so dropping it
+    /// sends RST (and, for TLS, no close_notify). Bytes still in the kernel's send queue are
+    /// discarded, as a reset does; the relay flushes first.
+    fn abort(&mut self) {}
+}
+
+/// The socket's pending error, or `None` (an error reading it is ignored: nothing to report).
+fn socket_error(tcp: &TcpStream) -> Option<io::Error> {
+    SockRef::from(tcp).take_error().ok().flatten()
+}
+
+fn reset_on_close(tcp: &TcpStream) {
+    if let Err(e) = SockRef::from(tcp).set_linger(Some(std::time::Duration::ZERO)) {
+        tracing::debug!(error = %e, "SO_LINGER 0 failed; the connection will close with FIN");
+    }
+}
+
+impl Abort for TcpStream {
+    fn take_error(&self) -> Option<io::Error> {
+        socket_error(self)
+    }
+    fn abort(&mut self) {
+        reset_on_close(self);
+    }
+}
+
+impl Abort for tokio_rustls::client::TlsStream<TcpStream> {
+    fn take_error(&self) -> Option<io::Error> {
+        socket_error(self.get_ref().0)
+    }
+    fn abort(&mut self) {
+        reset_on_close(self.get_ref().0);
+    }
+}
+
+impl Abort for tokio_rustls::server::TlsStream<TcpStream> {
+    fn take_error(&self) -> Option<io::Error> {
+        socket_error(self.get_ref().0)
+    }
+    fn abort(&mut self) {
+        reset_on_close(self.get_ref().0);
+    }
+}
+
+impl<L: Abort, R: Abort> Abort for Either<L, R> {
+    fn take_error(&self) -> Option<io::Error> {
         match self {
-            Either::Left(tcp) => tcp.poll_read_slots(cx, slots),
-            Either::Right(other) => read_first_slot(other, cx, slots),
+            Either::Left(l) => l.take_error(),
+            Either::Right(r) => r.take_error(),
+        }
+    }
+    fn abort(&mut self) {
+        match self {
+            Either::Left(l) => l.abort(),
+            Either::Right(r) => r.abort(),
         }
     }
 }
+
+impl<T: Abort + ?Sized> Abort for Box<T> {
+    fn take_error(&self) -> Option<io::Error> {
+        (**self).take_error()
+    }
+    fn abort(&mut self) {
+        (**self).abort();
+    }
+}
+
+/// Boxed streams (stdio, a chained proxy): only dropping them.
+impl Abort for dyn Io {}
+
+impl<T: Abort + ?Sized> Abort for &mut T {
+    fn take_error(&self) -> Option<io::Error> {
+        (**self).take_error()
+    }
+    fn abort(&mut self) {
+        (**self).abort();
+    }
+}
+
+/// A stream that can only be dropped to end it (e.g. hyper's upgraded HTTP/2 stream): the
+/// [`Abort`] defaults around any reader/writer.
+#[derive(Debug)]
+pub struct DropOnly<T>(pub T);
+
+impl<T> Abort for DropOnly<T> {}
+
+impl<T: AsyncRead + Unpin> AsyncRead for DropOnly<T> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for DropOnly<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// In-memory pipes (tests): only dropping them.
+impl Abort for tokio::io::DuplexStream {}

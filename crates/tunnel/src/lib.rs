@@ -7,11 +7,12 @@
 //!
 //! - [`target`]: the destination grammar (pomerium-cli's), → [`target::Target`].
 //! - [`tls`]: the client TLS configuration: roots, extra CA, client identity (PEM or store);
-//!   [`tls::stream`] runs rustls' handshake and then seals/opens records itself ([`tls::record`]).
+//!   [`tls::stream`] is rustls through tokio-rustls: handshake, records, alerts, close_notify.
 //! - [`connect`]: HTTP/1.1 CONNECT to the proxy, → a tunnel stream or a [`connect::ConnectError`].
 //! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
-//! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted;
-//!   [`copy`] lends the buffers from a [`pool`] only while bytes move.
+//! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted, an abort
+//!   on one side passed on as a reset ([`io::Abort`]); [`copy`] lends the buffers from a
+//!   [`pool`] only while bytes move, and notices a reset side while blocked writing the other.
 //! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
 //! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
 #![forbid(unsafe_code)]

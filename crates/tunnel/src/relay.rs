@@ -1,5 +1,8 @@
-//! The data path: copy bytes both ways with 64 KiB buffers, keep half-close, count bytes, and
-//! end on idle timeout or shutdown.
+//! The data path: copy bytes both ways with 64 KiB buffers ([`crate::copy`]), keep half-close,
+//! count bytes, end on idle timeout or shutdown, and pass an abort on as an abort: when one side
+//! fails (a reset, TLS ended without close_notify, a TLS error), what was already relayed to the
+//! other side is flushed (bounded) and the other side is reset too ([`Abort::abort`]), instead of
+//! being closed cleanly as if the stream had ended.
 
 use std::io;
 use std::pin::Pin;
@@ -12,11 +15,33 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::io::PlainIo;
-use crate::tls::stream::TlsStream;
+use crate::copy::{Fault, Which};
+use crate::io::Abort;
 
 /// Relay buffer size, each direction.
 pub const BUFFER: usize = 64 * 1024;
+
+/// Time given to flush what was relayed to the surviving side before it is reset, and to
+/// close both sides cleanly after an idle timeout or on shutdown.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// The two sides of a relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The side that asked for the tunnel (the local application; in the gateway, the client).
+    Client,
+    /// The far side (in the client, the proxy; in the gateway, the upstream service).
+    Upstream,
+}
+
+impl std::fmt::Display for Party {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Party::Client => "client",
+            Party::Upstream => "upstream",
+        })
+    }
+}
 
 /// How a relay ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +52,35 @@ pub enum End {
     IdleTimeout,
     /// The gateway is shutting down.
     Shutdown,
-    /// An I/O error on either side.
+    /// One side failed (reset, TLS ended without close_notify, a TLS or socket error); the other
+    /// side was reset in turn.
+    Aborted {
+        /// Which side failed.
+        by: Party,
+        /// The error's kind (`ConnectionReset`, `UnexpectedEof` for a TLS truncation, ...).
+        kind: io::ErrorKind,
+        /// The error, in words.
+        reason: String,
+    },
+    /// An error that belongs to neither side.
     Error(String),
+}
+
+impl End {
+    /// Whether the failure was a reset or a truncation (rather than, say, a TLS error).
+    #[must_use]
+    pub fn is_reset(&self) -> bool {
+        matches!(
+            self,
+            End::Aborted {
+                kind: io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::UnexpectedEof,
+                ..
+            }
+        )
+    }
 }
 
 impl std::fmt::Display for End {
@@ -37,6 +89,7 @@ impl std::fmt::Display for End {
             End::Closed => f.write_str("closed"),
             End::IdleTimeout => f.write_str("idle timeout"),
             End::Shutdown => f.write_str("shutdown"),
+            End::Aborted { by, reason, .. } => write!(f, "aborted by the {by}: {reason}"),
             End::Error(e) => write!(f, "error: {e}"),
         }
     }
@@ -150,9 +203,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Metered<S> {
     }
 }
 
+impl<S: Abort> Abort for Metered<S> {
+    fn take_error(&self) -> Option<io::Error> {
+        self.inner.take_error()
+    }
+    fn abort(&mut self) {
+        self.inner.abort();
+    }
+}
+
 /// Relays `client` ⇄ `upstream` until both directions finish, an error, `idle` without traffic,
 /// or `cancel`. When one side ends its writes, the other side's write half is shut down and
 /// the opposite direction keeps flowing (half-close). Bytes are counted into `counters`.
+///
+/// When one side fails ([`End::Aborted`]), the other is flushed for at most a second and then
+/// reset (`SO_LINGER 0`: RST, and no close_notify over TLS); a side that failed with a TLS
+/// error gets the same second to send the alert rustls queued. After an idle timeout or on
+/// shutdown both sides are closed cleanly (close_notify, FIN), each within a second.
 ///
 /// # Cancel safety
 /// Dropping the future drops both streams, closing them.
@@ -164,57 +231,49 @@ pub async fn relay<C, U>(
     cancel: CancellationToken,
 ) -> Outcome
 where
-    C: AsyncRead + AsyncWrite + Unpin,
-    U: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncRead + AsyncWrite + Abort + Unpin,
+    U: AsyncRead + AsyncWrite + Abort + Unpin,
 {
     let mut client = Metered { inner: client, counters: counters.clone(), side: Side::Up };
     let mut upstream = Metered { inner: upstream, counters: counters.clone(), side: Side::Down };
     let copy = crate::copy::copy_bidirectional(&mut client, &mut upstream, BUFFER);
-    supervise(copy, &counters, idle, cancel).await
+    let end = supervise(copy, &counters, idle, cancel).await;
+    match &end {
+        End::Aborted { by: Party::Client, kind, .. } => pass_abort_on(&mut client, &mut upstream, *kind).await,
+        End::Aborted { by: Party::Upstream, kind, .. } => pass_abort_on(&mut upstream, &mut client, *kind).await,
+        End::IdleTimeout | End::Shutdown => {
+            use tokio::io::AsyncWriteExt as _;
+            let _ = tokio::time::timeout(CLOSE_GRACE, async { tokio::join!(client.shutdown(), upstream.shutdown()) }).await;
+        }
+        End::Closed | End::Error(_) => {}
+    }
+    Outcome { up: counters.up(), down: counters.down(), end }
 }
 
-/// [`relay`] between a plain stream and a [`TlsStream`] without a relay buffer: plain bytes are
-/// read straight into TLS records and opened records are written straight out
-/// ([`TlsStream::poll_pump_from`] / [`TlsStream::poll_pump_into`]). `tls_is_upstream` says
-/// which way is "up" for the counters (true in the client, false in the gateway).
-///
-/// # Cancel safety
-/// Dropping the future drops both streams, closing them.
-pub async fn relay_tls<P, D>(
-    mut plain: P,
-    mut tls: TlsStream<D>,
-    tls_is_upstream: bool,
-    counters: Arc<Counters>,
-    idle: Option<Duration>,
-    cancel: CancellationToken,
-) -> Outcome
+/// `failed` went away: send its queued alert if it failed on TLS, deliver what `survivor` was
+/// given, then reset `survivor`.
+async fn pass_abort_on<F, S>(failed: &mut F, survivor: &mut S, kind: io::ErrorKind)
 where
-    P: PlainIo,
-    D: crate::tls::stream::Side,
+    F: AsyncWrite + Abort + Unpin,
+    S: AsyncWrite + Abort + Unpin,
 {
-    let (from_side, into_side) = if tls_is_upstream { (Side::Up, Side::Down) } else { (Side::Down, Side::Up) };
-    let (mut from_done, mut into_done) = (false, false);
-    let copy = std::future::poll_fn(|cx| {
-        // Into first: answering a key update queues a record the other direction then sends.
-        if !into_done
-            && let Poll::Ready(r) = tls.poll_pump_into(cx, &mut plain, &mut |n| counters.add(into_side, n))
-        {
-            r?;
-            into_done = true;
+    use tokio::io::AsyncWriteExt as _;
+    let alert = async {
+        if kind == io::ErrorKind::InvalidData {
+            let _ = failed.flush().await;
         }
-        if !from_done
-            && let Poll::Ready(r) = tls.poll_pump_from(cx, &mut plain, &mut |n| counters.add(from_side, n))
-        {
-            r?;
-            from_done = true;
-        }
-        if from_done && into_done { Poll::Ready(Ok::<(), io::Error>(())) } else { Poll::Pending }
-    });
-    supervise(copy, &counters, idle, cancel).await
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, async { tokio::join!(alert, survivor.flush()) }).await;
+    survivor.abort();
 }
 
 /// Runs a copy until it ends, the idle deadline passes or `cancel` fires.
-async fn supervise(copy: impl std::future::Future<Output = io::Result<()>>, counters: &Counters, idle: Option<Duration>, cancel: CancellationToken) -> Outcome {
+async fn supervise(
+    copy: impl std::future::Future<Output = Result<(), Fault>>,
+    counters: &Counters,
+    idle: Option<Duration>,
+    cancel: CancellationToken,
+) -> End {
     let watchdog = async {
         let Some(idle) = idle else {
             return std::future::pending::<()>().await;
@@ -227,15 +286,18 @@ async fn supervise(copy: impl std::future::Future<Output = io::Result<()>>, coun
             tokio::time::sleep_until(deadline).await;
         }
     };
-    let end = tokio::select! {
+    tokio::select! {
         res = copy => match res {
             Ok(()) => End::Closed,
-            Err(e) => End::Error(e.to_string()),
+            Err(Fault { side, error }) => End::Aborted {
+                by: if side == Which::A { Party::Client } else { Party::Upstream },
+                kind: error.kind(),
+                reason: error.to_string(),
+            },
         },
         () = watchdog => End::IdleTimeout,
         () = cancel.cancelled() => End::Shutdown,
-    };
-    Outcome { up: counters.up(), down: counters.down(), end }
+    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,10 @@
 //! - [`filter`]: `attr=value` certificate filters and DN matching (platform-neutral).
 //! - [`store`]: the Linux identity directory and its CertificateRequest resolver.
 //! - [`verify`]: the `--disable-tls-verification` verifier.
-//! - [`stream`]: the TLS stream both ends use: rustls' handshake, then [`record`] in place.
+//! - [`stream`]: the TLS stream both ends use: rustls (through tokio-rustls) for the handshake
+//!   and every record after it.
 
 pub mod filter;
-pub mod record;
 pub mod store;
 pub mod stream;
 pub mod verify;
@@ -142,8 +142,6 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
         }
     };
     config.alpn_protocols = vec![ALPN.to_vec()];
-    // After the handshake, records are sealed by `stream` with the keys rustls hands over.
-    config.enable_secret_extraction = true;
     Ok(Arc::new(config))
 }
 

@@ -18,7 +18,7 @@ use crate::auth::{Authenticator, LoginSettings, Token};
 use crate::connect::{ConnectError, Connected, Connector};
 use crate::io::{Either, Stream};
 use crate::events::{PeerId, TunnelEvent};
-use crate::relay::{Counters, End, relay, relay_tls};
+use crate::relay::{Counters, End, Party, relay};
 
 /// Most local connections served at once by one tunnel.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -276,13 +276,23 @@ async fn run_one(
     }
     // Not held for the tunnel's life: an idle tunnel should cost as little memory as possible.
     drop(early);
-    let outcome = match stream {
-        Either::Right(tls) => relay_tls(local, *tls, true, counters, None, cancel).await,
-        Either::Left(tcp) => relay(local, tcp, counters, None, cancel).await,
-    };
-    match outcome.end {
+    // An abort on either side is passed on as a reset: a proxy connection that ends without
+    // close_notify (the gateway's upstream reset) resets the local socket, and a local client
+    // that vanishes resets the proxy connection (the gateway then resets the upstream).
+    let outcome = relay(local, stream, counters.clone(), None, cancel).await;
+    let end = &outcome.end;
+    match end {
         End::Closed | End::Shutdown => (None, None),
         End::IdleTimeout => (Some("closed after being idle".into()), Some("idle")),
+        End::Aborted { by: Party::Upstream, .. } if end.is_reset() => {
+            (Some(format!("the upstream reset the connection after {} bytes", counters.down())), Some("reset"))
+        }
+        End::Aborted { by: Party::Upstream, reason, .. } => {
+            (Some(format!("the connection to the proxy failed after {} bytes: {reason}", counters.down())), Some("io"))
+        }
+        End::Aborted { by: Party::Client, reason, .. } => {
+            (Some(format!("the local client went away after {} bytes: {reason}", counters.up())), Some("local"))
+        }
         End::Error(e) => (Some(format!("connection lost: {e}")), Some("io")),
     }
 }

@@ -1,11 +1,12 @@
-//! The record layer of `tls::stream` against rustls' own (`tokio-rustls`) on the other end, for
-//! every suite and both protocol versions: bytes both ways with half-close, session tickets
-//! (resumption), key updates from the peer, and tampered records refused.
+//! `tls::stream::connect` / `accept` (rustls through tokio-rustls) for every suite and both
+//! protocol versions: bytes both ways with half-close, session tickets (resumption), key
+//! updates, a tampered record refused with an alert, and the relay over it: a peer that ends
+//! TCP without close_notify is an abort passed on as a reset, not a clean end.
 
 use std::sync::Arc;
 
 use porthole_testkit::certs::TestPki;
-use porthole_tunnel::tls::stream;
+use porthole_tunnel::tls::stream::{self, Handshaken as _};
 use rustls::crypto::ring::{cipher_suite as cs, default_provider};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
@@ -22,20 +23,18 @@ fn configs(pki: &TestPki, suite: SupportedCipherSuite, version: &'static Support
     let pair = pki.server_cert(&["localhost"]);
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes()).map(Result::unwrap).collect();
     let key = PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).unwrap();
-    let mut server = ServerConfig::builder_with_provider(provider(suite))
+    let server = ServerConfig::builder_with_provider(provider(suite))
         .with_protocol_versions(&[version])
         .unwrap()
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
-    server.enable_secret_extraction = true;
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    let mut client =
+    let client =
         ClientConfig::builder_with_provider(provider(suite)).with_protocol_versions(&[version]).unwrap().with_root_certificates(roots).with_no_client_auth();
-    client.enable_secret_extraction = true;
     (Arc::new(client), Arc::new(server))
 }
 
@@ -85,7 +84,7 @@ fn localhost() -> ServerName<'static> {
 }
 
 #[tokio::test]
-async fn our_client_and_rustls_server_agree_on_every_suite() {
+async fn connect_and_accept_agree_on_every_suite() {
     let pki = TestPki::new();
     for (name, suite, version) in SUITES {
         let (client, server) = configs(&pki, suite, version);
@@ -95,7 +94,7 @@ async fn our_client_and_rustls_server_agree_on_every_suite() {
         let down2 = down.clone();
         let srv = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
+            let tls = stream::accept(server, tcp).await.unwrap();
             exchange(tls, down2).await
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
@@ -103,28 +102,6 @@ async fn our_client_and_rustls_server_agree_on_every_suite() {
         let got = exchange(tls, up.clone()).await;
         assert!(got == down, "{name}: every byte server → client, then EOF");
         assert!(srv.await.unwrap() == up, "{name}: every byte client → server, then EOF");
-    }
-}
-
-#[tokio::test]
-async fn rustls_client_and_our_server_agree_on_every_suite() {
-    let pki = TestPki::new();
-    for (name, suite, version) in SUITES {
-        let (client, server) = configs(&pki, suite, version);
-        let (listener, addr) = listen().await;
-        let up = pattern(300_007, 3);
-        let down = pattern(2_000_000, 4);
-        let down2 = down.clone();
-        let srv = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
-            let tls = stream::accept(server, tcp).await.unwrap();
-            exchange(tls, down2).await
-        });
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let tls = tokio_rustls::TlsConnector::from(client).connect(localhost(), tcp).await.unwrap();
-        let got = exchange(tls, up.clone()).await;
-        assert!(got == down, "{name}: every byte server → client");
-        assert!(srv.await.unwrap() == up, "{name}: every byte client → server");
     }
 }
 
@@ -155,7 +132,7 @@ async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection
         tls.read_to_end(&mut b).await.unwrap();
         assert_eq!(b, b"ping");
     }
-    assert_eq!(srv.await.unwrap(), vec![false, true], "the ticket read by the record layer resumes the second connection");
+    assert_eq!(srv.await.unwrap(), vec![false, true], "the ticket sent after the handshake resumes the second connection");
 }
 
 #[tokio::test]
@@ -192,7 +169,7 @@ async fn key_updates_from_a_rustls_peer_are_followed_both_ways() {
     }
     assert_eq!(seen, vec![0, 1, 2]);
     let echoed = srv.await.unwrap();
-    assert_eq!(echoed.len(), 60_000, "rustls read every record we sealed after answering its key updates");
+    assert_eq!(echoed.len(), 60_000, "the peer read every record sent after its key updates");
 }
 
 #[tokio::test]
@@ -230,30 +207,31 @@ async fn a_tampered_record_is_an_error_not_data() {
         };
         let _ = tokio::join!(up, down);
     });
-    tokio::spawn(async move {
+    let srv = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         let mut tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
         tls.write_all(&vec![7u8; 100_000]).await.unwrap();
         tls.flush().await.unwrap();
-        let _ = tls.read(&mut [0u8; 1]).await;
+        tls.read(&mut [0u8; 1]).await.expect_err("the client answers a bad record with an alert").to_string()
     });
     let tcp = TcpStream::connect(mitm_addr).await.unwrap();
     let mut tls = stream::connect(client, localhost(), tcp).await.unwrap();
     let mut got = vec![0u8; 100_000];
     let err = tls.read_exact(&mut got).await.expect_err("a flipped byte must not be delivered");
-    assert!(err.to_string().contains("bad_record_mac"), "{err}");
-    let again = tls.read(&mut got).await.expect_err("no record after a bad one is delivered either");
-    assert!(again.to_string().contains("already failed"), "{again}");
+    assert!(err.to_string().contains("cannot decrypt"), "{err}");
+    tls.read(&mut got).await.expect_err("no record after a bad one is delivered either");
+    let seen = srv.await.unwrap();
+    assert!(seen.contains("BadRecordMac"), "the server got the bad_record_mac alert: {seen}");
 }
 
 #[tokio::test]
-async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
+async fn relay_moves_every_byte_both_ways_with_half_close() {
     use porthole_tunnel::io::Either;
-    use porthole_tunnel::relay::{Counters, End, relay_tls};
+    use porthole_tunnel::relay::{Counters, End, relay};
     let pki = TestPki::new();
     for (name, suite, version) in [SUITES[1], SUITES[4]] {
         let (client, server) = configs(&pki, suite, version);
-        // rustls server ⇄ [our TLS client ⇄ relay_tls ⇄ plain TCP] ⇄ local peer
+        // rustls server ⇄ [our TLS client ⇄ relay ⇄ plain TCP] ⇄ local peer
         let (tls_listener, tls_addr) = listen().await;
         let up = pattern(5_000_017, 5);
         let down = pattern(3_000_001, 6);
@@ -268,11 +246,93 @@ async fn zero_copy_relay_moves_every_byte_both_ways_with_half_close() {
         let (plain, _) = plain_listener.accept().await.unwrap();
         let tls = stream::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
         let counters = Counters::new();
-        let relay = tokio::spawn(relay_tls(Either::Left(plain), tls, true, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
+        let proxy: Either<TcpStream, Box<stream::ClientStream>> = Either::Right(Box::new(tls));
+        let relay = tokio::spawn(relay(plain, proxy, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
         let got = exchange(local.await.unwrap(), up.clone()).await;
         assert!(got == down, "{name}: every byte upstream → local, then EOF");
         assert!(srv.await.unwrap() == up, "{name}: every byte local → upstream, then EOF");
         let out = relay.await.unwrap();
         assert_eq!((out.up, out.down, out.end), (up.len() as u64, down.len() as u64, End::Closed), "{name}");
     }
+}
+
+/// A TLS peer that sends 10 000 bytes and then ends TCP without close_notify (a truncation, or
+/// the gateway passing on an upstream reset): the relay reports an abort by the upstream, not
+/// `Closed`, and the local socket gets the 10 000 bytes and then a reset, not EOF.
+#[tokio::test]
+async fn fin_without_close_notify_is_an_abort_passed_on_as_a_reset() {
+    use porthole_tunnel::relay::{Counters, End, Party, relay};
+    let pki = TestPki::new();
+    let (client, server) = configs(&pki, cs::TLS13_AES_128_GCM_SHA256, TLS13);
+    let (tls_listener, tls_addr) = listen().await;
+    let srv = tokio::spawn(async move {
+        let (tcp, _) = tls_listener.accept().await.unwrap();
+        let mut tls = tokio_rustls::TlsAcceptor::from(server).accept(tcp).await.unwrap();
+        tls.write_all(&pattern(10_000, 7)).await.unwrap();
+        tls.flush().await.unwrap();
+        // FIN with no close_notify before it.
+        let (mut tcp, _) = tls.into_inner();
+        tcp.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest).await;
+    });
+    let (plain_listener, plain_addr) = listen().await;
+    let local = tokio::spawn(async move { TcpStream::connect(plain_addr).await.unwrap() });
+    let (plain, _) = plain_listener.accept().await.unwrap();
+    let tls = stream::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
+    let counters = Counters::new();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        relay(plain, tls, counters, None, tokio_util::sync::CancellationToken::new()),
+    )
+    .await
+    .expect("the relay ends");
+    assert!(
+        matches!(&out.end, End::Aborted { by: Party::Upstream, kind: std::io::ErrorKind::UnexpectedEof, .. }),
+        "truncation is an abort by the upstream: {:?}",
+        out.end
+    );
+    assert_eq!(out.down, 10_000);
+    let mut local = local.await.unwrap();
+    let mut got = Vec::new();
+    let err = local.read_to_end(&mut got).await.expect_err("the local socket is reset, not closed");
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
+    assert!(got == pattern(10_000, 7), "the bytes before the abort arrive first ({} of 10000)", got.len());
+    srv.await.unwrap();
+}
+
+/// The stuck tunnel: the upstream never reads, the local side writes until everything is full,
+/// then resets. Nothing reads the local socket while the relay is blocked writing upstream, yet
+/// the relay must notice the reset and end (and reset the upstream).
+#[tokio::test]
+async fn a_reset_behind_a_blocked_write_ends_the_relay() {
+    use porthole_tunnel::relay::{Counters, End, Party, relay};
+    let (up_listener, up_addr) = listen().await;
+    let upstream_peer = tokio::spawn(async move { up_listener.accept().await.unwrap().0 });
+    let upstream = TcpStream::connect(up_addr).await.unwrap();
+    let mut upstream_peer = upstream_peer.await.unwrap();
+    let (plain_listener, plain_addr) = listen().await;
+    let local = tokio::spawn(async move { TcpStream::connect(plain_addr).await.unwrap() });
+    let (plain, _) = plain_listener.accept().await.unwrap();
+    let mut local = local.await.unwrap();
+    let relay = tokio::spawn(relay(plain, upstream, Counters::new(), None, tokio_util::sync::CancellationToken::new()));
+    // Write until nothing more fits anywhere (no progress for 300 ms).
+    let chunk = vec![1u8; 64 * 1024];
+    while let Ok(written) = tokio::time::timeout(std::time::Duration::from_millis(300), local.write(&chunk)).await {
+        written.unwrap();
+    }
+    socket2::SockRef::from(&local).set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(local);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), relay).await.expect("the relay notices the reset").unwrap();
+    assert!(matches!(&out.end, End::Aborted { by: Party::Client, .. }), "{:?}", out.end);
+    // And the upstream is reset in turn (after the bytes that reached it).
+    let mut sink = vec![0u8; 1 << 20];
+    let err = loop {
+        match upstream_peer.read(&mut sink).await {
+            Ok(0) => panic!("the upstream must be reset, not closed"),
+            Ok(_) => {}
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
 }
