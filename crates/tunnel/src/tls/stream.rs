@@ -19,9 +19,9 @@ pub type ClientStream = tokio_rustls::client::TlsStream<TcpStream>;
 /// A server TLS connection from a client (the gateway's side).
 pub type ServerStream = tokio_rustls::server::TlsStream<TcpStream>;
 
-/// rustls keeps at most this many bytes of records waiting for the socket (its default is
-/// 64 KiB): one relay buffer of plaintext becomes one batch of records, written with one
-/// vectored `write` when the socket takes it.
+/// rustls takes plaintext only while fewer than this many bytes of records wait for the socket
+/// (its default is 64 KiB): room for a whole 64 KiB relay buffer even when records of the one
+/// before are still queued, so it becomes one batch, written with one vectored `write`.
 const SEND_BUFFER: usize = 80 * 1024;
 
 /// What the handshake settled.
