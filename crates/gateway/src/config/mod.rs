@@ -51,8 +51,31 @@ pub struct Config {
     pub cookie_expire: Duration,
     /// `downstream_mtls`.
     pub downstream_mtls: Option<DownstreamMtls>,
+    /// `timeout_read`, `timeout_write`, `timeout_idle`.
+    pub timeouts: Timeouts,
     /// `routes`, in file order.
     pub routes: Vec<RouteConfig>,
+}
+
+/// Pomerium's global timeouts. `None` means disabled (the key was set to `0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `timeout_read` (default 30 s): a client must send a whole request head within it, counted
+    /// from the request's first byte (HTTP/1: from the end of the previous response).
+    pub read: Option<Duration>,
+    /// `timeout_write` (default none): the longest a request may live, from its head to the end
+    /// of its response; for a CONNECT, the whole tunnel.
+    pub write: Option<Duration>,
+    /// `timeout_idle` (default 5 min): a connection with no request in flight (HTTP/1 between
+    /// requests, HTTP/2 with no open stream) is closed after it; also the idle timeout of a
+    /// tunnel whose route sets no `idle_timeout`.
+    pub idle: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { read: Some(Duration::from_secs(30)), write: None, idle: Some(Duration::from_secs(300)) }
+    }
 }
 
 /// Secret bytes (a private key's PEM): `Debug` prints `<redacted>`.
