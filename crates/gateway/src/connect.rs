@@ -111,7 +111,10 @@ pub fn malformed(req: &Request<Incoming>) -> Option<&'static str> {
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
     let authority = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
     if let Some(msg) = malformed(&req) {
-        return refuse(&peer, &authority, None, None, StatusCode::BAD_REQUEST, msg.into());
+        // The framing cannot be trusted: answer, then close the connection.
+        let mut resp = refuse(&peer, &authority, None, None, StatusCode::BAD_REQUEST, msg.into());
+        resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return resp;
     }
     let Some(route) = shared.routes.find(&authority).cloned() else {
         let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
