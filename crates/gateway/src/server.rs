@@ -347,8 +347,9 @@ async fn serve_request(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Pe
     resp
 }
 
-/// Serves one connection until it ends; asks it to finish gracefully (5 s) on `cancel` or when
-/// `idle` resolves (no request in flight for `timeout_idle`).
+/// Serves one connection until it ends; asks it to finish gracefully on `cancel` (within 5 s)
+/// or when `idle` resolves (no request in flight for `timeout_idle`; within 1 s, since nothing
+/// was in flight: an HTTP/2 peer that never answers the GOAWAY's PING is not waited for).
 async fn drive<C>(
     conn: C,
     graceful: impl FnOnce(Pin<&mut C>),
@@ -359,14 +360,14 @@ async fn drive<C>(
     C: Future<Output = Result<(), hyper::Error>>,
 {
     tokio::pin!(conn);
-    let why = tokio::select! {
+    let (why, grace) = tokio::select! {
         res = conn.as_mut() => return log_end(addr, res),
-        () = cancel.cancelled() => "shutdown",
-        () = idle => "idle",
+        () = cancel.cancelled() => ("shutdown", Duration::from_secs(5)),
+        () = idle => ("idle", Duration::from_secs(1)),
     };
     tracing::debug!(peer = %addr, why, "closing the connection");
     graceful(conn.as_mut());
-    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    let _ = tokio::time::timeout(grace, conn).await;
 }
 
 fn log_end(addr: SocketAddr, res: Result<(), hyper::Error>) {
