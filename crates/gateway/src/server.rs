@@ -185,7 +185,9 @@ impl Gateway {
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
-        tracker.spawn(accept_loop(listener, self.tls, shared));
+        let gate = Arc::new(limits::Gate::new(limits::connection_cap()));
+        tracing::info!(max_connections = gate.cap(), "connection limits set");
+        tracker.spawn(accept_loop(listener, self.tls, shared, gate));
         Ok(Running { local_addr, auth_base, cancel, tracker })
     }
 }
@@ -224,9 +226,7 @@ impl Drop for Running {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
-    let gate = Arc::new(limits::Gate::new(limits::connection_cap()));
-    tracing::info!(max_connections = gate.cap(), "connection limits set");
+async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
     let mut errors = limits::AcceptErrors::default();
     loop {
         let (tcp, addr) = tokio::select! {
