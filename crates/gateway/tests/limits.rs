@@ -235,3 +235,20 @@ async fn unverified_email_satisfies_no_email_or_domain_criterion() {
         }
     }
 }
+
+#[tokio::test]
+async fn timeout_write_bounds_a_tunnel_s_whole_life() {
+    let (_echo, stack) = stack("timeout_write: 1s").await;
+    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let mut r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {t}"))], None).await;
+    assert_eq!(r.status, 200, "{}", r.head);
+    let started = Instant::now();
+    r.stream.write_all(b"ping").await.unwrap();
+    let mut back = [0u8; 4];
+    r.stream.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"ping", "the tunnel works before its deadline");
+    let (_, closed) = read_until_closed(&mut r.stream, Duration::from_secs(6)).await;
+    let took = started.elapsed();
+    assert!(closed, "a tunnel must end at timeout_write (1 s); open after {took:?}");
+    assert!(took < Duration::from_secs(4), "ended at about timeout_write: {took:?}");
+}
