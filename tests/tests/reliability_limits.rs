@@ -214,6 +214,41 @@ async fn under_ulimit_256_300_idle_connections_do_not_lock_out_a_real_client() {
 }
 
 #[tokio::test]
+async fn one_client_ip_holds_at_most_64_unauthenticated_connections() {
+    let d = Deployment::start("", None).await;
+    let greedy = IpAddr::from([127, 0, 0, 60]);
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (addr, ca) = (d.gateway.addr, d.pki.ca_pem().to_owned());
+        opening.spawn(async move {
+            tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(greedy))).await.ok()?.ok()
+        });
+    }
+    let mut held: Vec<_> = opening.join_all().await.into_iter().flatten().collect();
+    let mut open = held.len();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while open > 64 && Instant::now() < deadline {
+        let mut still = Vec::new();
+        for mut s in held.drain(..) {
+            if !closed_within(&mut s, Duration::from_millis(5)).await {
+                still.push(s);
+            }
+        }
+        held = still;
+        open = held.len();
+    }
+    assert!(open <= 64, "one IP holds at most 64 unauthenticated connections, {open} are open");
+    assert!(open >= 60, "up to the cap they are accepted: {open}");
+    d.redis_ping(None).await.unwrap_or_else(|e| panic!("another client is served: {e}\n{}", d.log()));
+    // An authenticated connection no longer counts against its IP.
+    let before = held.len();
+    d.redis_ping(Some(greedy)).await.expect_err("the greedy IP is at its cap");
+    drop(held.pop());
+    let served = porthole_testkit::eventually::eventually(Duration::from_secs(5), || async { d.redis_ping(Some(greedy)).await.is_ok() }).await;
+    assert!(served, "a freed slot lets the IP in again ({before} were open)\n{}", d.log());
+}
+
+#[tokio::test]
 async fn future_nbf_is_401_and_connect_without_host_is_400() {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let d = Deployment::start("", None).await;

@@ -195,7 +195,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             }
         };
         let counters = Counters::new();
-        let idle = route.config.idle_timeout.or(shared2.timeouts.idle);
+        let idle = route.config.idle_timeout.or(shared2.timeouts.idle).filter(|d| !d.is_zero());
         let cancel = crate::limits::with_deadline(shared2.cancel.child_token(), shared2.timeouts.write);
         let _end = cancel.clone().drop_guard();
         let upstream::Connected { stream: mut upstream, early, target } = connected;

@@ -370,8 +370,9 @@ fn durations_and_globals() {
     assert_eq!(c.routes[0].idle_timeout, Some(Duration::from_secs(90)));
     let zero = ok(&format!("{SEED}    idle_timeout: 0\n"));
     assert_eq!(
-        zero.config.routes[0].idle_timeout, None,
-        "0 means no idle timeout"
+        zero.config.routes[0].idle_timeout,
+        Some(Duration::ZERO),
+        "0 means no idle timeout (kept apart from unset, which falls back to timeout_idle)"
     );
 }
 

@@ -18,7 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 fn routes(echo: &EchoServer) -> String {
     format!(
         "  - from: tcp+https://echo.example.com:7000\n    to: tcp://{echo}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n\
-         \x20 - from: tcp+https://domain.example.com:7001\n    to: tcp://{echo}\n    allowed_domains: [example.com]\n",
+         \x20 - from: tcp+https://domain.example.com:7001\n    to: tcp://{echo}\n    allowed_domains: [example.com]\n\
+         \x20 - from: tcp+https://noidle.example.com:7002\n    to: tcp://{echo}\n    allow_any_authenticated_user: true\n    idle_timeout: 0\n",
         echo = echo.addr
     )
 }
@@ -251,4 +252,23 @@ async fn timeout_write_bounds_a_tunnel_s_whole_life() {
     let took = started.elapsed();
     assert!(closed, "a tunnel must end at timeout_write (1 s); open after {took:?}");
     assert!(took < Duration::from_secs(4), "ended at about timeout_write: {took:?}");
+}
+
+#[tokio::test]
+async fn a_silent_tunnel_ends_at_timeout_idle_unless_its_route_says_otherwise() {
+    let (_echo, stack) = stack("timeout_idle: 1s").await;
+    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let auth = format!("Pomerium {t}");
+    let mut quiet = stack.connect("echo.example.com:7000", &[("Authorization", &auth)], None).await;
+    let mut kept = stack.connect("noidle.example.com:7002", &[("Authorization", &auth)], None).await;
+    assert_eq!((quiet.status, kept.status), (200, 200), "{} {}", quiet.head, kept.head);
+    let started = Instant::now();
+    let (_, closed) = read_until_closed(&mut quiet.stream, Duration::from_secs(6)).await;
+    let took = started.elapsed();
+    assert!(closed, "a tunnel without bytes for timeout_idle (1 s) must close; open after {took:?}");
+    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(4), "closed after about timeout_idle: {took:?}");
+    kept.stream.write_all(b"still").await.unwrap();
+    let mut back = [0u8; 5];
+    kept.stream.read_exact(&mut back).await.unwrap();
+    assert_eq!(&back, b"still", "a route with idle_timeout: 0 keeps its silent tunnel");
 }

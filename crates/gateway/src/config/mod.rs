@@ -182,8 +182,8 @@ pub struct RouteConfig {
     pub tls_downstream_client_ca_pem: Option<Vec<u8>>,
     /// `preserve_host_header`.
     pub preserve_host_header: bool,
-    /// `idle_timeout`: a tunnel with no bytes either way for this long is closed. `None` (unset,
-    /// or `0`) falls back to the global `timeout_idle`.
+    /// `idle_timeout`: a tunnel with no bytes either way for this long is closed; `Some(0)`
+    /// disables it. `None` (unset) falls back to the global `timeout_idle`.
     pub idle_timeout: Option<Duration>,
     /// `name`.
     pub name: Option<String>,
