@@ -272,3 +272,19 @@ async fn a_silent_tunnel_ends_at_timeout_idle_unless_its_route_says_otherwise() 
     kept.stream.read_exact(&mut back).await.unwrap();
     assert_eq!(&back, b"still", "a route with idle_timeout: 0 keeps its silent tunnel");
 }
+
+/// HTTP/2 takes a header list up to 64 KiB, as HTTP/1.1 (a session token with many groups
+/// fits; hyper's default would refuse anything over 16 KiB), and refuses more with 431.
+#[tokio::test]
+async fn http2_header_list_over_64_kib_is_refused() {
+    let (_echo, stack) = stack("").await;
+    let (mut send, _conn) = h2_client(&stack).await;
+    let req = http::Request::get(format!("{}/healthz", stack.base_url()))
+        .header("x-big", "a".repeat(100 * 1024))
+        .body(Empty::new())
+        .unwrap();
+    assert_eq!(send.send_request(req).await.unwrap().status(), 431, "a 100 KB HTTP/2 header list → 431");
+    let (mut send, _conn) = h2_client(&stack).await;
+    let ok = http::Request::get(format!("{}/healthz", stack.base_url())).header("x-token", "a".repeat(32 * 1024)).body(Empty::new()).unwrap();
+    assert_eq!(send.send_request(ok).await.unwrap().status(), 200, "a 32 KB header list is served");
+}
