@@ -60,8 +60,9 @@ pub struct Config {
 /// Pomerium's global timeouts. `None` means disabled (the key was set to `0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// `timeout_read` (default 30 s): a client must send a whole request head within it, counted
-    /// from the request's first byte (HTTP/1: from the end of the previous response).
+    /// `timeout_read` (default 30 s): an HTTP/1.1 client must send a whole request head within
+    /// it, counted from the connection's start or the end of the previous response (hyper's
+    /// head timer). HTTP/2 has no head timer: a half-sent request ends at `timeout_idle`.
     pub read: Option<Duration>,
     /// `timeout_write` (default none): the longest a request may live, from its head to the end
     /// of its response; for a CONNECT, the whole tunnel.
