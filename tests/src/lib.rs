@@ -50,11 +50,20 @@ impl GatewayProcess {
     /// # Errors
     /// When it cannot start, exits, or does not listen within [`STARTUP`]; the error has its log.
     pub fn start(config: &Path, log_dir: &Path) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(bin("porthole-gateway"));
+        cmd.arg("--config").arg(config);
+        Self::start_command(cmd, log_dir)
+    }
+
+    /// Like [`GatewayProcess::start`] for a prepared command (a wrapper such as
+    /// `sh -c 'ulimit -n 256; exec …'`, extra environment) that ends in `porthole-gateway`.
+    ///
+    /// # Errors
+    /// As [`GatewayProcess::start`].
+    pub fn start_command(mut cmd: Command, log_dir: &Path) -> anyhow::Result<Self> {
         let log = log_dir.join("gateway.log");
         let file = std::fs::File::create(&log)?;
-        let child = Command::new(bin("porthole-gateway"))
-            .arg("--config")
-            .arg(config)
+        let child = cmd
             .env("LOG_LEVEL", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -88,9 +88,34 @@ fn refuse(peer: &Peer, authority: &str, route: Option<&Route>, identity: Option<
     reply::text(status, message)
 }
 
+/// Why a CONNECT request is malformed (RFC 9112 §3.2, RFC 9110 §9.3.6), as the `400` body;
+/// `None` when it is well formed.
+pub fn malformed(req: &Request<Incoming>) -> Option<&'static str> {
+    let headers = req.headers();
+    if req.version() == http::Version::HTTP_11 {
+        match headers.get_all(http::header::HOST).iter().count() {
+            0 => return Some("a CONNECT request needs a Host header naming the tunnel's destination (RFC 9112 §3.2)"),
+            1 => {}
+            _ => return Some("a request may carry only one Host header (RFC 9112 §3.2); send it once"),
+        }
+    }
+    let has_body = headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get_all(http::header::CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()) != Some(0));
+    has_body.then_some("a CONNECT request has no body; send the tunnel's bytes after the 200 answer instead")
+}
+
 /// Handles one CONNECT request.
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
     let authority = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+    if let Some(msg) = malformed(&req) {
+        // The framing cannot be trusted: answer, then close the connection.
+        let mut resp = refuse(&peer, &authority, None, None, StatusCode::BAD_REQUEST, msg.into());
+        resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        return resp;
+    }
     let Some(route) = shared.routes.find(&authority).cloned() else {
         let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
         return refuse(&peer, &authority, None, None, StatusCode::NOT_FOUND, msg);
@@ -117,6 +142,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         Some(Err(e)) if !route.config.allow_public_unauthenticated_access => {
             let msg = match e {
                 TokenError::Expired => "session expired: log in again",
+                TokenError::NotYetValid => "session token is not valid yet: check the clocks of this machine and the gateway, or log in again",
                 TokenError::Invalid => "session token not valid for this gateway: log in again",
             };
             return refuse(&peer, &authority, Some(&route), None, StatusCode::UNAUTHORIZED, msg.into());
@@ -156,7 +182,10 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
     };
     let shared2 = shared.clone();
     let user = who(identity.as_ref());
+    // The tunnel keeps its connection's slot, and keeps the connection from being idle.
+    let held = req.extensions().get::<crate::limits::Slot>().map(crate::limits::Slot::hold);
     shared.tracker.spawn(async move {
+        let _held = held;
         let started = Instant::now();
         let upgraded = match hyper::upgrade::on(req).await {
             Ok(u) => u,
@@ -166,8 +195,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             }
         };
         let counters = Counters::new();
-        let idle = route.config.idle_timeout;
-        let cancel = shared2.cancel.child_token();
+        let idle = route.config.idle_timeout.or(shared2.timeouts.idle).filter(|d| !d.is_zero());
+        let cancel = crate::limits::with_deadline(shared2.cancel.child_token(), shared2.timeouts.write);
+        let _end = cancel.clone().drop_guard();
         let upstream::Connected { stream: mut upstream, early, target } = connected;
         let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
             // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP

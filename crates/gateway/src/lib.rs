@@ -8,6 +8,8 @@
 //!   with its line), checked before any socket is bound.
 //! - [`server`]: [`server::Gateway`] builds TLS and routes, binds, and runs the accept loop; one
 //!   task per connection, HTTP/1.1 or HTTP/2 on it, graceful shutdown with a bounded drain.
+//! - [`limits`]: connection caps below the file-descriptor limit, unauthenticated connections
+//!   per client IP, HTTP head caps, accept backoff; [`idle`]: `timeout_idle` per connection.
 //! - [`tls`]: server certificates by SNI; client certificates requested, checked, or required.
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
 //!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_tunnel::relay`.
@@ -18,6 +20,8 @@
 
 pub mod config;
 pub mod connect;
+pub mod idle;
+pub mod limits;
 pub mod login;
 pub mod policy;
 pub mod reply;

@@ -11,27 +11,23 @@ use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use porthole_tunnel::tls::stream::{self, Handshaken as _};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
 
-use crate::config::{Config, MtlsEnforcement};
+use crate::config::{Config, MtlsEnforcement, Timeouts};
 use crate::connect::{self, Peer};
+use crate::idle::Activity;
+use crate::limits;
 use crate::login::Login;
 use crate::policy::Decision;
 use crate::reply::{self, Body};
 use crate::route::{Route, RouteTable, route_id};
 use crate::tls::{self, ClientAuth, ClientCa, SniResolver};
 use crate::token::TokenKeys;
-
-/// Most downstream connections served at once; more wait in the kernel's backlog.
-const MAX_CONNECTIONS: usize = 65_536;
-/// Time a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +69,8 @@ pub struct Shared {
     pub proxy_tls: Arc<rustls::ClientConfig>,
     /// Round-robin position over a route's `to` list.
     pub next_upstream: AtomicUsize,
+    /// `timeout_read`, `timeout_write`, `timeout_idle`.
+    pub timeouts: Timeouts,
     /// Cancelled at shutdown.
     pub cancel: CancellationToken,
     /// Every connection and relay task.
@@ -183,10 +181,13 @@ impl Gateway {
             global_ca: self.global_ca,
             proxy_tls: crate::upstream::proxy_tls_config(),
             next_upstream: AtomicUsize::new(0),
+            timeouts: self.config.timeouts,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
-        tracker.spawn(accept_loop(listener, self.tls, shared));
+        let gate = Arc::new(limits::Gate::new(limits::connection_cap()));
+        tracing::info!(max_connections = gate.cap(), "connection limits set");
+        tracker.spawn(accept_loop(listener, self.tls, shared, gate));
         Ok(Running { local_addr, auth_base, cancel, tracker })
     }
 }
@@ -225,37 +226,55 @@ impl Drop for Running {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
-    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
+    let mut errors = limits::AcceptErrors::default();
     loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            () = shared.cancel.cancelled() => return,
-        };
         let (tcp, addr) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
                     // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let delay = errors.failed(&e);
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = shared.cancel.cancelled() => return,
+                    }
                     continue;
                 }
             },
             () = shared.cancel.cancelled() => return,
         };
+        errors.succeeded();
+        let admission = match gate.admit(addr.ip()) {
+            Ok(a) => a,
+            Err(refused) => {
+                // Closed at once (dropped), so the descriptor is free for legitimate work.
+                tracing::debug!(peer = %addr, reason = %refused, "connection refused");
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
         let shared2 = shared.clone();
         shared.tracker.spawn(async move {
-            let _permit = permit;
-            serve_connection(tcp, addr, tls, shared2).await;
+            let admission = Arc::new(admission);
+            let evicted = admission.evicted().clone();
+            tokio::select! {
+                () = serve_connection(tcp, addr, tls, shared2, admission) => {}
+                () = evicted.cancelled() => tracing::debug!(peer = %addr, "evicted before it authenticated"),
+            }
         });
     }
 }
 
-async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: Arc<rustls::ServerConfig>, shared: Arc<Shared>) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream::accept(config, tcp)).await {
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+    admission: Arc<limits::Admission>,
+) {
+    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, stream::accept(config, tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
@@ -267,37 +286,89 @@ async fn serve_connection(tcp: tokio::net::TcpStream, addr: SocketAddr, config: 
     let certs = negotiated.peer_certificates;
     let h2 = negotiated.alpn.as_deref() == Some(b"h2".as_slice());
     let peer = Arc::new(Peer { addr, certs });
+    let activity = Activity::new();
     let shared2 = shared.clone();
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let activity2 = activity.clone();
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let shared = shared2.clone();
         let peer = peer.clone();
-        async move { Ok::<_, std::convert::Infallible>(dispatch(shared, req, peer).await) }
+        let admission = admission.clone();
+        let busy = activity2.busy();
+        req.extensions_mut().insert(limits::Slot::new(admission.clone(), activity2.clone()));
+        async move {
+            let resp = serve_request(shared, req, peer, &admission).await;
+            drop(busy);
+            Ok::<_, std::convert::Infallible>(resp)
+        }
     });
     let io = TokioIo::new(tls);
+    let idle = shared.timeouts.idle;
     if h2 {
-        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(io, service);
-        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel).await;
+        let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        builder
+            .timer(TokioTimer::new())
+            .keep_alive_interval(limits::H2_KEEPALIVE)
+            .keep_alive_timeout(limits::H2_KEEPALIVE)
+            .max_concurrent_streams(limits::MAX_CONCURRENT_STREAMS)
+            .max_header_list_size(limits::MAX_HEADER_LIST_BYTES);
+        let conn = builder.serve_connection(io, service);
+        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel, activity.idle_for(idle)).await;
     } else {
         // HTTP/1.1 without the auto-detection wrapper, so a CONNECT's upgrade hands back this
         // very TLS stream (`connect::handle` can then reset its socket on an upstream abort).
-        let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, service).with_upgrades();
-        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel).await;
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(shared.timeouts.read)
+            .max_buf_size(limits::MAX_HEAD_BYTES + 8 * 1024)
+            .max_header_size(limits::MAX_HEAD_BYTES)
+            .max_headers(limits::MAX_HEADERS);
+        let conn = builder.serve_connection(io, service).with_upgrades();
+        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel, activity.idle_for(idle)).await;
     }
 }
 
-/// Serves one connection until it ends, or asks it to finish gracefully (5 s) on `cancel`.
-async fn drive<C>(conn: C, graceful: impl FnOnce(Pin<&mut C>), addr: SocketAddr, cancel: &CancellationToken)
-where
+/// Serves one request within `timeout_write`, and marks the connection authenticated when a
+/// CONNECT got its `200` or a login completed.
+async fn serve_request(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>, admission: &limits::Admission) -> Response<Body> {
+    let connect = req.method() == Method::CONNECT;
+    let callback = req.uri().path() == "/oauth2/callback";
+    let write = shared.timeouts.write;
+    let handled = dispatch(shared, req, peer);
+    let resp = match write {
+        Some(limit) => match tokio::time::timeout(limit, handled).await {
+            Ok(resp) => resp,
+            Err(_) => reply::text(StatusCode::GATEWAY_TIMEOUT, "the gateway could not answer within timeout_write; try again"),
+        },
+        None => handled.await,
+    };
+    if (connect && resp.status() == StatusCode::OK) || (callback && resp.status() == StatusCode::FOUND) {
+        admission.authenticated();
+    }
+    resp
+}
+
+/// Serves one connection until it ends; asks it to finish gracefully on `cancel` (within 5 s)
+/// or when `idle` resolves (no request in flight for `timeout_idle`; within 1 s, since nothing
+/// was in flight: an HTTP/2 peer that never answers the GOAWAY's PING is not waited for).
+async fn drive<C>(
+    conn: C,
+    graceful: impl FnOnce(Pin<&mut C>),
+    addr: SocketAddr,
+    cancel: &CancellationToken,
+    idle: impl Future<Output = ()>,
+) where
     C: Future<Output = Result<(), hyper::Error>>,
 {
     tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => log_end(addr, res),
-        () = cancel.cancelled() => {
-            graceful(conn.as_mut());
-            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-        }
-    }
+    let (why, grace) = tokio::select! {
+        res = conn.as_mut() => return log_end(addr, res),
+        () = cancel.cancelled() => ("shutdown", Duration::from_secs(5)),
+        () = idle => ("idle", Duration::from_secs(1)),
+    };
+    tracing::debug!(peer = %addr, why, "closing the connection");
+    graceful(conn.as_mut());
+    let _ = tokio::time::timeout(grace, conn).await;
 }
 
 fn log_end(addr: SocketAddr, res: Result<(), hyper::Error>) {

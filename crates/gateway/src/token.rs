@@ -2,8 +2,8 @@
 //!
 //! Tokens are ES256 (ECDSA P-256) JWTs signed with `signing_key`, so every replica that shares
 //! the key verifies every other replica's tokens, and the gateway keeps no session table. The
-//! algorithm is pinned on verify: a token signed with anything else, by anyone else, or past its
-//! `exp` is refused.
+//! algorithm is pinned on verify: a token signed with anything else, by anyone else, past its
+//! `exp` or before its `nbf` is refused.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,12 +20,19 @@ const NOT_COPIED: &[&str] = &[
     "azp", "sid", "acr", "amr",
 ];
 
+/// Clock skew forgiven on `nbf`: a token minted by a replica whose clock runs a little ahead is
+/// still accepted.
+pub const NBF_LEEWAY_SECS: u64 = 30;
+
 /// Why a presented token was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
     /// The token is past its `exp`.
     #[error("the session token has expired; log in again")]
     Expired,
+    /// The token's `nbf` is in the future (beyond [`NBF_LEEWAY_SECS`]).
+    #[error("the session token is not valid yet; check the clocks, or log in again")]
+    NotYetValid,
     /// Bad signature, wrong algorithm, wrong issuer, or not a JWT at all.
     #[error("the session token is not valid for this gateway")]
     Invalid,
@@ -141,6 +148,15 @@ impl TokenKeys {
                 _ => TokenError::Invalid,
             })?;
         let claims = data.claims;
+        match claims.get("nbf") {
+            None => {}
+            Some(nbf) => {
+                let nbf = nbf.as_f64().ok_or(TokenError::Invalid)?;
+                if nbf > (unix_now() + NBF_LEEWAY_SECS) as f64 {
+                    return Err(TokenError::NotYetValid);
+                }
+            }
+        }
         let user = claims.get("sub").and_then(Value::as_str).ok_or(TokenError::Invalid)?.to_owned();
         let email = claims.get("email").and_then(Value::as_str).map(str::to_owned);
         Ok(Identity { user, email, claims })
@@ -224,6 +240,21 @@ mod tests {
         h.kid = Some(k.kid.clone());
         let t = jsonwebtoken::encode(&h, &claims, &k.encoding).unwrap();
         assert_eq!(k.verify(&t), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn future_nbf_is_not_yet_valid() {
+        let k = keys();
+        let sign = |nbf: serde_json::Value| {
+            let claims = serde_json::json!({"sub":"alice","iss":"https://auth.test","exp": unix_now() + 3600, "nbf": nbf});
+            let mut h = Header::new(Algorithm::ES256);
+            h.kid = Some(k.kid.clone());
+            jsonwebtoken::encode(&h, &claims, &k.encoding).unwrap()
+        };
+        assert_eq!(k.verify(&sign((unix_now() + 600).into())), Err(TokenError::NotYetValid), "nbf 10 min ahead");
+        assert!(k.verify(&sign((unix_now() + 5).into())).is_ok(), "5 s of clock skew is forgiven");
+        assert!(k.verify(&sign((unix_now() - 60).into())).is_ok(), "nbf in the past is fine");
+        assert_eq!(k.verify(&sign("soon".into())), Err(TokenError::Invalid), "a non-numeric nbf is malformed");
     }
 
     #[test]

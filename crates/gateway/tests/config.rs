@@ -370,8 +370,9 @@ fn durations_and_globals() {
     assert_eq!(c.routes[0].idle_timeout, Some(Duration::from_secs(90)));
     let zero = ok(&format!("{SEED}    idle_timeout: 0\n"));
     assert_eq!(
-        zero.config.routes[0].idle_timeout, None,
-        "0 means no idle timeout"
+        zero.config.routes[0].idle_timeout,
+        Some(Duration::ZERO),
+        "0 means no idle timeout (kept apart from unset, which falls back to timeout_idle)"
     );
 }
 
@@ -446,4 +447,22 @@ fn invalid_yaml_reports_its_line() {
         text.contains("line "),
         "the error's message lists each issue: {text}"
     );
+}
+
+#[test]
+fn pomerium_timeouts_with_their_defaults_and_line_numbered_errors() {
+    let defaults = ok(SEED).config.timeouts;
+    assert_eq!(defaults.read, Some(Duration::from_secs(30)), "timeout_read defaults to 30 s, as Pomerium");
+    assert_eq!(defaults.write, None, "timeout_write defaults to none, as Pomerium");
+    assert_eq!(defaults.idle, Some(Duration::from_secs(300)), "timeout_idle defaults to 5 min, as Pomerium");
+
+    let set = ok(&format!("timeout_read: 2s\ntimeout_write: 1h\ntimeout_idle: 0\n{SEED}"));
+    assert!(set.warnings.is_empty(), "the timeout keys are used now, not ignored: {:#?}", set.warnings);
+    let t = set.config.timeouts;
+    assert_eq!((t.read, t.write, t.idle), (Some(Duration::from_secs(2)), Some(Duration::from_secs(3600)), None), "0 disables");
+
+    let e = errors(&format!("timeout_read: soon\ntimeout_idle: 5 minutes\n{SEED}"));
+    assert_eq!(e.len(), 1, "`5 minutes` is a valid duration, `soon` is not: {e:#?}");
+    assert_eq!((e[0].line, e[0].field.as_str()), (8, "timeout_read"), "{e:#?}");
+    assert!(e[0].message.contains("is not a duration"), "{}", e[0].message);
 }

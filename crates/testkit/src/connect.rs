@@ -50,6 +50,32 @@ pub async fn tls_connect(addr: SocketAddr, ca_pem: &str, client: Option<&CertPai
     connector.connect(name, tcp).await
 }
 
+/// Opens TLS to `addr` (SNI `localhost`) trusting `ca_pem`, offering `alpn`, from the local
+/// address `from` when given (any `127.x.y.z` works on Linux: tests use them as distinct
+/// clients).
+///
+/// # Errors
+/// When the bind, the TCP connect or the handshake fails.
+pub async fn tls_connect_from(
+    addr: SocketAddr,
+    ca_pem: &str,
+    alpn: &[&[u8]],
+    from: Option<std::net::IpAddr>,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = match from {
+        Some(ip) => {
+            let socket = if ip.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+            socket.bind(SocketAddr::new(ip, 0))?;
+            socket.connect(addr).await?
+        }
+        None => TcpStream::connect(addr).await?,
+    };
+    let mut cfg = client_config(ca_pem, None);
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await
+}
+
 /// A CONNECT response: status, the raw head, any body, and the stream for relaying.
 pub struct Reply {
     /// The status code.

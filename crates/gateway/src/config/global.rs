@@ -10,7 +10,7 @@ use super::route::{self, ParsedRoute};
 use super::tls;
 use super::values;
 use super::yaml::{self, Issues, Node};
-use super::{Config, IdpConfig, Secret};
+use super::{Config, IdpConfig, Secret, Timeouts};
 
 /// Default `cookie_expire`, as Pomerium.
 const DEFAULT_COOKIE_EXPIRE: Duration = Duration::from_secs(14 * 3600);
@@ -60,6 +60,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         .get("cookie_expire")
         .and_then(|(_, v)| values::duration(v, "cookie_expire", issues))
         .unwrap_or(DEFAULT_COOKIE_EXPIRE);
+    let timeouts = timeouts(&map, issues);
     let downstream_mtls = map
         .get("downstream_mtls")
         .and_then(|(_, v)| tls::downstream_mtls(v, base_dir, issues));
@@ -90,8 +91,24 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         signing_key,
         cookie_expire,
         downstream_mtls,
+        timeouts,
         routes,
     })
+}
+
+/// `timeout_read`, `timeout_write`, `timeout_idle` with Pomerium's defaults (30 s, none, 5 min);
+/// `0` disables one.
+fn timeouts(map: &Entries<'_, '_>, issues: &mut Issues) -> Timeouts {
+    let mut read = |key: &str, default: Option<Duration>| match map.get(key) {
+        Some((_, v)) => values::duration(v, key, issues).and_then(|d| (!d.is_zero()).then_some(d)),
+        None => default,
+    };
+    let defaults = Timeouts::default();
+    Timeouts {
+        read: read("timeout_read", defaults.read),
+        write: read("timeout_write", defaults.write),
+        idle: read("timeout_idle", defaults.idle),
+    }
 }
 
 /// `:443` → `0.0.0.0:443`; checks there is a port.

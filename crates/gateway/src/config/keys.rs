@@ -20,6 +20,9 @@ pub(crate) const GLOBAL: &[&str] = &[
     "signing_key_file",
     "cookie_expire",
     "downstream_mtls",
+    "timeout_read",
+    "timeout_write",
+    "timeout_idle",
     "routes",
 ];
 
@@ -52,9 +55,6 @@ pub(crate) const GLOBAL_IGNORED: &[&str] = &[
     "idp_refresh_directory_timeout",
     "idp_service_account",
     "codec_type",
-    "timeout_read",
-    "timeout_write",
-    "timeout_idle",
     "jwt_claims_headers",
     "jwt_issuer_format",
     "jwt_groups_filter",

@@ -51,8 +51,32 @@ pub struct Config {
     pub cookie_expire: Duration,
     /// `downstream_mtls`.
     pub downstream_mtls: Option<DownstreamMtls>,
+    /// `timeout_read`, `timeout_write`, `timeout_idle`.
+    pub timeouts: Timeouts,
     /// `routes`, in file order.
     pub routes: Vec<RouteConfig>,
+}
+
+/// Pomerium's global timeouts. `None` means disabled (the key was set to `0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `timeout_read` (default 30 s): an HTTP/1.1 client must send a whole request head within
+    /// it, counted from the connection's start or the end of the previous response (hyper's
+    /// head timer). HTTP/2 has no head timer: a half-sent request ends at `timeout_idle`.
+    pub read: Option<Duration>,
+    /// `timeout_write` (default none): the longest a request may live, from its head to the end
+    /// of its response; for a CONNECT, the whole tunnel.
+    pub write: Option<Duration>,
+    /// `timeout_idle` (default 5 min): a connection with no request in flight (HTTP/1 between
+    /// requests, HTTP/2 with no open stream) is closed after it; also the idle timeout of a
+    /// tunnel whose route sets no `idle_timeout`.
+    pub idle: Option<Duration>,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { read: Some(Duration::from_secs(30)), write: None, idle: Some(Duration::from_secs(300)) }
+    }
 }
 
 /// Secret bytes (a private key's PEM): `Debug` prints `<redacted>`.
@@ -159,7 +183,8 @@ pub struct RouteConfig {
     pub tls_downstream_client_ca_pem: Option<Vec<u8>>,
     /// `preserve_host_header`.
     pub preserve_host_header: bool,
-    /// `idle_timeout` (`None`: no timeout, as Pomerium for TCP routes).
+    /// `idle_timeout`: a tunnel with no bytes either way for this long is closed; `Some(0)`
+    /// disables it. `None` (unset) falls back to the global `timeout_idle`.
     pub idle_timeout: Option<Duration>,
     /// `name`.
     pub name: Option<String>,

@@ -125,8 +125,7 @@ pub(crate) fn parse(
     let tls_downstream_client_ca_pem = client_ca(&map, field, base_dir, issues);
     let idle_timeout = map
         .get("idle_timeout")
-        .and_then(|(_, v)| values::duration(v, &sub("idle_timeout"), issues))
-        .filter(|d| !d.is_zero());
+        .and_then(|(_, v)| values::duration(v, &sub("idle_timeout"), issues));
     let preserve_host_header = boolean("preserve_host_header", issues);
     let name = string("name", issues);
     let description = string("description", issues);

@@ -104,8 +104,18 @@ impl Criterion {
     }
 }
 
-/// The session's email: the `email` field, else the `email` claim.
+/// The session's email: the `email` field, else the `email` claim; `None` when the identity
+/// provider said `email_verified: false` (an unverified address proves nothing). An absent
+/// `email_verified` claim trusts the address, as before.
 fn email(who: &Identity) -> Option<String> {
+    let unverified = match who.claims.get("email_verified") {
+        Some(Value::Bool(false)) => true,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
+        _ => false,
+    };
+    if unverified {
+        return None;
+    }
     who.email.clone().or_else(|| {
         who.claims
             .get("email")
