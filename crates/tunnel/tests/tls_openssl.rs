@@ -5,7 +5,7 @@
 
 mod openssl_peer;
 
-use openssl_peer::{Certs, WAIT, digits, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n};
+use openssl_peer::{Certs, WAIT, digits, handshake_done, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n};
 use porthole_testkit::openssl::OpenSsl;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -21,7 +21,9 @@ async fn tls12_client_that_speaks_first_gets_its_answer() {
         let mut args = vec![version, "-rev", "-quiet", "-naccept", "1"];
         args.extend(cert_args(&certs.server_crt, &certs.server_key));
         let srv = OpenSsl::server(&args, WAIT).await.unwrap();
-        let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap();
+        let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None))
+            .await
+            .unwrap_or_else(|e| panic!("{version}: the handshake with a server that waits for the client must end: {e}"));
         tls.write_all(b"porthole speaks first\n").await.unwrap();
         tls.flush().await.unwrap();
         let mut line = Vec::new();
@@ -74,23 +76,19 @@ async fn our_client_and_s_server_agree_on_every_suite() {
         let mut srv = OpenSsl::server(&args, WAIT).await.unwrap();
         let down = pattern(100_003, 7);
         let up = pattern(70_001, 9);
-        // s_server speaks first: the client-first case has its own test. In TLS 1.3 only once
-        // our handshake is done; data right behind the server's Finished has its own test too.
-        let tls12 = version == "-tls1_2";
-        if tls12 {
-            srv.send(&down);
-        }
-        let mut tls = our_client(srv.addr, our_client_config(&ca, None)).await.unwrap_or_else(|e| panic!("{suite}: {e}; {}", srv.stderr_text()));
-        if !tls12 {
-            srv.send(&down);
-        }
+        // s_server speaks first (the client-first case has its own test), once its handshake is
+        // done: in TLS 1.2 the old client returned from `connect` only when data came.
+        let connect = tokio::spawn(our_client(srv.addr, our_client_config(&ca, None)));
+        handshake_done(&srv).await;
+        assert!(srv.stderr_text().contains(&format!("Ciphersuite: {suite}\n")), "{suite} was negotiated: {}", srv.stderr_text());
+        srv.send(&down);
+        let mut tls = connect.await.unwrap().unwrap_or_else(|e| panic!("{suite}: {e}; {}", srv.stderr_text()));
         let got = read_n(&mut tls, down.len()).await.unwrap_or_else(|e| panic!("{suite}: {e}; {}", srv.stderr_text()));
         assert!(got == down, "{suite}: every byte s_server → our client");
         tls.write_all(&up).await.unwrap();
         tls.flush().await.unwrap();
         let out = srv.wait_stdout(up.len(), WAIT).await.unwrap();
         assert!(out == up, "{suite}: every byte our client → s_server, nothing more ({} bytes)", out.len());
-        // s_server allows `suite` alone, so the handshake's success says it was negotiated.
         tls.shutdown().await.unwrap();
         assert!(srv.wait_exit(WAIT).await.is_some(), "{suite}: s_server ends its one connection after our close_notify");
     }
@@ -120,6 +118,7 @@ async fn s_client_and_our_server_agree_on_every_suite() {
         });
         let args = [version, suite_flag(version), suite, "-brief", "-nocommands", "-CAfile", Certs::arg(&ca), "-servername", "localhost", "-verify_return_error"];
         let mut cli = OpenSsl::client(addr, &args).unwrap();
+        handshake_done(&cli).await;
         cli.send(&up);
         let out = cli.wait_stdout(down.len(), WAIT).await.unwrap_or_else(|e| panic!("{suite}: {e:#}"));
         let got = server.await.unwrap().unwrap_or_else(|e| panic!("{suite}: our server: {e}; s_client: {}", cli.stderr_text()));
@@ -127,25 +126,6 @@ async fn s_client_and_our_server_agree_on_every_suite() {
         assert!(cli.wait_exit(WAIT).await.is_some(), "{suite}: s_client ends after our close_notify: {}", cli.stderr_text());
         assert!(cli.stdout() == down, "{suite}: every byte our server → s_client, nothing more ({} bytes)", out.len());
         assert!(cli.stderr_text().contains(&format!("Ciphersuite: {suite}")), "{suite} was negotiated: {}", cli.stderr_text());
-    }
-}
-
-#[tokio::test]
-async fn tls13_data_right_behind_the_servers_handshake_flight_arrives() {
-    let certs = Certs::new();
-    for (_, suite, _) in SUITES.iter().filter(|s| s.0 == "-tls1_3") {
-        for round in 0..3 {
-            let mut args = vec!["-tls1_3", "-ciphersuites", suite, "-brief", "-naccept", "1"];
-            args.extend(cert_args(&certs.server_crt, &certs.server_key));
-            let srv = OpenSsl::server(&args, WAIT).await.unwrap();
-            // Queued before we connect: s_server writes it as soon as its Finished is out,
-            // possibly in the same TCP segment as its last handshake flight (0.5-RTT data).
-            let down = pattern(30_011, round);
-            srv.send(&down);
-            let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap();
-            let got = read_n(&mut tls, down.len()).await.unwrap_or_else(|e| panic!("{suite} round {round}: {e}"));
-            assert!(got == down, "{suite} round {round}: every byte s_server sent right after its handshake");
-        }
     }
 }
 
@@ -175,6 +155,7 @@ async fn key_updates_requested_by_s_client_while_our_server_sends_megabytes() {
     let msgs = tempfile::NamedTempFile::new().unwrap();
     let args = ["-tls1_3", "-brief", "-CAfile", Certs::arg(&certs.ca), "-servername", "localhost", "-msg", "-msgfile", Certs::arg(msgs.path())];
     let cli = OpenSsl::client(addr, &args).unwrap();
+    handshake_done(&cli).await;
     cli.send(&first);
     cli.wait_stdout(first.len(), WAIT).await.unwrap();
     // `K`: a KeyUpdate with update_requested; five of them while the 4 MiB stream in.
@@ -202,6 +183,7 @@ async fn key_updates_requested_by_s_server_while_our_client_sends_megabytes() {
     args.extend(cert_args(&certs.server_crt, &certs.server_key));
     let srv = OpenSsl::server(&args, WAIT).await.unwrap();
     let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap();
+    handshake_done(&srv).await;
     let sent_updates = || std::fs::read_to_string(msgs.path()).unwrap_or_default().lines().filter(|l| l.starts_with(">>>") && l.contains(KEY_UPDATE)).count();
     let hello = digits(0, 100);
     srv.send(&hello);
@@ -252,6 +234,7 @@ async fn session_tickets_split_across_512_byte_records_lose_nothing() {
     args.extend(cert_args(&certs.server_crt, &certs.server_key));
     let srv = OpenSsl::server(&args, WAIT).await.unwrap();
     let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), Some(&certs.client))).await.unwrap();
+    handshake_done(&srv).await;
     // A 3-, 2- and 1-byte message first, right behind the tickets, then 100 KB each way.
     for tail in [&b"abc"[..], b"de", b"f"] {
         srv.send(tail);

@@ -7,7 +7,7 @@ mod openssl_peer;
 
 use std::io::ErrorKind;
 
-use openssl_peer::{Certs, WAIT, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n};
+use openssl_peer::{Certs, WAIT, handshake_done, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n};
 use porthole_testkit::eventually::poll_until;
 use porthole_testkit::openssl::OpenSsl;
 use porthole_testkit::tls_mitm::{ALERT, APPLICATION_DATA, Record, TlsMitm, Toward};
@@ -49,37 +49,46 @@ async fn records_until_closed(mitm: &TlsMitm, toward: Toward, skip: usize) -> Ve
 /// After a tampered record, the last thing our side sent must be an alert: a plaintext-typed alert record
 /// in TLS 1.2, an encrypted one in TLS 1.3 (outer type application data; 2 bytes of alert, 1
 /// of inner type and a 16-byte tag).
-fn assert_alert(version: &str, after: &[Record]) {
+fn alert_problem(version: &str, after: &[Record]) -> Option<String> {
     let last = after.last().copied();
-    let expected = match version {
+    let alert = match version {
         "-tls1_2" => last.is_some_and(|r| r.typ == ALERT),
         _ => last.is_some_and(|r| r.typ == APPLICATION_DATA && r.len == 19),
     };
-    assert!(expected, "{version}: our side sends an alert before it closes; it sent {after:?}");
+    (!alert).then(|| format!("{version}: our side must send an alert before it closes; it sent {after:?}"))
+}
+
+/// Fails with every problem found, one line per protocol version.
+fn assert_none(problems: &[String]) {
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[tokio::test]
 async fn a_cut_towards_our_client_is_truncation_not_eof() {
     let certs = Certs::new();
+    let mut problems = Vec::new();
     for version in VERSIONS {
         let srv = s_server(&certs, version).await;
         let mitm = TlsMitm::start(srv.addr).await.unwrap();
-        let mut tls = our_client(mitm.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap();
+        let connect = tokio::spawn(our_client(mitm.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)));
+        handshake_done(&srv).await;
         let data = pattern(20_000, 1);
         srv.send(&data);
+        let mut tls = connect.await.unwrap().unwrap();
         assert!(read_n(&mut tls, data.len()).await.unwrap() == data);
         mitm.cut(Toward::Client);
         let after = next_read(&mut tls).await;
-        assert!(
-            after.as_ref().is_err_and(|e| e.kind() == ErrorKind::UnexpectedEof),
-            "{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"
-        );
+        if !after.as_ref().is_err_and(|e| e.kind() == ErrorKind::UnexpectedEof) {
+            problems.push(format!("{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"));
+        }
     }
+    assert_none(&problems);
 }
 
 #[tokio::test]
 async fn a_cut_towards_our_server_is_truncation_not_eof() {
     let certs = Certs::new();
+    let mut problems = Vec::new();
     for version in VERSIONS {
         let (listener, addr) = listen().await;
         let mitm = TlsMitm::start(addr).await.unwrap();
@@ -93,27 +102,31 @@ async fn a_cut_towards_our_server_is_truncation_not_eof() {
             next_read(&mut tls).await
         });
         let cli = s_client(&certs, version, mitm.addr);
+        handshake_done(&cli).await;
         cli.send(&data);
         let got = tokio::time::timeout(WAIT, got_rx).await.expect("data within the deadline").unwrap();
         assert!(got == data);
         mitm.cut(Toward::Server);
         let after = server.await.unwrap();
-        assert!(
-            after.as_ref().is_err_and(|e| e.kind() == ErrorKind::UnexpectedEof),
-            "{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"
-        );
+        if !after.as_ref().is_err_and(|e| e.kind() == ErrorKind::UnexpectedEof) {
+            problems.push(format!("{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"));
+        }
     }
+    assert_none(&problems);
 }
 
 #[tokio::test]
 async fn a_tampered_record_towards_our_client_fails_the_read_and_is_answered_by_an_alert() {
     let certs = Certs::new();
+    let mut problems = Vec::new();
     for version in VERSIONS {
         let srv = s_server(&certs, version).await;
         let mitm = TlsMitm::start(srv.addr).await.unwrap();
-        let mut tls = our_client(mitm.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap();
+        let connect = tokio::spawn(our_client(mitm.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)));
+        handshake_done(&srv).await;
         let data = pattern(5_000, 3);
         srv.send(&data);
+        let mut tls = connect.await.unwrap().unwrap();
         assert!(read_n(&mut tls, data.len()).await.unwrap() == data);
         mitm.tamper_next(Toward::Client);
         let before = mitm.records(Toward::Server).len();
@@ -122,13 +135,15 @@ async fn a_tampered_record_towards_our_client_fails_the_read_and_is_answered_by_
         assert!(after.is_err(), "{version}: a record with a flipped byte must fail the read, got {after:?}");
         assert!(mitm.records(Toward::Client).iter().any(|r| r.tampered), "{version}: the relay did tamper");
         drop(tls);
-        assert_alert(version, &records_until_closed(&mitm, Toward::Server, before).await);
+        problems.extend(alert_problem(version, &records_until_closed(&mitm, Toward::Server, before).await));
     }
+    assert_none(&problems);
 }
 
 #[tokio::test]
 async fn a_tampered_record_towards_our_server_fails_the_read_and_is_answered_by_an_alert() {
     let certs = Certs::new();
+    let mut problems = Vec::new();
     for version in VERSIONS {
         let (listener, addr) = listen().await;
         let mitm = TlsMitm::start(addr).await.unwrap();
@@ -143,6 +158,7 @@ async fn a_tampered_record_towards_our_server_fails_the_read_and_is_answered_by_
             // the stream is dropped here: the TCP connection closes
         });
         let cli = s_client(&certs, version, mitm.addr);
+        handshake_done(&cli).await;
         cli.send(&data);
         let got = tokio::time::timeout(WAIT, got_rx).await.expect("data within the deadline").unwrap();
         assert!(got == data);
@@ -152,6 +168,7 @@ async fn a_tampered_record_towards_our_server_fails_the_read_and_is_answered_by_
         let after = server.await.unwrap();
         assert!(after.is_err(), "{version}: a record with a flipped byte must fail the read, got {after:?}");
         assert!(mitm.records(Toward::Server).iter().any(|r| r.tampered), "{version}: the relay did tamper");
-        assert_alert(version, &records_until_closed(&mitm, Toward::Client, before).await);
+        problems.extend(alert_problem(version, &records_until_closed(&mitm, Toward::Client, before).await));
     }
+    assert_none(&problems);
 }

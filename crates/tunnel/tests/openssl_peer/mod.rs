@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use porthole_gateway::tls::{ClientAuth, SniResolver, server_config};
 use porthole_testkit::certs::{CertPair, TestPki};
-use porthole_testkit::openssl::{RsaPki, rsa_pki};
+use porthole_testkit::openssl::{OpenSsl, RsaPki, rsa_pki};
 use porthole_tunnel::tls::{ClientIdentity, KeyPem, TlsOptions, client_config};
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
@@ -111,6 +111,19 @@ pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
 /// that reads command letters (`Q`, `K`, `R`… at the start of a read).
 pub fn digits(from: usize, lines: usize) -> Vec<u8> {
     (from..from + lines).flat_map(|i| format!("{i:09}\n").into_bytes()).collect()
+}
+
+/// Waits until `openssl` reports its handshake done: `-brief` prints `Ciphersuite: …` on stderr,
+/// a non-quiet `s_server` prints `CIPHER is …` on stdout. Data must be queued on an `s_server`'s
+/// stdin only then: written while its handshake still runs, part of it can be lost (seen with
+/// `openssl s_client` as the peer too, about one run in six).
+pub async fn handshake_done(peer: &OpenSsl) {
+    porthole_testkit::eventually::poll_until("openssl finishes its handshake", WAIT, || {
+        let done = peer.stderr_text().contains("Ciphersuite: ") || peer.stdout().windows(10).any(|w| w == b"CIPHER is ");
+        async move { if done { Ok(()) } else { Err("not yet") } }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}; openssl's stderr: {}", peer.stderr_text()));
 }
 
 /// Reads exactly `n` bytes within [`WAIT`].
