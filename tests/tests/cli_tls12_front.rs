@@ -5,6 +5,7 @@
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use porthole_e2e::bare::BareGateway;
@@ -14,6 +15,8 @@ use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::poll_until_blocking;
 use porthole_testkit::openssl::is_listening;
 use porthole_testkit::process::{KilledOnDrop, free_port};
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, ServerName};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -84,5 +87,22 @@ async fn porthole_tcp_through_a_tls12_only_front_speaks_first_and_relays() {
         stunnel.log_tail(),
         gw.gateway.log()
     );
-    assert!(stunnel.log_tail().contains("TLSv1.2") || std::fs::read_to_string(gw.dir.path().join("stunnel.log")).unwrap_or_default().contains("TLSv1.2"), "the front spoke TLS 1.2");
+    let tls13 = tls13_handshake(front, gw.pki.ca_pem());
+    assert!(tls13.is_err(), "the front refuses TLS 1.3, so the tunnel above ran over TLS 1.2: {tls13:?}");
+}
+
+/// A TLS 1.3-only handshake with `addr` (trusting `ca_pem`), on a blocking socket.
+fn tls13_handshake(addr: SocketAddr, ca_pem: &str) -> Result<(), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    }
+    let config = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13]).with_root_certificates(roots).with_no_client_auth();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let mut sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
