@@ -187,18 +187,17 @@ async fn keyupdate_requests_in_separate_records_cost_at_most_ten_handshakes_and_
     let before = settled_cpu(gw.pid());
     let mut sent = 0;
     for n in 1..=100 {
-        if cli.wait_exit(Duration::ZERO).await.is_some() {
-            break;
-        }
         cli.send(b"K\n"); // one KeyUpdate(update_requested) per read of stdin
         sent = n;
-        let seen = porthole_testkit::eventually::poll_until("s_client sends its KeyUpdate", WAIT, || {
+        // Until s_client has sent it, or has ended because the gateway closed the connection.
+        let sent_it = porthole_testkit::eventually::poll_until("s_client sends its KeyUpdate or ends", WAIT, || {
+            let ended = cli.has_exited();
             let done = cli.stderr_text().matches("KEYUPDATE").count() >= n;
-            async move { if done { Ok(()) } else { Err("not yet") } }
+            async move { if done && !ended { Ok(true) } else if ended { Ok(false) } else { Err("not yet") } }
         })
         .await;
-        if seen.is_err() {
-            break; // s_client ended: the gateway closed the connection
+        if !matches!(sent_it, Ok(true)) {
+            break;
         }
     }
     let closed = cli.wait_exit(WAIT).await.is_some();

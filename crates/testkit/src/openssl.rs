@@ -131,6 +131,11 @@ impl OpenSsl {
         .ok()
     }
 
+    /// Whether the child has exited (it is reaped if so).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Waits (at most `within`) until stderr contains `needle` at least `count` times.
     ///
     /// # Errors
