@@ -156,16 +156,22 @@ async fn key_updates_requested_by_s_client_while_our_server_sends_megabytes() {
     let args = ["-tls1_3", "-brief", "-CAfile", Certs::arg(&certs.ca), "-servername", "localhost", "-msg", "-msgfile", Certs::arg(msgs.path())];
     let cli = OpenSsl::client(addr, &args).unwrap();
     handshake_done(&cli).await;
-    cli.send(&first);
-    cli.wait_stdout(first.len(), WAIT).await.unwrap();
-    // `K`: a KeyUpdate with update_requested; five of them while the 4 MiB stream in.
-    for n in 1..=5 {
-        cli.send(b"K\n");
-        cli.wait_stderr("KEYUPDATE", n, WAIT).await.unwrap();
-    }
-    cli.wait_stdout(first.len() + big.len(), WAIT).await.unwrap_or_else(|e| panic!("{e:#}"));
-    cli.send(&last);
-    let out = cli.wait_stdout(first.len() + big.len() + last.len(), WAIT).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let steps = async {
+        cli.send(&first);
+        cli.wait_stdout(first.len(), WAIT).await?;
+        // `K`: a KeyUpdate with update_requested; five of them while the 4 MiB stream in.
+        for n in 1..=5 {
+            cli.send(b"K\n");
+            cli.wait_stderr("KEYUPDATE", n, WAIT).await?;
+        }
+        cli.wait_stdout(first.len() + big.len(), WAIT).await?;
+        cli.send(&last);
+        cli.wait_stdout(first.len() + big.len() + last.len(), WAIT).await
+    };
+    let out = match steps.await {
+        Ok(out) => out,
+        Err(e) => panic!("{e:#}\nour server: {:?}", tokio::time::timeout(WAIT, server).await),
+    };
     let (a, b) = server.await.unwrap().unwrap_or_else(|e| panic!("our server: {e}; s_client: {}", cli.stderr_text()));
     assert!(a == first && b == last, "s_client → our server: every byte before and after the key updates");
     assert!(out == [first, big, last].concat(), "our server → s_client: every byte, in order");
