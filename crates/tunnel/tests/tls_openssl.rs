@@ -153,7 +153,9 @@ async fn key_updates_requested_by_s_client_while_our_server_sends_megabytes() {
         std::io::Result::Ok((a, b))
     });
     let msgs = tempfile::NamedTempFile::new().unwrap();
-    let args = ["-tls1_3", "-brief", "-CAfile", Certs::arg(&certs.ca), "-servername", "localhost", "-msg", "-msgfile", Certs::arg(msgs.path())];
+    // `-nbio`: a blocking s_client that gets a KeyUpdate and no data keeps waiting in SSL_read
+    // (auto-retry) and stops reading stdin, while our server waits for its data.
+    let args = ["-tls1_3", "-brief", "-nbio", "-CAfile", Certs::arg(&certs.ca), "-servername", "localhost", "-msg", "-msgfile", Certs::arg(msgs.path())];
     let cli = OpenSsl::client(addr, &args).unwrap();
     handshake_done(&cli).await;
     let steps = async {
