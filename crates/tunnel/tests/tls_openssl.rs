@@ -147,6 +147,7 @@ async fn key_updates_requested_by_s_client_while_our_server_sends_megabytes() {
         let a = read_n(&mut tls, first_len).await?;
         tls.write_all(&a).await?;
         tls.write_all(&big2).await?;
+        tls.flush().await?; // all of it on the wire before we wait for s_client
         let b = read_n(&mut tls, last_len).await?;
         tls.write_all(&b).await?;
         tls.flush().await?;
