@@ -179,7 +179,7 @@ fn one_record_of_keyupdate_requests_costs_at_most_ten_handshakes_and_closes() {
 }
 
 #[tokio::test]
-async fn keyupdate_requests_in_separate_records_cost_at_most_ten_handshakes_and_close() {
+async fn keyupdate_requests_in_separate_records_cost_at_most_twenty_handshakes_and_close() {
     let gw = echo_gateway();
     let per_handshake = handshake_cost(&gw);
     let ca = gw.ca_path.to_str().unwrap().to_owned();
