@@ -4,6 +4,7 @@
 //! The suites themselves live in `tests/tests/*.rs`.
 #![forbid(unsafe_code)]
 
+pub mod bare;
 pub mod desktop;
 pub mod sshd;
 pub mod stack;

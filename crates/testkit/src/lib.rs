@@ -12,6 +12,9 @@
 //! - [`callback`]: [`CallbackCatcher`], a stand-in for the CLI's loopback login callback.
 //! - [`process`]: `redis-server` and `tinyproxy` children, [`free_port`], [`wait_for_port`].
 //! - [`eventually`]: polling with a deadline, and [`assert_eventually!`].
+//! - [`openssl`]: OpenSSL's `s_server` / `s_client` as children, and RSA certificates.
+//! - [`proc_cpu`]: another process's CPU time from `/proc`.
+//! - [`tls_mitm`]: an on-path relay that cuts or tampers with TLS records.
 //!
 //! Node scripts need `node_modules` (`npm ci`); the servers need Debian packages. `make test`
 //! installs both.
@@ -26,7 +29,10 @@ pub mod eventually;
 pub mod form;
 pub mod idp;
 pub mod login;
+pub mod openssl;
+pub mod proc_cpu;
 pub mod process;
+pub mod tls_mitm;
 
 pub use browser::{browser_walk, login_with_chromium};
 pub use callback::CallbackCatcher;
