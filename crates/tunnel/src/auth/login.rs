@@ -174,7 +174,7 @@ async fn wait_for_token(listener: &TcpListener, path: &str) -> Token {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Callback {
     /// The `pomerium_jwt` query value when the request went to the secret path and carried a
-    /// non-empty one.
+    /// non-empty one of printable ASCII without spaces (what a JWT is made of).
     pub token: Option<Token>,
 }
 
@@ -192,8 +192,10 @@ pub fn parse_callback(head: &[u8], path: &str) -> Option<Callback> {
     let token = (req_path == path)
         .then(|| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned()))
         .flatten()
-        .filter(|t| !t.is_empty())
-        .map(Token::new);
+        .map(Token::new)
+        // A JWT is printable ASCII without spaces; anything else would end up in the
+        // `Authorization` line of every CONNECT (a line break injects a header: found by fuzzing).
+        .filter(|t| !t.expose().is_empty() && t.expose().bytes().all(|b| b.is_ascii_graphic()));
     Some(Callback { token })
 }
 
@@ -218,6 +220,20 @@ mod tests {
         assert!(planted.starts_with("HTTP/1.1 404"), "a token on a guessable path is refused: {planted}");
         assert!(!waiter.is_finished(), "and not taken");
         drop(waiter);
+    }
+
+    #[test]
+    fn a_callback_token_with_line_breaks_or_spaces_is_refused() {
+        // Found by the `login_callback` fuzz target: `%0D%0A` in `pomerium_jwt` decoded into
+        // the token, and the next CONNECT request carried an injected header line.
+        let path = "/callback/00";
+        let head = |q: &str| format!("GET {path}?pomerium_jwt={q} HTTP/1.1\r\nHost: x\r\n\r\n");
+        for bad in ["a.b.c%0D%0AX-Evil:%201", "a.b%0Ac", "a+b", "a.b.c%00", "a.b.%C3%A9"] {
+            let got = parse_callback(head(bad).as_bytes(), path).expect("an HTTP request");
+            assert_eq!(got.token, None, "{bad:?} is not a token");
+        }
+        let good = parse_callback(head("eyJh.eyJz-_.c2l").as_bytes(), path).expect("an HTTP request");
+        assert_eq!(good.token, Some(Token::new("eyJh.eyJz-_.c2l")), "a JWT's characters pass");
     }
 
     #[test]
