@@ -8,8 +8,11 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 
+/// The function a fuzz target calls with each input.
+type Body = fn(&[u8]);
+
 /// Every target, with the function its `fuzz_targets/<name>.rs` calls.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[(&str, Body)] = &[
     ("connect_response", harness::connect_response),
     ("gateway_head", harness::gateway_head),
     ("target", harness::target),
@@ -23,7 +26,7 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-fn replay(name: &str, run: fn(&[u8])) -> usize {
+fn replay(name: &str, run: Body) -> usize {
     let dir = fuzz_dir().join("corpus").join(name);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
