@@ -53,7 +53,9 @@ pub fn connect_response(data: &[u8]) {
     runtime().block_on(async {
         let mut io = data;
         if let Ok(head) = response::read_head(&mut io).await {
-            assert!(data.ends_with(&head.rest), "the bytes past the head are the input's tail");
+            let consumed = &data[..data.len() - io.len()];
+            assert!(consumed.ends_with(&head.rest), "the bytes read past the head are the ones after it");
+            assert!(consumed.len() - head.rest.len() <= response::MAX_HEAD, "the head is at most MAX_HEAD");
             let _ = response::refusal_message(&mut io, head).await;
         }
     });
