@@ -21,6 +21,8 @@ CARGO_FUZZ_VERSION := 0.13.2
 # without ASan each target runs about twice as many inputs; use `address` to check deps).
 FUZZ_SECONDS ?= 300
 FUZZ_SANITIZER ?= none
+# desktop_import saves (and fsyncs) a profile store per input: keep its temporary dirs in RAM.
+FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm),/dev/shm,/tmp)
 FUZZ_TARGETS := connect_response gateway_head target gateway_config policy desktop_import login_callback
 TAURI_DRIVER_VERSION := 2.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -101,7 +103,7 @@ fuzz:
 	  mkdir -p target/corpus/$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  case $$t in connect_response|gateway_head) len=20480;; *) len=4096;; esac; \
-	  cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t target/corpus/$$t corpus/$$t -- \
+	  TMPDIR=$(FUZZ_TMPDIR) cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t target/corpus/$$t corpus/$$t -- \
 	    -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -print_final_stats=1 2>&1 | tee target/logs/$$t.log | grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|panicked|SUMMARY' ; \
 	done
 
