@@ -220,3 +220,23 @@ pub fn proxy_tls_config() -> Arc<rustls::ClientConfig> {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_answers_are_read_once_the_head_is_complete() {
+        assert_eq!(proxy_answer(b"HTTP/1.1 200 OK\r\n"), None, "no blank line yet");
+        assert_eq!(
+            proxy_answer(b"HTTP/1.1 200 Connection established\r\n\r\nearly"),
+            Some(ProxyAnswer::Accepted { head_len: 39 }),
+            "the bytes after the head are the client's"
+        );
+        assert_eq!(
+            proxy_answer(b"HTTP/1.0 403 Access violation\r\nServer: tinyproxy\r\n\r\n"),
+            Some(ProxyAnswer::Refused { status: "403 Access violation".into() })
+        );
+        assert_eq!(proxy_answer(b"SSH-2.0-x\r\n\r\n"), Some(ProxyAnswer::Malformed));
+    }
+}
