@@ -16,10 +16,18 @@ DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools tinyproxy:tinyproxy
 DEB_PACKAGES := postgresql libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
 	xvfb webkit2gtk-driver
 NEXTEST_VERSION := 0.9.143
+CARGO_FUZZ_VERSION := 0.13.2
+# `make fuzz`: seconds per target, and the sanitizer (`none`: the code is safe Rust, and
+# without ASan each target runs about twice as many inputs; use `address` to check deps).
+FUZZ_SECONDS ?= 300
+FUZZ_SANITIZER ?= none
+# desktop_import saves (and fsyncs) a profile store per input: keep its temporary dirs in RAM.
+FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm),/dev/shm,/tmp)
+FUZZ_TARGETS := connect_response gateway_head target gateway_config policy desktop_import login_callback
 TAURI_DRIVER_VERSION := 2.1.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test deps deb-deps node-deps rust-deps ui-build test-ui test-rust lint bench-smoke demo clean-demo bench
+.PHONY: test deps deb-deps node-deps rust-deps ui-build test-ui test-rust lint bench-smoke demo clean-demo bench fuzz fuzz-replay
 
 ## test: install what is missing, then run all tests (UI, Rust, end to end) and clippy.
 test: deps ui-build test-ui test-rust lint bench-smoke
@@ -82,3 +90,24 @@ clean-demo:
 ## bench/results/*.json. bench/run installs stunnel4, iperf3 and haproxy itself when missing.
 bench: node-deps
 	bench/run
+
+## fuzz: each cargo-fuzz target for FUZZ_SECONDS (default 300) on one core (nightly; heads
+## up to 20 KiB so the 16 KiB head limits are reached, other inputs up to 4 KiB). New
+## inputs go to fuzz/target/corpus/<target> (the committed fuzz/corpus is read as seeds); a
+## crash stops the run and leaves its input in fuzz/artifacts/<target>/. The last lines of
+## fuzz/target/logs/<target>.log give executions and exec/s (stat::number_of_executed_units).
+fuzz:
+	@command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz --version $(CARGO_FUZZ_VERSION)
+	cd fuzz && cargo +nightly fuzz build -s $(FUZZ_SANITIZER)
+	cd fuzz && mkdir -p target/logs && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p target/corpus/$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  case $$t in connect_response|gateway_head) len=20480;; *) len=4096;; esac; \
+	  TMPDIR=$(FUZZ_TMPDIR) cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t target/corpus/$$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -print_final_stats=1 2>&1 | tee target/logs/$$t.log | grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|panicked|SUMMARY' ; \
+	done
+
+## fuzz-replay: only the committed corpus through every target's function, on stable, in
+## seconds (make test runs it as part of test-rust).
+fuzz-replay:
+	cargo nextest run -p porthole-e2e --test fuzz_corpus

@@ -262,12 +262,14 @@ impl App {
     /// # Errors
     /// `keychain` when the token store fails.
     pub async fn sign_out(&self, origin: &str) -> Result<(), AppError> {
+        // First the engine's copy (a token an unwritable store refused lives only there), so a
+        // store that fails below still leaves this process signed out.
+        self.shared.auth.forget(origin).await;
         let (store, dir, o) = (self.shared.tokens.clone(), self.shared.cache_dir.clone(), origin.to_owned());
         tokio::task::spawn_blocking(move || tokens::logout(store.as_ref(), &dir, &o))
             .await
             .map_err(|e| AppError::new(ErrorCode::Keychain, e.to_string()))?
             .map_err(|e| AppError::new(ErrorCode::Keychain, e.to_string()))?;
-        self.shared.auth.forget(origin).await;
         lock(&self.shared.origins).remove(origin);
         Ok(())
     }

@@ -144,34 +144,60 @@ async fn via_proxy(
                 return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "proxy closed"));
             }
             buf.extend_from_slice(&chunk[..n]);
-            if let Some(end) = find_head_end(&buf) {
-                return Ok((buf, end));
+            if let Some(answer) = proxy_answer(&buf) {
+                return Ok((answer, buf));
             }
             if buf.len() > MAX_HEAD {
                 return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "response head too large"));
             }
         }
     };
-    let (buf, end) = tokio::time::timeout(CONNECT_TIMEOUT, exchange)
+    let (answer, buf) = tokio::time::timeout(CONNECT_TIMEOUT, exchange)
         .await
         .map_err(|_| UpstreamError::Unavailable { target: proxy.clone(), reason: "no CONNECT answer".into() })?
         .map_err(|e| UpstreamError::Unavailable { target: proxy.clone(), reason: e.to_string() })?;
+    match answer {
+        ProxyAnswer::Accepted { head_len } => {
+            Ok(Connected { stream, early: buf[head_len..].to_vec(), target: format!("{target} via {proxy}") })
+        }
+        ProxyAnswer::Refused { status } => Err(UpstreamError::ProxyRefused { proxy, target: target.into(), status }),
+        ProxyAnswer::Malformed => Err(UpstreamError::ProxyProtocol { proxy }),
+    }
+}
+
+/// What an upstream proxy answered to CONNECT, read from a complete head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyAnswer {
+    /// `200`: the tunnel is open; bytes past `head_len` belong to the client.
+    Accepted {
+        /// Length of the head, blank line included.
+        head_len: usize,
+    },
+    /// Any other status, as `"<code> <reason>"`.
+    Refused {
+        /// The status line, e.g. `403 Access violation`.
+        status: String,
+    },
+    /// The head is not an HTTP response.
+    Malformed,
+}
+
+/// Reads an upstream proxy's answer from the bytes received so far: `None` until the head's
+/// blank line (`\r\n\r\n`) has arrived. Public for the fuzz target `gateway_head`.
+pub fn proxy_answer(buf: &[u8]) -> Option<ProxyAnswer> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(&buf[..end]) {
         Ok(httparse::Status::Complete(_)) => {}
-        _ => return Err(UpstreamError::ProxyProtocol { proxy }),
+        _ => return Some(ProxyAnswer::Malformed),
     }
     let code = resp.code.unwrap_or(0);
     if code != 200 {
         let status = format!("{code} {}", resp.reason.unwrap_or("")).trim().to_owned();
-        return Err(UpstreamError::ProxyRefused { proxy, target: target.into(), status });
+        return Some(ProxyAnswer::Refused { status });
     }
-    Ok(Connected { stream, early: buf[end..].to_vec(), target: format!("{target} via {proxy}") })
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+    Some(ProxyAnswer::Accepted { head_len: end })
 }
 
 /// A rustls client config for `https://` upstream proxies: the platform's web roots.
@@ -192,5 +218,25 @@ pub fn proxy_tls_config() -> Arc<rustls::ClientConfig> {
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_answers_are_read_once_the_head_is_complete() {
+        assert_eq!(proxy_answer(b"HTTP/1.1 200 OK\r\n"), None, "no blank line yet");
+        assert_eq!(
+            proxy_answer(b"HTTP/1.1 200 Connection established\r\n\r\nearly"),
+            Some(ProxyAnswer::Accepted { head_len: 39 }),
+            "the bytes after the head are the client's"
+        );
+        assert_eq!(
+            proxy_answer(b"HTTP/1.0 403 Access violation\r\nServer: tinyproxy\r\n\r\n"),
+            Some(ProxyAnswer::Refused { status: "403 Access violation".into() })
+        );
+        assert_eq!(proxy_answer(b"SSH-2.0-x\r\n\r\n"), Some(ProxyAnswer::Malformed));
     }
 }

@@ -74,7 +74,8 @@ pub struct Target {
 /// - `host:port` → CONNECT `host:port` through `https://host:443`.
 ///
 /// `tcp+`/`udp+` are stripped from the scheme; `https` means TLS, anything else plaintext. A
-/// non-empty `pomerium_url` replaces the proxy (its path is ignored).
+/// non-empty `pomerium_url` replaces the proxy (its path is ignored). The CONNECT target must
+/// be printable ASCII without spaces (a host name in Unicode must be given in its `xn--` form).
 ///
 /// # Errors
 /// [`TargetError::Destination`] / [`TargetError::PomeriumUrl`] as pomerium-cli's
@@ -104,6 +105,11 @@ pub fn parse(destination: &str, pomerium_url: Option<&str>) -> Result<Target, Ta
         let joined = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
         (joined, ProxyAddr::new("https", host, None).ok_or_else(bad)?)
     };
+    // The destination goes verbatim into the CONNECT line and `Host`: a space, a control or a
+    // non-ASCII byte would break the request or inject a header line (found by fuzzing).
+    if !dest.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
     if let Some(raw) = pomerium_url.filter(|u| !u.is_empty()) {
         let bad = || TargetError::PomeriumUrl(raw.to_owned());
         let url = Url::split(raw).flatten().ok_or_else(bad)?;

@@ -132,3 +132,15 @@ fn origin_always_has_the_port() {
     assert_eq!(ok("http://r.example.com:1", None).proxy.origin(), "http://r.example.com:80");
     assert_eq!(proxy("https", "::1", 8443).origin(), "https://[::1]:8443");
 }
+
+#[test]
+fn whitespace_and_controls_never_reach_the_connect_line() {
+    // Found by the `target` fuzz target: `a\r\nX:1` parsed as host `a\r\nX`, port 1, and the
+    // CONNECT request then carried an injected header line.
+    for bad in ["a\r\nX:1", "db\n:5432", "a b:22", "db:5432\r", "tcp+https://proxy.example.com/a\tb:1", "h\u{0}:1", "h\u{7f}:1", "hé:1"] {
+        let err = parse(bad, None).unwrap_err();
+        assert_eq!(err, TargetError::Destination(bad.into()), "{bad:?} must be refused");
+    }
+    let request = porthole_tunnel::connect::request_bytes(&ok("db.example.com:5432", None).destination, None);
+    assert_eq!(request.iter().filter(|&&b| b == b'\n').count(), 4, "request line, Host, User-Agent, blank line");
+}

@@ -152,17 +152,8 @@ async fn wait_for_token(listener: &TcpListener, path: &str) -> Token {
             }
         };
         let Some(head_end) = head_end else { continue };
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        let target = match req.parse(&buf[..head_end + 4]) {
-            Ok(httparse::Status::Complete(_)) => req.path.unwrap_or("/").to_owned(),
-            _ => continue,
-        };
-        let (req_path, query) = target.split_once('?').unwrap_or((&target, ""));
-        let token = (req_path == path)
-            .then(|| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned()))
-            .flatten()
-            .filter(|t| !t.is_empty());
+        let Some(callback) = parse_callback(&buf[..head_end + 4], path) else { continue };
+        let token = callback.token;
         let (status, body) = match &token {
             Some(_) => ("200 OK", "login complete, you may close this page\n"),
             None => ("404 Not Found", "not found\n"),
@@ -174,9 +165,38 @@ async fn wait_for_token(listener: &TcpListener, path: &str) -> Token {
         let _ = stream.write_all(resp.as_bytes()).await;
         let _ = stream.shutdown().await;
         if let Some(t) = token {
-            return Token::new(t);
+            return t;
         }
     }
+}
+
+/// A callback request's head, read by [`parse_callback`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Callback {
+    /// The `pomerium_jwt` query value when the request went to the secret path and carried a
+    /// non-empty one of printable ASCII without spaces (what a JWT is made of).
+    pub token: Option<Token>,
+}
+
+/// Reads one callback request head (`head` ends with its blank line): the token when the
+/// request targets `path` (the secret path) with a non-empty `pomerium_jwt`; `None` when the
+/// head is not an HTTP request. Public for the fuzz target `login_callback`.
+pub fn parse_callback(head: &[u8], path: &str) -> Option<Callback> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let target = match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => req.path.unwrap_or("/"),
+        _ => return None,
+    };
+    let (req_path, query) = target.split_once('?').unwrap_or((target, ""));
+    let token = (req_path == path)
+        .then(|| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned()))
+        .flatten()
+        .map(Token::new)
+        // A JWT is printable ASCII without spaces; anything else would end up in the
+        // `Authorization` line of every CONNECT (a line break injects a header: found by fuzzing).
+        .filter(|t| !t.expose().is_empty() && t.expose().bytes().all(|b| b.is_ascii_graphic()));
+    Some(Callback { token })
 }
 
 #[cfg(test)]
@@ -200,6 +220,20 @@ mod tests {
         assert!(planted.starts_with("HTTP/1.1 404"), "a token on a guessable path is refused: {planted}");
         assert!(!waiter.is_finished(), "and not taken");
         drop(waiter);
+    }
+
+    #[test]
+    fn a_callback_token_with_line_breaks_or_spaces_is_refused() {
+        // Found by the `login_callback` fuzz target: `%0D%0A` in `pomerium_jwt` decoded into
+        // the token, and the next CONNECT request carried an injected header line.
+        let path = "/callback/00";
+        let head = |q: &str| format!("GET {path}?pomerium_jwt={q} HTTP/1.1\r\nHost: x\r\n\r\n");
+        for bad in ["a.b.c%0D%0AX-Evil:%201", "a.b%0Ac", "a+b", "a.b.c%00", "a.b.%C3%A9"] {
+            let got = parse_callback(head(bad).as_bytes(), path).expect("an HTTP request");
+            assert_eq!(got.token, None, "{bad:?} is not a token");
+        }
+        let good = parse_callback(head("eyJh.eyJz-_.c2l").as_bytes(), path).expect("an HTTP request");
+        assert_eq!(good.token, Some(Token::new("eyJh.eyJz-_.c2l")), "a JWT's characters pass");
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! Authentication: tokens and where they are kept ([`store`]), one browser login ([`login`],
-//! [`browser`]), and one login at a time per proxy ([`session`]).
+//! Authentication: tokens and where they are kept ([`store`], and in memory when that fails:
+//! [`fallback`]), one browser login ([`login`], [`browser`]), and one login at a time per
+//! proxy ([`session`]).
 
 pub mod browser;
+pub mod fallback;
 pub mod login;
 pub mod session;
 pub mod store;
 
 pub use browser::Browser;
+pub use fallback::MemoryFallback;
 pub use login::{LoginError, LoginSettings};
 pub use session::Authenticator;
 pub use store::{MemoryStore, StoreError, Token, TokenStore};

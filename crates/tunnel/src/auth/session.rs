@@ -3,12 +3,14 @@
 //! fifty proceed when it completes (pomerium-cli opens fifty tabs).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 
 use super::browser::Browser;
+use super::fallback::MemoryFallback;
 use super::login::{LoginError, LoginSettings, browser_login};
 use super::{Token, TokenStore};
 use crate::events::TunnelEvent;
@@ -26,11 +28,14 @@ struct Slot {
     running: tokio::sync::Mutex<()>,
 }
 
-/// Tokens for every proxy, shared by all tunnels of a process (the desktop app runs many).
+/// Tokens for every proxy, shared by all tunnels of a process (the desktop app runs many):
+/// a process has one.
 pub struct Authenticator {
     store: Arc<dyn TokenStore>,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
     service_account: Option<Token>,
+    /// Set once a failing `load` was logged as a warning (later ones are debug).
+    load_warned: AtomicBool,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -45,8 +50,15 @@ fn now_unix() -> u64 {
 
 impl Authenticator {
     /// Tokens kept in `store`; with a service account, logins use it instead of a browser.
+    /// A token `store` cannot keep is kept in memory until the process exits
+    /// ([`MemoryFallback`]), so a failing store never costs a second login.
     pub fn new(store: Arc<dyn TokenStore>, service_account: Option<Token>) -> Self {
-        Self { store, slots: Mutex::new(HashMap::new()), service_account }
+        Self {
+            store: Arc::new(MemoryFallback::new(store)),
+            slots: Mutex::new(HashMap::new()),
+            service_account,
+            load_warned: AtomicBool::new(false),
+        }
     }
 
     fn slot(&self, origin: &str) -> Arc<Slot> {
@@ -64,7 +76,11 @@ impl Authenticator {
             Ok(Ok(Some(t))) if !t.is_expired(now_unix(), EXPIRY_SKEW_SECS) => Some(t),
             Ok(Ok(_)) => None,
             Ok(Err(e)) => {
-                tracing::warn!(origin, error = %e, "could not read the stored token");
+                if self.load_warned.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(origin, error = %e, "could not read the stored token");
+                } else {
+                    tracing::warn!(origin, error = %e, "could not read the stored token (this warning is shown once)");
+                }
                 None
             }
             Err(_) => None,
@@ -139,9 +155,10 @@ impl Authenticator {
         };
         let store = self.store.clone();
         let (key, t) = (origin.to_owned(), token.clone());
+        // The store is a `MemoryFallback`: it keeps what the backend refuses, and warns once.
         match tokio::task::spawn_blocking(move || store.store(&key, &t)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(origin, error = %e, "could not store the token; it is used for this run only"),
+            Ok(Err(e)) => tracing::warn!(origin, error = %e, "could not store the token"),
             Err(_) => {}
         }
         let _ = events.send(TunnelEvent::LoginCompleted { origin: origin.to_owned() });

@@ -16,12 +16,18 @@ pub const MAX_BODY: usize = 4 * 1024;
 /// How long the proxy has to send a refusal body.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A parsed response head and the bytes read past it.
+/// A parsed response head and the bytes read past it. Public (like [`read_head`] and
+/// [`refusal_message`]) so the fuzz target `connect_response` can drive them; the engine
+/// reaches them only through [`super::Connector`].
 #[derive(Debug)]
-pub(super) struct Head {
+pub struct Head {
+    /// The status code (0 when the proxy sent none).
     pub status: u16,
+    /// The reason phrase.
     pub reason: String,
+    /// `Content-Length`, when present and a number.
     pub content_length: Option<usize>,
+    /// Bytes read past the head.
     pub rest: Vec<u8>,
 }
 
@@ -30,7 +36,11 @@ fn protocol(reason: impl Into<String>) -> ConnectError {
 }
 
 /// Reads until a complete head is parsed.
-pub(super) async fn read_head<R: AsyncRead + Unpin>(io: &mut R) -> Result<Head, ConnectError> {
+///
+/// # Errors
+/// [`ConnectError::Protocol`] for a close, a malformed or oversized head, or no head within
+/// [`HEAD_TIMEOUT`].
+pub async fn read_head<R: AsyncRead + Unpin>(io: &mut R) -> Result<Head, ConnectError> {
     let read = async {
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 4096];
@@ -81,7 +91,7 @@ fn parse(buf: &[u8]) -> Result<Option<Head>, ConnectError> {
 
 /// The refusal's message: the first non-empty line of its body (by `Content-Length`, at most
 /// 4 KiB, within 2 s), else `"<status> <reason>"`.
-pub(super) async fn refusal_message<R: AsyncRead + Unpin>(io: &mut R, head: Head) -> String {
+pub async fn refusal_message<R: AsyncRead + Unpin>(io: &mut R, head: Head) -> String {
     let want = head.content_length.unwrap_or(head.rest.len()).min(MAX_BODY);
     let mut body = head.rest;
     let more = async {
