@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-/// Every flag of `pomerium-cli tcp` (PROTOCOL.md §4.2).
+/// Every flag of `pomerium-cli tcp` (docs/protocol.md §4.2).
 const POMERIUM_CLI_TCP_FLAGS: &[&str] = &[
     "--listen",
     "--pomerium-url",

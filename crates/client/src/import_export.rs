@@ -1,4 +1,4 @@
-//! Pomerium Desktop's import/export format (PROTOCOL.md §6.4): protojson of a
+//! Pomerium Desktop's import/export format (docs/protocol.md §6.4): protojson of a
 //! `google.protobuf.Any` wrapping `pomerium.cli.Records`. Imports de-duplicate (same name,
 //! remote address and proxy URL update the saved profile); exports carry no ids, and private
 //! keys only when asked.

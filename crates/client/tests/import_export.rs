@@ -1,4 +1,4 @@
-//! Pomerium Desktop's import/export format: the PROTOCOL.md §6.4 example imports with every
+//! Pomerium Desktop's import/export format: the docs/protocol.md §6.4 example imports with every
 //! field, re-imports de-duplicate, exports strip ids and keep keys out unless asked.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use porthole_client::model::{ClientCert, ImportReport, Protocol};
 use porthole_client::{MemorySecrets, ProfileStore, SecretStore};
 use porthole_testkit::certs::TestPki;
 
-/// PROTOCOL.md §6.4's example, with real PEM in place of the placeholders.
+/// docs/protocol.md §6.4's example, with real PEM in place of the placeholders.
 fn fixture(cert_pem: &str, key_pem: &str) -> String {
     format!(
         r#"{{

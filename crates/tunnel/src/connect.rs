@@ -1,4 +1,4 @@
-//! HTTP/1.1 CONNECT to the proxy (PROTOCOL.md §2.2): dial, TLS, the request bytes exactly as
+//! HTTP/1.1 CONNECT to the proxy (docs/protocol.md §2.2): dial, TLS, the request bytes exactly as
 //! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error.
 //!
 //! - [`error`]: [`ConnectError`] and the status mapping of §2.7.

@@ -1,4 +1,4 @@
-//! The destination grammar, exactly pomerium-cli's `ParseURLs` (PROTOCOL.md §1.1): what to
+//! The destination grammar, exactly pomerium-cli's `ParseURLs` (docs/protocol.md §1.1): what to
 //! CONNECT to, and which proxy to reach it through.
 //!
 //! Where pomerium-cli is sloppy we are stricter, never looser on the wire: an empty CONNECT

@@ -1,4 +1,4 @@
-//! The client TLS configuration (PROTOCOL.md §4.1): platform roots plus an extra CA, optional
+//! The client TLS configuration (docs/protocol.md §4.1): platform roots plus an extra CA, optional
 //! "trust anything", ALPN `http/1.1`, and a client identity from PEM files or from a store.
 //!
 //! - [`filter`]: `attr=value` certificate filters and DN matching (platform-neutral).

@@ -1,4 +1,4 @@
-//! CONNECT end to end: the exact request bytes, the status mapping of PROTOCOL.md §2.7 against a
+//! CONNECT end to end: the exact request bytes, the status mapping of docs/protocol.md §2.7 against a
 //! scripted plaintext proxy, and TLS (trust, client certificates from PEM and from a store)
 //! against the real `porthole-gateway` running in-process.
 

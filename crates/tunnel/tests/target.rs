@@ -1,4 +1,4 @@
-//! The destination grammar against pomerium-cli's own test vectors (PROTOCOL.md §1.1) and the
+//! The destination grammar against pomerium-cli's own test vectors (docs/protocol.md §1.1) and the
 //! edges where Porthole deliberately differs (empty bastion target, IPv6 default port).
 
 use porthole_tunnel::target::{ProxyAddr, Target, TargetError, parse};

@@ -1,4 +1,4 @@
-//! One `routes[i]` entry → [`RouteConfig`]: `from` (PROTOCOL.md §1.3), `to`, policy and the
+//! One `routes[i]` entry → [`RouteConfig`]: `from` (docs/protocol.md §1.3), `to`, policy and the
 //! legacy access keys.
 
 use std::collections::HashMap;
@@ -257,7 +257,7 @@ pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), 
     Ok((host.to_ascii_lowercase(), port))
 }
 
-/// Parses `from` (PROTOCOL.md §1.3): plain `tcp+https://host[:port]` or bastion
+/// Parses `from` (docs/protocol.md §1.3): plain `tcp+https://host[:port]` or bastion
 /// `tcp+https://proxy[:port]/host:port`.
 pub(crate) fn parse_from(
     raw: &str,

@@ -1,4 +1,4 @@
-//! One browser login against a Pomerium-compatible proxy (PROTOCOL.md §3.2), done better than
+//! One browser login against a Pomerium-compatible proxy (docs/protocol.md §3.2), done better than
 //! pomerium-cli: the callback listens on 127.0.0.1 at an unguessable path (no other local page
 //! can plant a token), and the wait has a deadline with a message that says what to do.
 

@@ -1,4 +1,4 @@
-//! Why a CONNECT failed, as variants a caller can act on (PROTOCOL.md §2.7), and the mapping
+//! Why a CONNECT failed, as variants a caller can act on (docs/protocol.md §2.7), and the mapping
 //! from a non-200 status to them.
 
 /// Why [`super::Connector::connect`] did not produce a tunnel.

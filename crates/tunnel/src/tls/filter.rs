@@ -1,5 +1,5 @@
 //! Certificate selection filters (`--client-cert-issuer` / `--client-cert-subject`,
-//! PROTOCOL.md §4.1) and distinguished-name matching. Platform-neutral: the Linux identity
+//! docs/protocol.md §4.1) and distinguished-name matching. Platform-neutral: the Linux identity
 //! directory uses it today, macOS Keychain and Windows `MY` store code can share it later.
 
 use std::fmt;
@@ -93,7 +93,7 @@ impl NameFilter {
     ///
     /// # Errors
     /// [`FilterError::Format`] without `=`, [`FilterError::UnsupportedAttribute`] for an
-    /// attribute outside the list in PROTOCOL.md §4.1.
+    /// attribute outside the list in docs/protocol.md §4.1.
     pub fn parse(filter: &str) -> Result<Self, FilterError> {
         let (attr, value) = filter.split_once('=').ok_or_else(|| FilterError::Format(filter.to_owned()))?;
         Ok(Self { attr: attr.parse()?, value: value.to_owned() })
