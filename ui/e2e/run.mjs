@@ -12,8 +12,17 @@ import { chromium } from "playwright-core";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = path.resolve(here, "../dist");
 const shots = path.resolve(here, "../test-results/screenshots");
-const CSP = "default-src 'self'; style-src 'self' 'unsafe-inline'";
+/** The policy the desktop shell really sets: read from src-tauri/tauri.conf.json, not copied. */
+const CSP = await tauriCsp();
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".png": "image/png" };
+
+/** `app.security.csp` of src-tauri/tauri.conf.json; fails loudly when it is missing or empty. */
+async function tauriCsp() {
+  const conf = JSON.parse(await readFile(path.resolve(here, "../../src-tauri/tauri.conf.json"), "utf8"));
+  const csp = conf?.app?.security?.csp;
+  assert.ok(typeof csp === "string" && csp.includes("default-src"), `tauri.conf.json must set app.security.csp, found ${JSON.stringify(csp)}`);
+  return csp;
+}
 
 let server, browser, context, page, base;
 const problems = [];
