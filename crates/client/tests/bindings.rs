@@ -1,6 +1,7 @@
 //! The TypeScript bindings in `ui/src/bindings/` are generated from the Rust types: this test
-//! regenerates them and fails when the committed files differ (run with
-//! `UPDATE_BINDINGS=1` to rewrite them).
+//! regenerates them and fails when the committed files differ, or when the directory holds a
+//! file generation would not write (run with `UPDATE_BINDINGS=1` to rewrite them and delete
+//! those).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,12 +22,15 @@ fn generate(dir: &Path) {
     ErrorCode::export_all_to(dir).unwrap();
 }
 
+/// Every file in `dir` (whatever its extension, so a stray file is seen too), by name.
 fn files(dir: &Path) -> BTreeMap<String, String> {
     std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
-                .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
-                .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap()))
+                .map(|e| {
+                    let text = std::fs::read_to_string(e.path()).unwrap_or_else(|err| format!("<unreadable: {err}>"));
+                    (e.file_name().to_string_lossy().into_owned(), text)
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -41,6 +45,9 @@ fn committed_bindings_match_the_rust_types() {
     assert!(generated.contains_key("ConnectionStatus.ts") && generated.contains_key("AppError.ts"), "{:?}", generated.keys());
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
         std::fs::create_dir_all(&committed_dir).unwrap();
+        for name in files(&committed_dir).keys().filter(|n| !generated.contains_key(*n)) {
+            std::fs::remove_file(committed_dir.join(name)).unwrap();
+        }
         for (name, text) in &generated {
             std::fs::write(committed_dir.join(name), text).unwrap();
         }
@@ -53,6 +60,12 @@ fn committed_bindings_match_the_rust_types() {
             "ui/src/bindings/{name} is stale: run `UPDATE_BINDINGS=1 cargo test -p porthole-client --test bindings`"
         );
     }
+    let extra: Vec<&String> = committed.keys().filter(|n| !generated.contains_key(*n)).collect();
+    assert!(
+        extra.is_empty(),
+        "ui/src/bindings/ has files no Rust type generates: {extra:?}; delete them (or run \
+         `UPDATE_BINDINGS=1 cargo test -p porthole-client --test bindings`)"
+    );
 }
 
 #[test]
