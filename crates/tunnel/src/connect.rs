@@ -87,8 +87,8 @@ impl Connector {
     ///
     /// # Errors
     /// [`ConnectError`]: `Dial` / `Tls` before the request, a status variant for a non-200
-    /// answer, `Protocol` for an answer that is not HTTP. Only `LoginRequired` means the token
-    /// should be dropped ([`ConnectError::keeps_token`]).
+    /// answer, `Protocol` for an answer that is not HTTP. What happens to the token is the
+    /// engine's rule (`tunnel::open`), not the connector's.
     ///
     /// # Cancel safety
     /// Dropping the future closes the half-open connection; nothing else is left behind.

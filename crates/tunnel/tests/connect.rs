@@ -1,14 +1,18 @@
 //! CONNECT end to end: the exact request bytes, the status mapping of docs/protocol.md §2.7 against a
-//! scripted plaintext proxy, and TLS (trust, client certificates from PEM and from a store)
+//! scripted plaintext proxy, the token rule the engine applies to those answers, and TLS (trust, client certificates from PEM and from a store)
 //! against the real `porthole-gateway` running in-process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use porthole_gateway::{Gateway, Running};
 use porthole_testkit::certs::{CertPair, TestPki};
 use porthole_testkit::echo::EchoServer;
+use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, Token, TokenStore as _};
 use porthole_tunnel::connect::{ConnectError, Connector, request_bytes};
+use porthole_tunnel::events::TunnelEvent;
+use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle};
 use porthole_tunnel::target::{Target, parse};
 use porthole_tunnel::tls::store::StoreResolver;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
@@ -84,15 +88,12 @@ async fn early_bytes_after_the_200_head_are_returned() {
 async fn statuses_map_to_actionable_errors() {
     let e = answer(b"HTTP/1.1 302 Found\r\nLocation: https://auth/\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::LoginRequired { status: 302 });
-    assert!(!e.keeps_token(), "a login is needed: the token is stale");
     let e = answer(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::LoginRequired { status: 401 });
     let e = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 26\r\n\r\n\nnot in group admins\nmore\n").await;
     assert_eq!(e, ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() });
-    assert!(e.keeps_token(), "403 keeps the token (pomerium-cli too)");
     let e = answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::NoRoute { destination: "db.example.com:5432".into() });
-    assert!(e.keeps_token(), "404 keeps the token (pomerium-cli deletes it)");
     let e = answer(b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::CertificateRequired { destination: "db.example.com:5432".into() });
     assert!(e.to_string().contains("--client-cert"), "the message names the fix: {e}");
@@ -110,7 +111,96 @@ async fn closed_port_is_a_dial_error() {
     let target = parse(&format!("http://127.0.0.1:{port}/db:5432"), None).unwrap();
     let e = Connector::new(target, None).connect(None).await.unwrap_err();
     assert_eq!(e, ConnectError::Dial { proxy: format!("127.0.0.1:{port}"), reason: "connection refused".into() });
-    assert!(e.keeps_token(), "a network error says nothing about the token");
+}
+
+/// A plaintext "proxy" that answers its n-th connection with `answers[n]` (then holds it open
+/// until the client drops it); the returned counter says how many it has accepted.
+async fn scripted_each(answers: Vec<&'static [u8]>) -> (Target, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        for answer in answers {
+            let (mut s, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 && s.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                let _ = s.write_all(answer).await;
+                let _ = s.read(&mut byte).await;
+            });
+        }
+    });
+    (parse(&format!("http://127.0.0.1:{port}/db.example.com:5432"), None).unwrap(), accepted)
+}
+
+/// Opens one local connection through a tunnel engine whose token store holds `stored` (and
+/// whose logins return `service_account`), and returns the `Disconnected` code and what the
+/// store holds afterwards.
+async fn through_the_engine(target: Target, stored: &Token, service_account: Option<Token>) -> (Option<&'static str>, Option<Token>) {
+    let origin = target.proxy.origin();
+    let store = Arc::new(MemoryStore::default());
+    store.store(&origin, stored).unwrap();
+    let auth = Arc::new(Authenticator::new(store.clone(), service_account));
+    let login = LoginSettings { tls: None, browser: Browser::Print, timeout: Duration::from_secs(5) };
+    let config = TunnelConfig { connector: Arc::new(Connector::new(target, None)), login };
+    let handle = TunnelHandle::start("127.0.0.1:0", config, auth).await.unwrap();
+    let mut events = handle.subscribe();
+    let _local = tokio::net::TcpStream::connect(handle.local_addr()).await.unwrap();
+    let code = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let TunnelEvent::Disconnected { code, .. } = events.recv().await.expect("events flow") {
+                return code;
+            }
+        }
+    })
+    .await
+    .expect("the tunnel reports its end within 10 s");
+    (code, store.load(&origin).unwrap())
+}
+
+/// The token rule the engine applies (`tunnel.rs`, `open`): only a refusal right after a fresh
+/// login forgets the stored token; every other failure keeps it (pomerium-cli deletes it on
+/// 404, 495 and network errors, and so asks for a needless browser login).
+#[tokio::test]
+async fn only_a_refusal_right_after_a_login_forgets_the_stored_token() {
+    let good = Token::new(JWT);
+    for (answer, code) in [
+        (&b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"[..], "denied"),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", "no_route"),
+        (b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n", "certificate"),
+        (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", "unavailable"),
+        (b"HTTP/1.1 500 Internal Server Error\r\n\r\n", "status"),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", "proxy"),
+    ] {
+        let (target, accepted) = scripted_each(vec![answer]).await;
+        let (got, kept) = through_the_engine(target, &good, None).await;
+        assert_eq!(got, Some(code), "{}", String::from_utf8_lossy(answer));
+        assert_eq!(kept.as_ref(), Some(&good), "{code}: the stored token is kept");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "{code}: no login, no retry");
+    }
+
+    let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let closed = parse(&format!("http://127.0.0.1:{port}/db:5432"), None).unwrap();
+    let (got, kept) = through_the_engine(closed, &good, None).await;
+    assert_eq!((got, kept.as_ref()), (Some("proxy"), Some(&good)), "a network error says nothing about the token");
+
+    // 401, a login (the service account), and 401 again for the fresh token: forgotten.
+    let fresh = Token::new("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzYSJ9.c2ln");
+    let refused = &b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"[..];
+    let (target, accepted) = scripted_each(vec![refused, refused]).await;
+    let (got, kept) = through_the_engine(target, &good, Some(fresh.clone())).await;
+    assert_eq!((got, kept), (Some("auth"), None), "a token refused right after the login is removed");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "one retry after the login");
+
+    // 302 (login needed), the login, then a 404 for the fresh token: the fresh token stays.
+    let (target, _) = scripted_each(vec![b"HTTP/1.1 302 Found\r\nLocation: https://auth/\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"]).await;
+    let (got, kept) = through_the_engine(target, &good, Some(fresh.clone())).await;
+    assert_eq!((got, kept.as_ref()), (Some("no_route"), Some(&fresh)), "a 404 after a login keeps the new token");
 }
 
 /// The real gateway, TLS with a `TestPki` certificate; routes are public.

@@ -74,15 +74,6 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    /// `false` only for [`ConnectError::LoginRequired`]: the cached token is then stale.
-    ///
-    /// pomerium-cli deletes the token on network errors, 404, 495 and so on; keeping it there
-    /// saves a needless browser login.
-    #[must_use]
-    pub fn keeps_token(&self) -> bool {
-        !matches!(self, Self::LoginRequired { .. })
-    }
-
     /// Maps a non-200 status and its message to the variant a caller acts on.
     pub(super) fn from_status(status: u16, destination: &str, message: String) -> Self {
         let destination = destination.to_owned();
