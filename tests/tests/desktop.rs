@@ -160,6 +160,11 @@ async fn desktop_window_end_to_end() {
     s.end().await;
 }
 
+/// Upper bound on the idle app's memory (PSS, MiB, summed over the shell and WebKit's helpers).
+const IDLE_PSS_MIB: u64 = 450;
+/// Upper bound on the idle shell process's own memory (PSS, MiB).
+const IDLE_SHELL_PSS_MIB: u64 = 135;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     if in_private_session("desktop_idle_memory_with_20_saved_and_3_connected") {
@@ -220,5 +225,11 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     println!("idle memory (PSS MiB): total {} {pss:?}", pss.iter().map(|p| p.1).sum::<u64>());
     println!("idle memory, 20 saved / 3 connected: {} MiB across {} processes ({:?}); driver tree total {} MiB", app_kib / 1024, app.len(), app.iter().map(|p| (&p.1, p.2 / 1024)).collect::<Vec<_>>(), kib / 1024);
     assert!(app.iter().any(|p| p.1.starts_with("porthole-deskto")), "the app process was found: {procs:?}");
+    // Bounds from measurements (debug build, 2026-12: total PSS 356–362 MiB, the Rust shell
+    // 105–106 MiB of it), with ~25 % headroom: a leak or a second web view fails here.
+    let total_pss: u64 = pss.iter().map(|p| p.1).sum();
+    let shell_pss: u64 = pss.iter().filter(|p| p.0.starts_with("porthole-deskto")).map(|p| p.1).sum();
+    assert!(total_pss <= IDLE_PSS_MIB, "idle app (all its processes) uses {total_pss} MiB PSS, over {IDLE_PSS_MIB}: {pss:?}");
+    assert!(shell_pss <= IDLE_SHELL_PSS_MIB, "the idle shell process uses {shell_pss} MiB PSS, over {IDLE_SHELL_PSS_MIB}: {pss:?}");
     s.end().await;
 }
