@@ -1,75 +1,20 @@
-//! Running the real desktop app for tests: a private session bus with an unlocked
-//! `gnome-keyring-daemon` (the real keychain), `Xvfb` (the real window), and `tauri-driver` +
-//! `WebKitWebDriver` to drive it.
+//! Running the real desktop app for tests: `Xvfb` (the real window), and `tauri-driver` +
+//! `WebKitWebDriver` to drive it. The tests run inside a private session bus with an unlocked
+//! `gnome-keyring-daemon` (the real keychain) through [`porthole_testkit::session`].
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context as _;
-
-use crate::bin;
-
-/// Env marker: set inside the private session bus.
-const INNER: &str = "PORTHOLE_DESKTOP_E2E_INNER";
-
-/// Runs the current test again inside `dbus-run-session` with an unlocked gnome-keyring and a
-/// private `HOME`, and returns `true` in the outer process once the inner run passed (the
-/// caller then returns). Returns `false` inside, where the test body runs.
-///
-/// # Panics
-/// When the inner run fails (its output is in the message).
-#[must_use]
-pub fn in_private_session(test_name: &str) -> bool {
-    if std::env::var_os(INNER).is_some() {
-        return false;
-    }
-    let home = tempfile::tempdir().expect("temp HOME");
-    let exe = std::env::current_exe().expect("test executable");
-    let out = Command::new("timeout")
-        .arg("600")
-        .arg("dbus-run-session")
-        .arg("--")
-        .arg("sh")
-        .arg("-c")
-        .arg("printf porthole-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec \"$0\" --exact \"$1\" --nocapture --test-threads 1")
-        .arg(&exe)
-        .arg(test_name)
-        .env(INNER, "1")
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_CACHE_HOME", home.path().join("cache"))
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .output()
-        .expect("dbus-run-session (make test installs dbus-daemon and gnome-keyring)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains(test_name) && stdout.contains("test result: ok. 1 passed"),
-        "the test inside the private session failed ({}):\n{stdout}\n{stderr}",
-        out.status
-    );
-    print!("{stdout}");
-    true
-}
-
-/// A child killed on drop.
-pub struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use porthole_testkit::child::{KilledOnDrop, bin};
 
 /// Starts `Xvfb` on a display it picks itself (`-displayfd`, so parallel tests never race for
 /// one); returns it and the `DISPLAY` value.
 ///
 /// # Errors
 /// When Xvfb is missing or does not report its display.
-pub fn xvfb() -> anyhow::Result<(Proc, String)> {
+pub fn xvfb() -> anyhow::Result<(KilledOnDrop, String)> {
     use std::io::BufRead as _;
     let mut child = Command::new("Xvfb")
         .args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
@@ -78,7 +23,7 @@ pub fn xvfb() -> anyhow::Result<(Proc, String)> {
         .spawn()
         .context("Xvfb (make test installs xvfb)")?;
     let stdout = child.stdout.take().context("Xvfb stdout")?;
-    let proc = Proc(child);
+    let proc = KilledOnDrop::adopt(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -94,7 +39,7 @@ pub fn xvfb() -> anyhow::Result<(Proc, String)> {
 ///
 /// # Errors
 /// When tauri-driver is missing or does not listen.
-pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(Proc, String)> {
+pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(KilledOnDrop, String)> {
     let port = porthole_testkit::process::free_port();
     let native = porthole_testkit::process::free_port();
     let driver = which("tauri-driver").context("tauri-driver (make test installs it with cargo install)")?;
@@ -103,9 +48,7 @@ pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(Proc
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let file = std::fs::File::create(log)?;
-    let child = cmd.stdin(Stdio::null()).stdout(file.try_clone()?).stderr(file).spawn()?;
-    let proc = Proc(child);
+    let proc = KilledOnDrop::spawn(cmd, log)?;
     // tauri-driver forwards to the WebKitWebDriver it starts on `native`: wait for both, or the
     // first session request can reach a driver that is not listening yet.
     for p in [port, native] {
@@ -179,14 +122,6 @@ pub fn pss_kib(pid: u32) -> u64 {
 #[must_use]
 pub fn app_pid(driver_pid_root: u32) -> Option<u32> {
     tree_rss_kib(driver_pid_root).1.into_iter().find(|(_, name, _)| name.starts_with("porthole-deskto")).map(|p| p.0)
-}
-
-impl Proc {
-    /// The process id.
-    #[must_use]
-    pub fn id(&self) -> u32 {
-        self.0.id()
-    }
 }
 
 /// Checks a PNG is a real rendering: decodes, is at least 400×300, and has many colours.

@@ -2,14 +2,15 @@
 //! a client key authorised for the current user.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use porthole_testkit::child::KilledOnDrop;
 
 /// A running `sshd`, killed on drop.
 pub struct Sshd {
-    child: Child,
+    child: KilledOnDrop,
     /// Its port on 127.0.0.1.
     pub port: u16,
     /// The client private key authorised to log in.
@@ -57,36 +58,20 @@ impl Sshd {
             ),
         )?;
         std::fs::create_dir_all("/run/sshd").ok();
-        let log = std::fs::File::create(dir.join("sshd.log"))?;
-        let child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("/usr/sbin/sshd (make test installs openssh-server)")?;
+        let mut cmd = Command::new("/usr/sbin/sshd");
+        cmd.arg("-D").arg("-e").arg("-f").arg(&config);
+        let child = KilledOnDrop::spawn(cmd, &dir.join("sshd.log")).context("/usr/sbin/sshd (make test installs openssh-server)")?;
         let mut me = Self { child, port, client_key, user };
         porthole_testkit::eventually::poll_until_blocking(&format!("listen on {port}"), Duration::from_secs(10), || {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Ok(Some(()));
             }
-            if let Ok(Some(s)) = me.child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
-                anyhow::bail!("sshd exited ({s}):\n{log}");
+            if let Some(s) = me.child.try_wait() {
+                anyhow::bail!("sshd exited ({s}):\n{}", me.child.log());
             }
             Ok(None)
         })
         .context("sshd")?;
         Ok(me)
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

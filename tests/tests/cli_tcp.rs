@@ -7,12 +7,13 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use porthole_e2e::bin;
+use porthole_e2e::cli::PortholeCli as _;
 use porthole_e2e::sshd::Sshd;
-use porthole_e2e::stack::Stack;
 use porthole_testkit::certs::TestPki;
+use porthole_testkit::child::bin;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::eventually;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::process::spawn_redis;
 
 fn echo_route(from: &str, echo: &EchoServer, extra: &str) -> String {
@@ -36,7 +37,7 @@ async fn redis_cli_through_porthole_tcp() {
         "  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n            - claim/groups: admins\n",
         redis.addr
     );
-    let stack = Stack::start(&routes).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     let tunnel = stack.tcp("redis.corp.example.com:6379", "alice@example.com", &[]).unwrap();
     let port = tunnel.addr.port().to_string();
     let cli = |args: &[&str], input: Option<&[u8]>| {
@@ -74,7 +75,7 @@ async fn ssh_proxycommand_through_listen_stdio() {
     let dir = tempfile::tempdir().unwrap();
     let sshd = Sshd::start(dir.path()).expect("sshd");
     let routes = format!("  - from: tcp+https://ssh.corp.example.com:22\n    to: tcp://127.0.0.1:{}\n    allow_any_authenticated_user: true\n", sshd.port);
-    let stack = Stack::start(&routes).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     let mut proxy = stack.porthole("bob@example.com");
     proxy
         .arg("tcp")
@@ -108,7 +109,7 @@ async fn ssh_proxycommand_through_listen_stdio() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_connections_before_login_share_one_browser_launch() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &echo_route("tcp+https://echo.corp.example.com:7000", &echo, ""), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let tunnel = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
     let addr = tunnel.addr;
     let tasks: Vec<_> = (0..50)
@@ -126,12 +127,12 @@ async fn bastion_form_and_denied_user_sentence() {
     let echo = EchoServer::start().await;
     let routes = echo_route("tcp+https://bastion.example.com:8443/inner.example.com:22", &echo, "")
         + &format!("  - from: tcp+https://admins.corp.example.com:7000\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - claim/groups: admins\n", echo.addr);
-    let stack = Stack::start(&routes).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     // The bastion form names the proxy in the URL; --pomerium-url is not needed.
-    let port = stack.gateway.addr.port();
+    let port = stack.addr.port();
     let mut cmd = stack.porthole("bob@example.com");
     cmd.arg("tcp").arg(format!("tcp+https://127.0.0.1:{port}/inner.example.com:22")).arg("--alternate-ca-path").arg(&stack.ca_path).arg("--browser-cmd").arg(bin("porthole-test-browser"));
-    let bastion = porthole_e2e::stack::Porthole::spawn(cmd, &stack.dir.path().join("bastion.log")).unwrap();
+    let bastion = porthole_e2e::cli::Porthole::spawn(cmd, &stack.dir.path().join("bastion.log")).unwrap();
     assert_eq!(echo_through(bastion.addr, b"via bastion").unwrap(), b"via bastion");
 
     let mut denied = stack.tcp("admins.corp.example.com:7000", "bob@example.com", &[]).unwrap();
@@ -153,7 +154,7 @@ async fn client_certificate_route_needs_the_certificate() {
     let ca = clients.write_ca_to(dir.path()).unwrap();
     let pair = clients.client_cert("alice").write_to(dir.path(), "alice").unwrap();
     let routes = echo_route("tcp+https://mtls.corp.example.com:7001", &echo, &format!("    tls_downstream_client_ca_file: {}\n", ca.display()));
-    let stack = Stack::start(&routes).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     let without = stack.tcp("mtls.corp.example.com:7001", "alice@example.com", &[]).unwrap();
     let mut s = TcpStream::connect(without.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -173,7 +174,7 @@ async fn client_certificate_route_needs_the_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_needs_no_browser() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &echo_route("tcp+https://echo.corp.example.com:7000", &echo, ""), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let token = stack.mint(&serde_json::json!({"sub": "robot", "email": "robot@example.com"}));
     let file = stack.dir.path().join("sa.jwt");
     std::fs::write(&file, format!("{token}\n")).unwrap();
@@ -188,7 +189,7 @@ async fn service_account_needs_no_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_browser_prints_the_url_and_waits() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &echo_route("tcp+https://echo.corp.example.com:7000", &echo, ""), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let tunnel = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &["--no-browser"]).unwrap();
     let addr = tunnel.addr;
     let conn = std::thread::spawn(move || echo_through(addr, b"after login"));
@@ -220,7 +221,7 @@ async fn no_browser_prints_the_url_and_waits() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_token_triggers_exactly_one_relogin() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &echo_route("tcp+https://echo.corp.example.com:7000", &echo, ""), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let first = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
     assert_eq!(echo_through(first.addr, b"1").unwrap(), b"1");
     assert_eq!(stack.launches(), 1);
@@ -250,11 +251,11 @@ async fn refused_token_triggers_exactly_one_relogin() {
     // An expired token (exp = now) is not even sent: one new login, no 401 at the gateway.
     let token_file = walk(&cache).into_iter().find(|p| std::fs::read_to_string(p).map(|t| t.split('.').count() == 3).unwrap_or(false)).unwrap();
     std::fs::write(&token_file, stack.mint_expired(&serde_json::json!({"sub": "alice"}))).unwrap();
-    let refused_before = stack.gateway.log().matches("status=401").count();
+    let refused_before = stack.log().matches("status=401").count();
     let fourth = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
     assert_eq!(echo_through(fourth.addr, b"4").unwrap(), b"4", "{}", fourth.log());
     assert_eq!(stack.launches(), 3, "an expired token costs exactly one new login");
-    assert_eq!(stack.gateway.log().matches("status=401").count(), refused_before, "the expired token was never sent");
+    assert_eq!(stack.log().matches("status=401").count(), refused_before, "the expired token was never sent");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -320,7 +321,7 @@ async fn proxy_down_leaves_the_listener_up_and_json_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_location_logout_and_clear() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &echo_route("tcp+https://echo.corp.example.com:7000", &echo, ""), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let out = stack.porthole("alice@example.com").args(["cache", "location"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), stack.cache_dir().to_string_lossy(), "cache location prints the cache dir");
     let t = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();

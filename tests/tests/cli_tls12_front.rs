@@ -8,21 +8,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_e2e::bare::BareGateway;
-use porthole_e2e::bin;
-use porthole_e2e::stack::Porthole;
+use porthole_e2e::cli::Porthole;
+use porthole_testkit::child::{KilledOnDrop, bin};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::poll_until_blocking;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::openssl::is_listening;
-use porthole_testkit::process::{KilledOnDrop, free_port};
-use rustls_pki_types::pem::PemObject as _;
+use porthole_testkit::process::free_port;
 use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::pem::PemObject as _;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 /// stunnel: TLS 1.2 only on `front` (certificate for 127.0.0.1 from the gateway's CA), then TLS
 /// again to the gateway through a second, internal service.
-fn stunnel_tls12_front(gw: &BareGateway) -> (KilledOnDrop, SocketAddr) {
+fn stunnel_tls12_front(gw: &TestGateway) -> (KilledOnDrop, SocketAddr) {
     let dir = gw.dir.path();
     let pair = gw.pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir, "front").unwrap();
     let (front, inner) = (free_port(), free_port());
@@ -37,7 +37,7 @@ fn stunnel_tls12_front(gw: &BareGateway) -> (KilledOnDrop, SocketAddr) {
              verifyChain = yes\ncheckHost = localhost\nsni = localhost\n",
             pair.cert.display(),
             pair.key.display(),
-            gw.gateway.addr,
+            gw.addr,
             gw.ca_path.display(),
         ),
     )
@@ -53,9 +53,9 @@ fn stunnel_tls12_front(gw: &BareGateway) -> (KilledOnDrop, SocketAddr) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn porthole_tcp_through_a_tls12_only_front_speaks_first_and_relays() {
     let echo = EchoServer::start().await;
-    let gw = BareGateway::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).unwrap();
+    let gw = TestGateway::start(GatewayOpts { routes: &format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr), ..GatewayOpts::default() }).await.unwrap();
     let (stunnel, front) = stunnel_tls12_front(&gw);
-    let token = gw.mint("robot");
+    let token = gw.mint_user("robot");
     let mut cmd = Command::new(bin("porthole"));
     cmd.env("PORTHOLE_TOKEN_STORE", "file")
         .env("PORTHOLE_CACHE_DIR", gw.dir.path().join("cache"))
@@ -85,7 +85,7 @@ async fn porthole_tcp_through_a_tls12_only_front_speaks_first_and_relays() {
         got.map(|g| g.len()),
         porthole.log(),
         stunnel.log_tail(),
-        gw.gateway.log()
+        gw.log()
     );
     let tls13 = tls13_handshake(front, gw.pki.ca_pem());
     assert!(tls13.is_err(), "the front refuses TLS 1.3, so the tunnel above ran over TLS 1.2: {tls13:?}");

@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use porthole_e2e::bin;
-use porthole_e2e::desktop::{capabilities, check_rendered, in_private_session, tauri_driver, tree_rss_kib, xvfb};
-use porthole_e2e::stack::Stack;
+use porthole_e2e::cli::PortholeCli as _;
+use porthole_e2e::desktop::{capabilities, check_rendered, tauri_driver, tree_rss_kib, xvfb};
 use porthole_e2e::webdriver::Session;
+use porthole_testkit::child::bin;
 use porthole_testkit::eventually::{poll_until, poll_until_blocking};
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::process::spawn_redis;
+use porthole_testkit::session::{Session as Bus, in_child, run_in_child};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -65,14 +67,15 @@ async fn click_button(s: &Session, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_window_end_to_end() {
-    if in_private_session("desktop_window_end_to_end") {
-        return;
+    if !in_child() {
+        let home = tempfile::tempdir().unwrap();
+        return run_in_child("desktop_window_end_to_end", Bus::Keyring, home.path(), &[]);
     }
     let redis = spawn_redis().await.expect("redis-server");
-    let stack = Stack::start(&format!(
+    let stack = TestGateway::start(GatewayOpts { routes: &format!(
         "  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n",
         redis.addr
-    ))
+    ), idp: true, ..GatewayOpts::default() })
     .await
     .unwrap();
     let (_x, display) = xvfb().unwrap();
@@ -167,8 +170,9 @@ const IDLE_SHELL_PSS_MIB: u64 = 135;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_idle_memory_with_20_saved_and_3_connected() {
-    if in_private_session("desktop_idle_memory_with_20_saved_and_3_connected") {
-        return;
+    if !in_child() {
+        let home = tempfile::tempdir().unwrap();
+        return run_in_child("desktop_idle_memory_with_20_saved_and_3_connected", Bus::Keyring, home.path(), &[]);
     }
     let (_x, display) = xvfb().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_e2e::stack::Stack;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::eventually;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, Token, TokenStore};
 use porthole_tunnel::connect::Connector;
 use porthole_tunnel::events::TunnelEvent;
@@ -18,14 +18,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
-fn config(stack: &Stack, destination: &str, browser: Browser, timeout: Duration) -> TunnelConfig {
+fn config(stack: &TestGateway, destination: &str, browser: Browser, timeout: Duration) -> TunnelConfig {
     let target = porthole_tunnel::target::parse(destination, Some(&stack.url())).unwrap();
     let tls = client_config(&TlsOptions { ca_pem: Some(stack.pki.ca_pem().as_bytes().to_vec()), ..TlsOptions::default() }).unwrap();
     TunnelConfig { connector: Arc::new(Connector::new(target, Some(tls.clone()))), login: LoginSettings { tls: Some(tls), browser, timeout } }
 }
 
-fn origin(stack: &Stack) -> String {
-    format!("https://127.0.0.1:{}", stack.gateway.addr.port())
+fn origin(stack: &TestGateway) -> String {
+    format!("https://127.0.0.1:{}", stack.addr.port())
 }
 
 async fn next_matching(rx: &mut broadcast::Receiver<TunnelEvent>, pred: impl Fn(&TunnelEvent) -> bool) -> TunnelEvent {
@@ -56,7 +56,7 @@ async fn is_closed(stream: &mut TcpStream) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_owns_peers_and_stops_on_drop() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let store = Arc::new(MemoryStore::default());
     store.store(&origin(&stack), &Token::new(stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"})))).unwrap();
     let auth = Arc::new(Authenticator::new(store, None));
@@ -102,7 +102,7 @@ async fn handle_owns_peers_and_stops_on_drop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_404_keeps_the_token_and_expired_tokens_are_not_sent() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let store = Arc::new(MemoryStore::default());
     let good = Token::new(stack.mint(&serde_json::json!({"sub": "alice"})));
     store.store(&origin(&stack), &good).unwrap();
@@ -128,6 +128,6 @@ async fn a_404_keeps_the_token_and_expired_tokens_are_not_sent() {
     let TunnelEvent::LoginFailed { message, .. } = e else { unreachable!() };
     assert!(message.contains("login not completed within 1 s"), "a login nobody finishes says what to do: {message}");
     assert!(is_closed(&mut s).await);
-    let log = stack.gateway.log();
+    let log = stack.log();
     assert!(log.contains("status=302") && !log.contains("status=401"), "the expired token was not sent:\n{log}");
 }

@@ -16,14 +16,14 @@ use std::time::{Duration, Instant};
 use aes_gcm::aead::AeadInPlace as _;
 use aes_gcm::{Aes128Gcm, KeyInit as _, Nonce};
 use hkdf::Hkdf;
-use porthole_e2e::bare::BareGateway;
 use porthole_testkit::eventually::poll_until_blocking;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::openssl::OpenSsl;
 use porthole_testkit::proc_cpu::cpu_time;
-use rustls::crypto::ring::{cipher_suite, default_provider};
 use rustls::{ClientConfig, ClientConnection, KeyLog};
-use rustls_pki_types::pem::PemObject as _;
+use rustls::crypto::ring::{cipher_suite, default_provider};
 use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::pem::PemObject as _;
 use sha2::Sha256;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -67,12 +67,12 @@ fn client_config(ca_pem: &str, keys: Option<Arc<ClientSecret>>) -> Arc<ClientCon
 }
 
 /// One full handshake on a blocking socket; the connection is returned open.
-fn handshake(gw: &BareGateway, config: Arc<ClientConfig>) -> (TcpStream, ClientConnection) {
-    let mut sock = TcpStream::connect(gw.gateway.addr).unwrap();
+fn handshake(gw: &TestGateway, config: Arc<ClientConfig>) -> (TcpStream, ClientConnection) {
+    let mut sock = TcpStream::connect(gw.addr).unwrap();
     sock.set_read_timeout(Some(WAIT)).unwrap();
     let mut conn = ClientConnection::new(config, ServerName::try_from("localhost").unwrap()).unwrap();
     while conn.is_handshaking() {
-        conn.complete_io(&mut sock).unwrap_or_else(|e| panic!("handshake: {e}\n{}", gw.gateway.log()));
+        conn.complete_io(&mut sock).unwrap_or_else(|e| panic!("handshake: {e}\n{}", gw.log()));
     }
     while conn.wants_write() {
         conn.write_tls(&mut sock).unwrap();
@@ -94,7 +94,7 @@ fn settled_cpu(pid: u32) -> Duration {
 }
 
 /// What one full handshake (and a close) costs the gateway, averaged over [`HANDSHAKES`].
-fn handshake_cost(gw: &BareGateway) -> Duration {
+fn handshake_cost(gw: &TestGateway) -> Duration {
     let config = client_config(gw.pki.ca_pem(), None);
     for _ in 0..5 {
         drop(handshake(gw, Arc::clone(&config))); // warm-up: lazy initialisation, page faults
@@ -152,13 +152,13 @@ fn closed_within_wait(sock: &mut TcpStream) -> (bool, usize) {
     (false, got)
 }
 
-fn echo_gateway() -> BareGateway {
-    BareGateway::start("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://127.0.0.1:9\n    allow_any_authenticated_user: true\n").unwrap()
+async fn echo_gateway() -> TestGateway {
+    TestGateway::start(GatewayOpts { routes: "  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://127.0.0.1:9\n    allow_any_authenticated_user: true\n", ..GatewayOpts::default() }).await.unwrap()
 }
 
 #[test]
 fn one_record_of_keyupdate_requests_costs_at_most_ten_handshakes_and_closes() {
-    let gw = echo_gateway();
+    let gw = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(echo_gateway());
     let per_handshake = handshake_cost(&gw);
     let secret = Arc::new(ClientSecret::default());
     let (mut sock, _conn) = handshake(&gw, client_config(gw.pki.ca_pem(), Some(Arc::clone(&secret))));
@@ -175,15 +175,15 @@ fn one_record_of_keyupdate_requests_costs_at_most_ten_handshakes_and_closes() {
     );
     assert!(closed, "the gateway must close a connection that sends KeyUpdate messages after a KeyUpdate in one record (RFC 8446 §5.1); it answered {answered} bytes and kept it open");
     assert!(flood <= per_handshake * 10, "the flood cost {flood:?} of gateway CPU, more than 10 handshakes ({per_handshake:?} each)");
-    assert!(!gw.gateway.log().contains("panicked"), "{}", gw.gateway.log());
+    assert!(!gw.log().contains("panicked"), "{}", gw.log());
 }
 
 #[tokio::test]
 async fn keyupdate_requests_in_separate_records_cost_at_most_twenty_handshakes_and_close() {
-    let gw = echo_gateway();
+    let gw = echo_gateway().await;
     let per_handshake = handshake_cost(&gw);
     let ca = gw.ca_path.to_str().unwrap().to_owned();
-    let mut cli = OpenSsl::client(gw.gateway.addr, &["-tls1_3", "-brief", "-nbio", "-CAfile", &ca, "-servername", "localhost"]).unwrap();
+    let mut cli = OpenSsl::client(gw.addr, &["-tls1_3", "-brief", "-nbio", "-CAfile", &ca, "-servername", "localhost"]).unwrap();
     cli.wait_stderr("Ciphersuite: ", 1, WAIT).await.unwrap();
     let before = settled_cpu(gw.pid());
     let mut sent = 0;

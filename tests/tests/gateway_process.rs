@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use porthole_e2e::stack::Stack;
 use porthole_testkit::browser::login_with_chromium;
 use porthole_testkit::callback::CallbackCatcher;
 use porthole_testkit::connect::{connect_on, tls_connect};
 use porthole_testkit::eventually::eventually;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::idp::{ALICE, BOB, PASSWORD};
 use porthole_testkit::login::fetch_login_url;
 use porthole_testkit::process::spawn_redis;
@@ -34,8 +34,8 @@ async fn chromium_login_then_redis_through_the_gateway_process() {
          \x20           - claim/groups: 'admins'\n",
         redis.addr
     );
-    let mut stack = Stack::start(&routes).await.expect("IdP and gateway start");
-    let (pki, gateway) = (&stack.pki, &stack.gateway);
+    let mut stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.expect("IdP and gateway start");
+    let (pki, gateway) = (&stack.pki, stack.gateway.as_ref().expect("running"));
     let base = stack.url();
 
     // A real browser walks the login: gateway sign-in → IdP form → callback → loopback.
@@ -88,7 +88,7 @@ async fn chromium_login_then_redis_through_the_gateway_process() {
     assert!(line.contains("end=closed"), "{line}");
     assert!(!log.contains(&token) && !log.contains(&bob), "no token ever reaches the log");
 
-    let status = stack.gateway.terminate().unwrap();
+    let status = stack.terminate().unwrap();
     assert!(status.success(), "SIGTERM is a clean shutdown: {status}");
 }
 

@@ -7,9 +7,9 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use porthole_e2e::bare::BareGateway;
 use porthole_testkit::connect::{client_config, connect_on, tls_connect};
 use porthole_testkit::echo::EchoServer;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use rustls::ClientConnection;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -86,13 +86,13 @@ fn only_tls_records(mut reply: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_before_tls_is_closed_without_a_panic_and_the_gateway_serves_on() {
     let echo = EchoServer::start().await;
-    let gw = BareGateway::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).unwrap();
+    let gw = TestGateway::start(GatewayOpts { routes: &format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr), ..GatewayOpts::default() }).await.unwrap();
     let mut problems = Vec::new();
     for (name, bytes) in variants(gw.pki.ca_pem()) {
-        let addr = gw.gateway.addr;
-        let panics_before = gw.gateway.log().matches("panicked").count();
+        let addr = gw.addr;
+        let panics_before = gw.log().matches("panicked").count();
         let outcome = tokio::task::spawn_blocking(move || send_and_wait_for_close(addr, &bytes)).await.unwrap();
-        if gw.gateway.log().matches("panicked").count() > panics_before {
+        if gw.log().matches("panicked").count() > panics_before {
             problems.push(format!("{name}: the gateway panicked"));
         }
         match outcome {
@@ -105,14 +105,14 @@ async fn garbage_before_tls_is_closed_without_a_panic_and_the_gateway_serves_on(
     }
     // The same process still serves a legitimate client.
     let _alive = gw.pid();
-    let token = gw.mint("alice");
-    let stream = tls_connect(gw.gateway.addr, gw.pki.ca_pem(), None).await.expect("TLS after the garbage");
+    let token = gw.mint_user("alice");
+    let stream = tls_connect(gw.addr, gw.pki.ca_pem(), None).await.expect("TLS after the garbage");
     let mut r = connect_on(stream, "echo.corp.example.com:7000", &[("Authorization", &format!("Pomerium {token}"))]).await;
-    assert_eq!(r.status, 200, "a legitimate CONNECT after the garbage: {}\n{}", r.head, gw.gateway.log());
+    assert_eq!(r.status, 200, "a legitimate CONNECT after the garbage: {}\n{}", r.head, gw.log());
     r.stream.write_all(b"still serving").await.unwrap();
     let mut back = [0u8; 13];
     tokio::time::timeout(WAIT, r.stream.read_exact(&mut back)).await.expect("echo within the deadline").unwrap();
     assert_eq!(&back, b"still serving");
-    let log = gw.gateway.log();
+    let log = gw.log();
     assert!(problems.is_empty() && !log.contains("panicked"), "{}\ngateway log:\n{log}", problems.join("\n"));
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use porthole_e2e::bin;
+use porthole_testkit::child::bin;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/gateway/tests/fixtures");
 

@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
-use porthole_e2e::stack::{Porthole, Stack};
+use porthole_e2e::cli::{Porthole, PortholeCli as _};
 use porthole_testkit::eventually::eventually;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -17,7 +18,7 @@ fn route(upstream: std::net::SocketAddr) -> String {
     format!("  - from: tcp+https://svc.corp.example.com:7000\n    to: tcp://{upstream}\n    allow_any_authenticated_user: true\n")
 }
 
-fn tunnel(stack: &Stack) -> Porthole {
+fn tunnel(stack: &TestGateway) -> Porthole {
     let token = stack.mint(&serde_json::json!({"sub": "robot", "email": "robot@example.com"}));
     stack.tcp("svc.corp.example.com:7000", "robot@example.com", &["--service-account", &token]).unwrap()
 }
@@ -35,7 +36,7 @@ fn pattern(len: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() {
     let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stack = Stack::start(&route(upstream.local_addr().unwrap())).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &route(upstream.local_addr().unwrap()), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let tunnel = tunnel(&stack);
     let server = tokio::spawn(async move {
         let (mut tcp, _) = upstream.accept().await.unwrap();
@@ -51,7 +52,7 @@ async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() 
     let read = tokio::time::timeout(Duration::from_secs(20), local.read_to_end(&mut got)).await.expect("the tunnel ends");
     server.await.unwrap();
     let Err(err) = read else {
-        panic!("the local socket must be reset, not closed cleanly ({} bytes)\nporthole:\n{}\ngateway:\n{}", got.len(), tunnel.log(), stack.gateway.log());
+        panic!("the local socket must be reset, not closed cleanly ({} bytes)\nporthole:\n{}\ngateway:\n{}", got.len(), tunnel.log(), stack.log());
     };
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
     assert!(got == pattern(10_000), "the 10 000 bytes sent before the reset arrive first (got {})", got.len());
@@ -61,9 +62,9 @@ async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() 
         "porthole names the reset:\n{}",
         tunnel.log()
     );
-    let log = stack.gateway.log();
+    let log = stack.log();
     assert!(
-        eventually(Duration::from_secs(10), || async { stack.gateway.log().contains("aborted by the upstream") }).await,
+        eventually(Duration::from_secs(10), || async { stack.log().contains("aborted by the upstream") }).await,
         "the access log says who aborted:\n{log}"
     );
 }
@@ -71,7 +72,7 @@ async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_resets_while_the_upstream_does_not_read_frees_the_tunnel() {
     let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stack = Stack::start(&route(upstream.local_addr().unwrap())).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &route(upstream.local_addr().unwrap()), idp: true, ..GatewayOpts::default() }).await.unwrap();
     let tunnel = tunnel(&stack);
     // Accepts and never reads.
     let (held_tx, held_rx) = tokio::sync::oneshot::channel();
@@ -88,10 +89,10 @@ async fn a_client_that_resets_while_the_upstream_does_not_read_frees_the_tunnel(
         assert!(written < 1 << 30, "the upstream never reads, so the writes must block");
     }
     let mut held = tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the upstream was dialled").unwrap();
-    assert!(!stack.gateway.log().contains("tunnel closed"), "the tunnel is open while blocked:\n{}", stack.gateway.log());
+    assert!(!stack.log().contains("tunnel closed"), "the tunnel is open while blocked:\n{}", stack.log());
     reset(local);
-    let freed = eventually(Duration::from_secs(10), || async { stack.gateway.log().contains("tunnel closed") }).await;
-    let log = stack.gateway.log();
+    let freed = eventually(Duration::from_secs(10), || async { stack.log().contains("tunnel closed") }).await;
+    let log = stack.log();
     assert!(freed, "the gateway ends the stuck tunnel within seconds of the client's reset:\n{log}\nporthole:\n{}", tunnel.log());
     let line = log.lines().find(|l| l.contains("tunnel closed")).unwrap_or_default();
     assert!(line.contains("aborted by the client"), "the access log says who aborted: {line}");

@@ -8,21 +8,24 @@ use std::net::IpAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use porthole_e2e::{GatewayProcess, bin};
-use porthole_gateway::token::TokenKeys;
-use porthole_testkit::certs::TestPki;
+use porthole_testkit::child::bin;
 use porthole_testkit::connect::{connect_on, tls_connect, tls_connect_from};
+use porthole_testkit::gateway::{GatewayOpts, GatewayProcess, TestGateway};
 use porthole_testkit::process::{Redis, spawn_redis};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-/// A gateway process in front of a real redis, with its CA, key and scratch dir.
+/// A gateway process (testkit's [`TestGateway`]) in front of a real redis.
 struct Deployment {
-    pki: TestPki,
-    _dir: tempfile::TempDir,
-    gateway: GatewayProcess,
-    signing_key_pem: String,
+    gateway: TestGateway,
     _redis: Redis,
+}
+
+impl std::ops::Deref for Deployment {
+    type Target = TestGateway;
+
+    fn deref(&self) -> &TestGateway {
+        &self.gateway
+    }
 }
 
 impl Deployment {
@@ -30,52 +33,37 @@ impl Deployment {
     /// gateway under `ulimit -n <n>` (soft and hard).
     async fn start(extra: &str, ulimit: Option<u32>) -> Deployment {
         let redis = spawn_redis().await.expect("redis-server (make test installs it)");
-        let pki = TestPki::new();
-        let dir = tempfile::tempdir().unwrap();
-        let cert = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server").unwrap();
-        let signing_key_pem = rcgen::KeyPair::generate().unwrap().serialize_pem();
-        let config = dir.path().join("gateway.yaml");
-        std::fs::write(
-            &config,
-            format!(
-                "address: 127.0.0.1:0\ncertificate_file: {}\ncertificate_key_file: {}\nsigning_key: {}\n\
-                 idp_provider: oidc\nidp_provider_url: http://127.0.0.1:9\nidp_client_id: c\nidp_client_secret: s\n{extra}\n\
-                 routes:\n  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    allowed_users: [alice@example.com]\n",
-                cert.cert.display(),
-                cert.key.display(),
-                base64::engine::general_purpose::STANDARD.encode(&signing_key_pem),
-                redis.addr,
-            ),
-        )
-        .unwrap();
-        let cmd = match ulimit {
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" --config \"$1\"")).arg(bin("porthole-gateway")).arg(&config);
-                c
-            }
-            None => {
-                let mut c = Command::new(bin("porthole-gateway"));
-                c.arg("--config").arg(&config);
-                c
-            }
-        };
-        let gateway = GatewayProcess::start_command(cmd, dir.path()).expect("gateway starts");
-        Deployment { pki, _dir: dir, gateway, signing_key_pem, _redis: redis }
-    }
-
-    fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.gateway.addr.port())
+        let routes = format!("  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    allowed_users: [alice@example.com]\n", redis.addr);
+        let opts = GatewayOpts { routes: &routes, extra, ..GatewayOpts::default() };
+        let gateway = TestGateway::start_with(opts, |config, dir| {
+            let cmd = match ulimit {
+                Some(n) => {
+                    let mut c = Command::new("sh");
+                    c.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" --config \"$1\"")).arg(bin("porthole-gateway")).arg(config);
+                    c
+                }
+                None => {
+                    let mut c = Command::new(bin("porthole-gateway"));
+                    c.arg("--config").arg(config);
+                    c
+                }
+            };
+            let process = GatewayProcess::start_command(cmd, dir)?;
+            let addr = process.addr;
+            Ok((process, addr))
+        })
+        .await
+        .expect("gateway starts");
+        Deployment { gateway, _redis: redis }
     }
 
     fn alice(&self) -> String {
-        let (keys, _) = TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::from_secs(3600)).unwrap();
-        keys.issue(serde_json::json!({"sub": "alice", "email": "alice@example.com"}).as_object().unwrap()).unwrap()
+        self.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}))
     }
 
     /// CONNECT to redis as alice from `from`, then PING → PONG.
     async fn redis_ping(&self, from: Option<IpAddr>) -> Result<(), String> {
-        let stream = tls_connect_from(self.gateway.addr, self.pki.ca_pem(), &[b"http/1.1"], from).await.map_err(|e| format!("TLS: {e}"))?;
+        let stream = tls_connect_from(self.addr, self.pki.ca_pem(), &[b"http/1.1"], from).await.map_err(|e| format!("TLS: {e}"))?;
         let mut r = connect_on(stream, "redis.corp.example.com:6379", &[("Authorization", &format!("Pomerium {}", self.alice()))]).await;
         if r.status != 200 {
             return Err(format!("CONNECT answered {}", r.head));
@@ -87,10 +75,6 @@ impl Deployment {
             return Err(format!("redis answered {pong:?}"));
         }
         Ok(())
-    }
-
-    fn log(&self) -> String {
-        self.gateway.log()
     }
 }
 
@@ -114,7 +98,7 @@ async fn slowloris_heads_are_closed_after_timeout_read_while_a_real_client_is_se
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..SLOW {
-        let (addr, ca) = (d.gateway.addr, d.pki.ca_pem().to_owned());
+        let (addr, ca) = (d.addr, d.pki.ca_pem().to_owned());
         tasks.push(tokio::spawn(async move {
             let mut s = tls_connect(addr, &ca, None).await.unwrap_or_else(|e| panic!("slow client {i}: {e}"));
             s.write_all(b"CONNECT redis.corp.example.com:6379 HTTP/1.1\r\nX-Slow: ").await.unwrap();
@@ -147,13 +131,13 @@ async fn slowloris_heads_are_closed_after_timeout_read_while_a_real_client_is_se
 async fn idle_http1_and_http2_connections_are_closed_after_timeout_idle() {
     let d = Deployment::start("timeout_idle: 2s", None).await;
     // HTTP/1.1: one request on a keep-alive connection, then nothing.
-    let mut h1 = tls_connect(d.gateway.addr, d.pki.ca_pem(), None).await.unwrap();
+    let mut h1 = tls_connect(d.addr, d.pki.ca_pem(), None).await.unwrap();
     h1.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
     let mut head = [0u8; 17];
     h1.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 200 OK\r\n");
     // HTTP/2: the preface and an empty SETTINGS frame, then nothing (no stream ever opened).
-    let mut h2 = tls_connect_from(d.gateway.addr, d.pki.ca_pem(), &[b"h2"], None).await.unwrap();
+    let mut h2 = tls_connect_from(d.addr, d.pki.ca_pem(), &[b"h2"], None).await.unwrap();
     assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "the gateway speaks HTTP/2");
     h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00").await.unwrap();
     let started = Instant::now();
@@ -180,7 +164,7 @@ async fn under_ulimit_256_300_idle_connections_do_not_lock_out_a_real_client() {
     let mut opening = tokio::task::JoinSet::new();
     for i in 0..IDLE {
         let from = IpAddr::from([127, 0, 0, 2 + (i % 10) as u8]);
-        let (addr, ca) = (d.gateway.addr, d.pki.ca_pem().to_owned());
+        let (addr, ca) = (d.addr, d.pki.ca_pem().to_owned());
         opening.spawn(async move {
             tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(from))).await.ok()?.ok()
         });
@@ -219,7 +203,7 @@ async fn one_client_ip_holds_at_most_64_unauthenticated_connections() {
     let greedy = IpAddr::from([127, 0, 0, 60]);
     let mut opening = tokio::task::JoinSet::new();
     for _ in 0..100 {
-        let (addr, ca) = (d.gateway.addr, d.pki.ca_pem().to_owned());
+        let (addr, ca) = (d.addr, d.pki.ca_pem().to_owned());
         opening.spawn(async move {
             tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(greedy))).await.ok()?.ok()
         });
@@ -256,11 +240,11 @@ async fn future_nbf_is_401_and_connect_without_host_is_400() {
     let claims = serde_json::json!({"sub": "alice", "email": "alice@example.com", "iss": d.url(), "exp": now + 7200, "nbf": now + 3600});
     let key = EncodingKey::from_ec_pem(d.signing_key_pem.as_bytes()).unwrap();
     let early = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &key).unwrap();
-    let stream = tls_connect(d.gateway.addr, d.pki.ca_pem(), None).await.unwrap();
+    let stream = tls_connect(d.addr, d.pki.ca_pem(), None).await.unwrap();
     let r = connect_on(stream, "redis.corp.example.com:6379", &[("Authorization", &format!("Pomerium {early}"))]).await;
     assert_eq!(r.status, 401, "a token valid only from an hour on → 401: {}", r.head);
 
-    let mut s = tls_connect(d.gateway.addr, d.pki.ca_pem(), None).await.unwrap();
+    let mut s = tls_connect(d.addr, d.pki.ca_pem(), None).await.unwrap();
     let req = format!("CONNECT redis.corp.example.com:6379 HTTP/1.1\r\nAuthorization: Pomerium {}\r\n\r\n", d.alice());
     s.write_all(req.as_bytes()).await.unwrap();
     let mut answer = Vec::new();

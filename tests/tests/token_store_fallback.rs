@@ -6,9 +6,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use porthole_e2e::bin;
-use porthole_e2e::stack::{Porthole, Stack};
+use porthole_e2e::cli::{Porthole, PortholeCli as _};
+use porthole_testkit::child::bin;
 use porthole_testkit::echo::EchoServer;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 
 /// Writes `msg` through the local port and reads the echo.
 fn echo_through(addr: std::net::SocketAddr, msg: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -27,7 +28,7 @@ async fn unwritable_store_costs_one_login_for_three_connections() {
         "  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
         echo.addr
     );
-    let stack = Stack::start(&routes).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     // A cache directory below a regular file: creating, reading and writing in it all fail.
     let blocker = stack.dir.path().join("not-a-directory");
     std::fs::write(&blocker, b"a regular file").unwrap();

@@ -1,47 +1,38 @@
-//! `App` end to end against the real `porthole-gateway` in-process: connect a profile, echo
+//! `App` end to end against a real `porthole-gateway` process: connect a profile, echo
 //! through it, watch status and sessions, cut a session, disconnect, and a taken port.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
 use porthole_client::model::{ConnectionStatus, LogLevel, ProfileDraft};
 use porthole_client::tokens::MemoryStore;
-use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
-use porthole_gateway::{Gateway, Running};
-use porthole_testkit::certs::TestPki;
+use porthole_testkit::assert_eventually;
 use porthole_testkit::echo::EchoServer;
+use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_tunnel::auth::Browser;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-struct Stack {
-    addr: SocketAddr,
-    ca_file: String,
-    _gateway: Running,
-    _echo: EchoServer,
-    dir: tempfile::TempDir,
-}
-
-async fn gateway() -> Stack {
-    let (pki, echo) = (TestPki::new(), EchoServer::start().await);
-    let dir = tempfile::tempdir().unwrap();
-    let server = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server").unwrap();
-    let ca_file = pki.write_ca_to(dir.path()).unwrap().display().to_string();
-    let yaml = format!(
-        "address: 127.0.0.1:0\ncertificate_file: {}\ncertificate_key_file: {}\nroutes:\n\
-         \x20 - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_public_unauthenticated_access: true\n",
-        server.cert.display(),
-        server.key.display(),
-        echo.addr,
+/// A `porthole-gateway` process (testkit's [`TestGateway`]) with one public route to an echo
+/// server.
+async fn gateway() -> (TestGateway, EchoServer) {
+    let echo = EchoServer::start().await;
+    let routes = format!(
+        "  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_public_unauthenticated_access: true\n",
+        echo.addr
     );
-    let loaded = porthole_gateway::config::parse_str(&yaml, dir.path()).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway = Gateway::new(loaded.config).expect("gateway builds").serve(listener).expect("serve");
-    Stack { addr: gateway.local_addr(), ca_file, _gateway: gateway, _echo: echo, dir }
+    let gateway = TestGateway::start(GatewayOpts { routes: &routes, ..GatewayOpts::default() }).await.expect("the test gateway starts");
+    (gateway, echo)
 }
 
-fn app(stack: &Stack) -> App {
+/// A saved connection's destination: the echo route through `gateway`.
+fn destination(gateway: &TestGateway) -> String {
+    format!("https://127.0.0.1:{}/echo.example.com:7000", gateway.addr.port())
+}
+
+fn app(stack: &TestGateway) -> App {
     App::open(AppOptions {
         config_dir: stack.dir.path().join("config"),
         cache_dir: stack.dir.path().join("cache"),
@@ -54,25 +45,14 @@ fn app(stack: &Stack) -> App {
     .expect("app opens")
 }
 
-/// Polls `check` for up to 2 s (the tunnel's event task runs concurrently), with testkit's
-/// deadline poller.
-async fn eventually<F: FnMut() -> bool>(what: &str, mut check: F) {
-    let held = porthole_testkit::eventually::eventually(Duration::from_secs(2), || {
-        let ok = check();
-        async move { ok }
-    })
-    .await;
-    assert!(held, "never happened: {what}");
-}
-
 #[tokio::test]
 async fn connect_echo_sessions_close_and_disconnect() {
-    let stack = gateway().await;
+    let (stack, _echo) = gateway().await;
     let app = app(&stack);
     let draft = ProfileDraft {
         name: "Echo".into(),
-        destination: format!("https://127.0.0.1:{}/echo.example.com:7000", stack.addr.port()),
-        ca_file: Some(stack.ca_file.clone()),
+        destination: destination(&stack),
+        ca_file: Some(stack.ca_path.display().to_string()),
         ..ProfileDraft::default()
     };
     let profile = app.save_connection(&draft).unwrap();
@@ -86,7 +66,7 @@ async fn connect_echo_sessions_close_and_disconnect() {
     let mut buf = [0u8; 5];
     client.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"hello", "bytes go through the gateway to the echo server and back");
-    eventually("connected{1}", || matches!(app.status(&profile.id), ConnectionStatus::Connected { sessions: 1, .. })).await;
+    assert_eventually!(matches!(app.status(&profile.id), ConnectionStatus::Connected { sessions: 1, .. }), "connected, 1 session");
 
     let sessions = app.sessions(&profile.id).await.unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");
@@ -96,7 +76,7 @@ async fn connect_echo_sessions_close_and_disconnect() {
     app.close_session(&profile.id, sessions[0].id).await.unwrap();
     let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf)).await.expect("cut promptly");
     assert!(matches!(n, Ok(0) | Err(_)), "the session is cut: {n:?}");
-    eventually("back to listening", || matches!(app.status(&profile.id), ConnectionStatus::Listening { .. })).await;
+    assert_eventually!(matches!(app.status(&profile.id), ConnectionStatus::Listening { .. }), "back to listening");
     assert_eq!(app.close_session(&profile.id, sessions[0].id).await.unwrap_err().code, ErrorCode::NotFound);
     let logs = app.logs(&profile.id);
     assert!(logs.iter().any(|l| l.message == format!("listening on {addr}")), "{logs:?}");
@@ -110,15 +90,15 @@ async fn connect_echo_sessions_close_and_disconnect() {
 
 #[tokio::test]
 async fn a_taken_port_is_port_in_use() {
-    let stack = gateway().await;
+    let (stack, _echo) = gateway().await;
     let app = app(&stack);
     let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = taken.local_addr().unwrap().port();
     let draft = ProfileDraft {
         name: "Busy".into(),
-        destination: format!("https://127.0.0.1:{}/echo.example.com:7000", stack.addr.port()),
+        destination: destination(&stack),
         listen_addr: Some(format!(":{port}")),
-        ca_file: Some(stack.ca_file.clone()),
+        ca_file: Some(stack.ca_path.display().to_string()),
         ..ProfileDraft::default()
     };
     let profile = app.save_connection(&draft).unwrap();

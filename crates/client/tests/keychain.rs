@@ -3,8 +3,6 @@
 //! child process whose HOME, XDG directories and `PORTHOLE_CACHE_DIR` are temporary, and checks
 //! with `secret-tool` where the token really is.
 
-mod support;
-
 use std::ffi::OsString;
 use std::process::Command;
 
@@ -12,7 +10,7 @@ use porthole_client::tokens::{
     KeychainStore, StoreKind, Token, TokenStore, cache_location, clear_all, default_store,
     file_name,
 };
-use support::{Session, child_cache_dir, files_under, in_child, run_in_child};
+use porthole_testkit::session::{Session, child_cache_dir, in_child, run_in_child};
 
 const ORIGIN: &str = "https://proxy.example.com:443";
 const SECRET: &str = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJrZXljaGFpbiJ9.k3ych41n-secret";
@@ -227,4 +225,21 @@ fn the_environment_forces_a_store() {
             "an unknown value falls back to the automatic choice: {kind:?}"
         ),
     }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }

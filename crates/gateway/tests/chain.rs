@@ -5,7 +5,7 @@ mod support;
 
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::process::spawn_tinyproxy;
-use support::{Opts, Stack};
+use support::Opts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -19,7 +19,7 @@ async fn chains_through_tinyproxy() {
         "  - from: tcp+https://{target}\n    to: http://{proxy}\n    preserve_host_header: true\n    allow_any_authenticated_user: true\n",
         proxy = proxy.addr
     );
-    let stack = Stack::start(Opts { routes: &routes, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes, ..Default::default() }).await;
     let t2 = stack.token_for("bob@example.com");
     let mut r = stack.connect(&target, &[("Authorization", &format!("Pomerium {t2}"))], None).await;
     assert_eq!(r.status, 200, "chained CONNECT succeeds: {} {}", r.head, proxy.log_tail());
@@ -63,7 +63,7 @@ async fn auth_headers_are_stripped_and_refusals_map_to_502_and_503() {
         "  - from: tcp+https://db.example.com:5432\n    to: http://{proxy}\n    preserve_host_header: true\n    allow_any_authenticated_user: true\n\
          \x20 - from: tcp+https://gone.example.com:5432\n    to: http://{dead}\n    preserve_host_header: true\n    allow_any_authenticated_user: true\n"
     );
-    let stack = Stack::start(Opts { routes: &routes, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes, ..Default::default() }).await;
     let t = stack.token_for("bob@example.com");
     let r = stack
         .connect(

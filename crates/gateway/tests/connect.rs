@@ -4,7 +4,7 @@
 mod support;
 
 use porthole_testkit::echo::EchoServer;
-use support::{Opts, Stack};
+use support::Opts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn routes(echo: &EchoServer, closed_port: u16) -> String {
@@ -23,7 +23,7 @@ fn closed_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-async fn echo_round_trip(reply: &mut support::Reply, msg: &[u8]) -> Vec<u8> {
+async fn echo_round_trip(reply: &mut porthole_testkit::connect::Reply, msg: &[u8]) -> Vec<u8> {
     assert!(reply.early.is_empty(), "no bytes may follow a CONNECT 200 head before the tunnel starts");
     reply.stream.write_all(msg).await.unwrap();
     let mut got = vec![0u8; msg.len()];
@@ -34,7 +34,7 @@ async fn echo_round_trip(reply: &mut support::Reply, msg: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn every_status_over_raw_tls() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
     let alice = stack.token_for("alice@example.com");
     let bob = stack.token_for("bob@example.com");
     let carol = stack.token_for("carol@other.org");
@@ -47,7 +47,7 @@ async fn every_status_over_raw_tls() {
     let r = stack.connect("echo.example.com:7000", &[], None).await;
     assert_eq!(r.status, 302, "no token → 302 as Pomerium: {}", r.head);
     let location = r.header("location").expect("302 carries a Location");
-    assert!(location.starts_with(&stack.base_url()), "Location points at this gateway's sign-in: {location}");
+    assert!(location.starts_with(&stack.url()), "Location points at this gateway's sign-in: {location}");
 
     let r = stack.connect("echo.example.com:7000", &[("Authorization", "Pomerium not-a-jwt")], None).await;
     assert_eq!(r.status, 401, "a token that is present but invalid → 401: {}", r.head);
@@ -87,11 +87,11 @@ async fn every_status_over_raw_tls() {
 async fn expired_and_foreign_tokens_get_401() {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
     let key = EncodingKey::from_ec_pem(stack.signing_key_pem.as_bytes()).unwrap();
     let expired = jsonwebtoken::encode(
         &Header::new(Algorithm::ES256),
-        &serde_json::json!({"sub":"alice","email":"alice@example.com","iss": stack.base_url(),"exp": 1_000_000, "iat": 999_000}),
+        &serde_json::json!({"sub":"alice","email":"alice@example.com","iss": stack.url(),"exp": 1_000_000, "iat": 999_000}),
         &key,
     )
     .unwrap();
@@ -102,7 +102,7 @@ async fn expired_and_foreign_tokens_get_401() {
     let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
     let foreign = jsonwebtoken::encode(
         &Header::new(Algorithm::ES256),
-        &serde_json::json!({"sub":"alice","email":"alice@example.com","iss": stack.base_url(),"exp": 4_000_000_000u64}),
+        &serde_json::json!({"sub":"alice","email":"alice@example.com","iss": stack.url(),"exp": 4_000_000_000u64}),
         &EncodingKey::from_ec_pem(other.as_bytes()).unwrap(),
     )
     .unwrap();
@@ -113,7 +113,7 @@ async fn expired_and_foreign_tokens_get_401() {
 #[tokio::test]
 async fn all_three_token_header_forms() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
     let t = stack.token_for("alice@example.com");
     for (name, value) in [
         ("Authorization", format!("Pomerium {t}")),
@@ -132,7 +132,7 @@ async fn all_three_token_header_forms() {
 async fn relay_64_mib_both_ways_with_half_close() {
     const SIZE: usize = 64 * 1024 * 1024;
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo, closed_port()), ..Default::default() }).await;
     let t = stack.token_for("alice@example.com");
     let r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {t}"))], None).await;
     assert_eq!(r.status, 200, "{}", r.head);

@@ -26,7 +26,7 @@ fn routes(echo: &EchoServer) -> String {
 
 async fn stack(extra: &str) -> (EchoServer, Stack) {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo), extra, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo), extra, ..Default::default() }).await;
     (echo, stack)
 }
 
@@ -57,7 +57,7 @@ async fn raw_status(stack: &Stack, request: &[u8]) -> (u16, String) {
 }
 
 async fn alice_connect_echoes(stack: &Stack) {
-    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let t = stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
     let mut r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {t}"))], None).await;
     assert_eq!(r.status, 200, "a normal client is served: {}", r.head);
     r.stream.write_all(b"ping").await.unwrap();
@@ -126,7 +126,7 @@ async fn h2_client(
 async fn idle_http2_connection_is_closed_after_timeout_idle() {
     let (_echo, stack) = stack("timeout_idle: 1s").await;
     let (mut send, conn) = h2_client(&stack).await;
-    let req = http::Request::get(format!("{}/healthz", stack.base_url())).body(Empty::new()).unwrap();
+    let req = http::Request::get(format!("{}/healthz", stack.url())).body(Empty::new()).unwrap();
     let resp = send.send_request(req).await.unwrap();
     assert_eq!(resp.status(), 200);
     drop(resp);
@@ -141,7 +141,7 @@ async fn idle_http2_connection_is_closed_after_timeout_idle() {
 async fn http2_tunnel_keeps_its_connection_past_timeout_idle() {
     let (_echo, stack) = stack("timeout_idle: 1s").await;
     let (mut send, conn) = h2_client(&stack).await;
-    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let t = stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
     let req = http::Request::connect("echo.example.com:7000")
         .header("authorization", format!("Pomerium {t}"))
         .body(Empty::new())
@@ -180,7 +180,7 @@ async fn oversized_heads_get_431() {
 #[tokio::test]
 async fn malformed_connect_gets_400_with_a_sentence() {
     let (_echo, stack) = stack("").await;
-    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let t = stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
     let auth = format!("Authorization: Pomerium {t}\r\n");
     let cases = [
         ("no Host", format!("CONNECT echo.example.com:7000 HTTP/1.1\r\n{auth}\r\n")),
@@ -215,7 +215,7 @@ async fn token_before_its_nbf_gets_401() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let key = EncodingKey::from_ec_pem(stack.signing_key_pem.as_bytes()).unwrap();
     let token = |nbf: u64| {
-        let claims = serde_json::json!({"sub": "alice", "email": "alice@example.com", "iss": stack.base_url(), "exp": now + 3600, "nbf": nbf});
+        let claims = serde_json::json!({"sub": "alice", "email": "alice@example.com", "iss": stack.url(), "exp": now + 3600, "nbf": nbf});
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &key).unwrap()
     };
     let r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {}", token(now + 3600)))], None).await;
@@ -229,7 +229,7 @@ async fn token_before_its_nbf_gets_401() {
 async fn unverified_email_satisfies_no_email_or_domain_criterion() {
     let (_echo, stack) = stack("").await;
     for (verified, want) in [(serde_json::json!(false), 403), (serde_json::json!("false"), 403), (serde_json::json!(true), 200)] {
-        let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com", "email_verified": verified}));
+        let t = stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com", "email_verified": verified}));
         for route in ["echo.example.com:7000", "domain.example.com:7001"] {
             let r = stack.connect(route, &[("Authorization", &format!("Pomerium {t}"))], None).await;
             assert_eq!(r.status, want, "email_verified {verified} on {route}: {}", r.head);
@@ -240,7 +240,7 @@ async fn unverified_email_satisfies_no_email_or_domain_criterion() {
 #[tokio::test]
 async fn timeout_write_bounds_a_tunnel_s_whole_life() {
     let (_echo, stack) = stack("timeout_write: 1s").await;
-    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let t = stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
     let mut r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {t}"))], None).await;
     assert_eq!(r.status, 200, "{}", r.head);
     let started = Instant::now();
@@ -257,7 +257,7 @@ async fn timeout_write_bounds_a_tunnel_s_whole_life() {
 #[tokio::test]
 async fn a_silent_tunnel_ends_at_timeout_idle_unless_its_route_says_otherwise() {
     let (_echo, stack) = stack("timeout_idle: 1s").await;
-    let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
+    let t = stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}));
     let auth = format!("Pomerium {t}");
     let mut quiet = stack.connect("echo.example.com:7000", &[("Authorization", &auth)], None).await;
     let mut kept = stack.connect("noidle.example.com:7002", &[("Authorization", &auth)], None).await;
@@ -279,12 +279,12 @@ async fn a_silent_tunnel_ends_at_timeout_idle_unless_its_route_says_otherwise() 
 async fn http2_header_list_over_64_kib_is_refused() {
     let (_echo, stack) = stack("").await;
     let (mut send, _conn) = h2_client(&stack).await;
-    let req = http::Request::get(format!("{}/healthz", stack.base_url()))
+    let req = http::Request::get(format!("{}/healthz", stack.url()))
         .header("x-big", "a".repeat(100 * 1024))
         .body(Empty::new())
         .unwrap();
     assert_eq!(send.send_request(req).await.unwrap().status(), 431, "a 100 KB HTTP/2 header list → 431");
     let (mut send, _conn) = h2_client(&stack).await;
-    let ok = http::Request::get(format!("{}/healthz", stack.base_url())).header("x-token", "a".repeat(32 * 1024)).body(Empty::new()).unwrap();
+    let ok = http::Request::get(format!("{}/healthz", stack.url())).header("x-token", "a".repeat(32 * 1024)).body(Empty::new()).unwrap();
     assert_eq!(send.send_request(ok).await.unwrap().status(), 200, "a 32 KB header list is served");
 }

@@ -6,7 +6,7 @@ mod support;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::idp::{ALICE, BOB, PASSWORD};
 use porthole_testkit::login::LoginClient;
-use support::{Opts, Stack};
+use support::Opts;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn routes(echo: &EchoServer) -> String {
@@ -31,14 +31,14 @@ async fn get(client: &LoginClient, url: &str, bearer: Option<&str>) -> (u16, Str
 #[tokio::test]
 async fn login_through_real_idp_then_connect() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo), idp: true, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo), idp: true, ..Default::default() }).await;
     let client = LoginClient::new(Some(stack.pki.ca_pem())).unwrap();
 
-    let login_api = format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A5555", stack.base_url());
+    let login_api = format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A5555", stack.url());
     let (status, ctype, url) = get(&client, &login_api, None).await;
     assert_eq!(status, 200, "login API answers 200: {url}");
     assert!(ctype.starts_with("text/plain"), "login API is text/plain: {ctype}");
-    assert!(url.starts_with(&format!("{}/.pomerium/sign_in?", stack.base_url())), "the URL to open is this gateway's sign-in: {url}");
+    assert!(url.starts_with(&format!("{}/.pomerium/sign_in?", stack.url())), "the URL to open is this gateway's sign-in: {url}");
     assert!(!url.ends_with('\n'), "the body is the URL verbatim, no trailing newline");
 
     let token = client.login(&url, ALICE.email, PASSWORD).await.expect("alice logs in at the real IdP");
@@ -76,7 +76,7 @@ async fn login_through_real_idp_then_connect() {
     assert_eq!(r.status, 403, "bob is in sales: {}", r.head);
 
     // The routes API lists what the caller may use.
-    let routes_url = format!("{}/.pomerium/api/v1/routes", stack.base_url());
+    let routes_url = format!("{}/.pomerium/api/v1/routes", stack.url());
     let (status, _, body) = get(&client, &routes_url, Some(&token)).await;
     assert_eq!(status, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -97,18 +97,18 @@ async fn login_through_real_idp_then_connect() {
 #[tokio::test]
 async fn login_api_refuses_non_loopback_and_serves_jwks_and_healthz() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(Opts { routes: &routes(&echo), ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes(&echo), ..Default::default() }).await;
     let client = LoginClient::new(Some(stack.pki.ca_pem())).unwrap();
     for bad in ["https%3A%2F%2Fevil.example.com%2F", "http%3A%2F%2F10.0.0.1%3A80", "javascript%3Aalert(1)"] {
         let (status, _, body) =
-            get(&client, &format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri={bad}", stack.base_url()), None).await;
+            get(&client, &format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri={bad}", stack.url()), None).await;
         assert_eq!(status, 400, "{bad} must be refused: {body}");
     }
-    let (status, _, _) = get(&client, &format!("{}/.pomerium/api/v1/login", stack.base_url()), None).await;
+    let (status, _, _) = get(&client, &format!("{}/.pomerium/api/v1/login", stack.url()), None).await;
     assert_eq!(status, 400, "missing redirect uri");
-    let (status, _, body) = get(&client, &format!("{}/healthz", stack.base_url()), None).await;
+    let (status, _, body) = get(&client, &format!("{}/healthz", stack.url()), None).await;
     assert_eq!((status, body.trim()), (200, "OK"));
-    let (status, _, body) = get(&client, &format!("{}/.well-known/pomerium/jwks.json", stack.base_url()), None).await;
+    let (status, _, body) = get(&client, &format!("{}/.well-known/pomerium/jwks.json", stack.url()), None).await;
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["keys"][0]["alg"], "ES256");
@@ -117,7 +117,7 @@ async fn login_api_refuses_non_loopback_and_serves_jwks_and_healthz() {
     // A tampered sign-in link is refused before anything reaches the IdP.
     let (status, _, body) = get(
         &client,
-        &format!("{}/.pomerium/sign_in?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A1&exp=9999999999&sig=AAAA", stack.base_url()),
+        &format!("{}/.pomerium/sign_in?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A1&exp=9999999999&sig=AAAA", stack.url()),
         None,
     )
     .await;

@@ -17,7 +17,7 @@ async fn stack_with_client_ca(enforcement: &str, client_pki: &TestPki, echo: &Ec
     let dir = tempfile::tempdir().unwrap();
     let ca_path = client_pki.write_ca_to(dir.path()).unwrap();
     let extra = format!("downstream_mtls:\n  ca_file: {}\n  enforcement: {enforcement}\n", ca_path.display());
-    Stack::start(Opts { routes: &route(echo), extra: &extra, ..Default::default() }).await
+    support::start(Opts { routes: &route(echo), extra: &extra, ..Default::default() }).await
 }
 
 #[tokio::test]
@@ -82,7 +82,7 @@ async fn route_client_ca_applies_to_that_route_only() {
         e = echo.addr,
         ca = ca.display()
     );
-    let stack = Stack::start(Opts { routes: &routes, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &routes, ..Default::default() }).await;
     let t = stack.token_for("bob@example.com");
     let auth = format!("Pomerium {t}");
     let r = stack.connect("secure.example.com:7000", &[("Authorization", &auth)], None).await;

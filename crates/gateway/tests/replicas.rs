@@ -11,15 +11,15 @@ use porthole_gateway::Gateway;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::idp::{ALICE, PASSWORD};
 use porthole_testkit::login::{LoginClient, jwt_from_redirect};
-use support::{Opts, Stack};
+use support::Opts;
 
 #[tokio::test]
 async fn a_login_started_on_one_replica_finishes_on_another() {
     let echo = EchoServer::start().await;
     let routes = format!("  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr);
-    let mut stack = Stack::start(Opts { routes: &routes, idp: true, ..Default::default() }).await;
+    let mut stack = support::start(Opts { routes: &routes, idp: true, ..Default::default() }).await;
     let client = LoginClient::new(Some(stack.pki.ca_pem())).unwrap();
-    let url = client.fetch_login_url(&stack.base_url(), "http://127.0.0.1:5555/callback/x").await.unwrap();
+    let url = client.fetch_login_url(&stack.url(), "http://127.0.0.1:5555/callback/x").await.unwrap();
 
     // Replica A: sign-in (sets the sealed login cookie) → IdP → stop at the way back.
     let callback = client

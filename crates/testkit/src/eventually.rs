@@ -28,16 +28,11 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = Instant::now() + within;
-    loop {
-        if condition().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
+    let probe = || {
+        let held = condition();
+        async move { if held.await { Ok(()) } else { Err("not yet") } }
+    };
+    poll_until("the condition", within, probe).await.is_ok()
 }
 
 /// Polls the fallible `probe` until it returns `Ok` or `within` has passed.

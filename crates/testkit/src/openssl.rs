@@ -5,12 +5,13 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::Context as _;
 
+use crate::child::KilledOnDrop;
 use crate::eventually::poll_until;
 use crate::process::free_port;
 
@@ -20,7 +21,7 @@ const OUTPUT_CAP: usize = 64 * 1024 * 1024;
 /// An `openssl` child with piped stdin, stdout and stderr.
 #[derive(Debug)]
 pub struct OpenSsl {
-    child: Child,
+    child: KilledOnDrop,
     /// Chunks for stdin; `None` closes it. The writer thread owns the pipe.
     input: Option<mpsc::Sender<Vec<u8>>>,
     stdout: Arc<Mutex<Vec<u8>>>,
@@ -42,7 +43,7 @@ impl OpenSsl {
         me.addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut exited = None;
         poll_until("listen", within, || {
-            exited = exited.or(me.child.try_wait().ok().flatten());
+            exited = exited.or(me.child.try_wait());
             let listening = is_listening(port);
             async move {
                 match exited {
@@ -79,7 +80,7 @@ impl OpenSsl {
         std::thread::spawn(move || feed(stdin, &rx));
         let stdout = collect(child.stdout.take().context("openssl stdout")?);
         let stderr = collect(child.stderr.take().context("openssl stderr")?);
-        Ok(Self { child, input: Some(tx), stdout, stderr, addr: SocketAddr::from(([127, 0, 0, 1], 0)) })
+        Ok(Self { child: KilledOnDrop::adopt(child), input: Some(tx), stdout, stderr, addr: SocketAddr::from(([127, 0, 0, 1], 0)) })
     }
 
     /// Queues `bytes` for the child's stdin (written in order by the writer thread).
@@ -124,7 +125,7 @@ impl OpenSsl {
     pub async fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
         let child = &mut self.child;
         poll_until("exit", within, || {
-            let status = child.try_wait().ok().flatten();
+            let status = child.try_wait();
             async move { status.ok_or("still running") }
         })
         .await
@@ -133,7 +134,7 @@ impl OpenSsl {
 
     /// Whether the child has exited (it is reaped if so).
     pub fn has_exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
+        self.child.try_wait().is_some()
     }
 
     /// Waits (at most `within`) until stderr contains `needle` at least `count` times.
@@ -153,13 +154,6 @@ impl OpenSsl {
     #[must_use]
     pub fn id(&self) -> u32 {
         self.child.id()
-    }
-}
-
-impl Drop for OpenSsl {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -1,17 +1,17 @@
 //! Real servers as child processes (`redis-server`, `tinyproxy`), plus port helpers.
 //!
-//! Every child is killed when its handle is dropped. Readiness is polled with a deadline, never
-//! slept for.
+//! Every child is a [`KilledOnDrop`]: killed when its handle is dropped. Readiness is polled
+//! with a deadline, never slept for.
 
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+use crate::child::KilledOnDrop;
 use crate::eventually::poll_until;
 
 /// How long a spawned server may take to accept connections.
@@ -41,58 +41,6 @@ pub async fn wait_for_port(addr: SocketAddr, within: Duration) -> anyhow::Result
         TcpStream::connect(addr).await.map(drop)
     })
     .await
-}
-
-/// A child process that is killed (and reaped) when dropped, with its output in a log file.
-#[derive(Debug)]
-pub struct KilledOnDrop {
-    child: Child,
-    log: PathBuf,
-}
-
-impl KilledOnDrop {
-    /// Spawns `cmd` with stdin closed and stdout and stderr appended to `log`.
-    ///
-    /// # Errors
-    /// When the log file cannot be created or the program cannot be started.
-    pub fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Self> {
-        let out = std::fs::File::create(log)
-            .with_context(|| format!("while creating {}", log.display()))?;
-        let err = out
-            .try_clone()
-            .context("while duplicating a log file handle")?;
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .with_context(|| format!("while starting {:?}", cmd.get_program()))?;
-        Ok(Self {
-            child,
-            log: log.to_owned(),
-        })
-    }
-
-    /// The child's process id.
-    #[must_use]
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The last lines of the child's log, for error messages.
-    #[must_use]
-    pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for KilledOnDrop {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A `redis-server` on `127.0.0.1:<port>` with persistence off.

@@ -1,21 +1,21 @@
-//! CONNECT end to end: the exact request bytes, the status mapping of docs/protocol.md §2.7 against a
-//! scripted plaintext proxy, the token rule the engine applies to those answers, and TLS (trust, client certificates from PEM and from a store)
-//! against the real `porthole-gateway` running in-process.
+//! CONNECT end to end: the exact request bytes, the status mapping of docs/protocol.md §2.7
+//! against a scripted plaintext proxy, the token rule the engine applies to those answers, and
+//! TLS (trust, client certificates from PEM and from a store) against a real
+//! `porthole-gateway` process.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_gateway::{Gateway, Running};
 use porthole_testkit::certs::{CertPair, TestPki};
 use porthole_testkit::echo::EchoServer;
+use porthole_testkit::gateway::{GatewayOpts, GatewayProcess, TestGateway};
 use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, Token, TokenStore as _};
 use porthole_tunnel::connect::{ConnectError, Connector, request_bytes};
 use porthole_tunnel::events::TunnelEvent;
-use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle};
 use porthole_tunnel::target::{Target, parse};
-use porthole_tunnel::tls::store::StoreResolver;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
+use porthole_tunnel::tls::store::StoreResolver;
+use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -203,46 +203,35 @@ async fn only_a_refusal_right_after_a_login_forgets_the_stored_token() {
     assert_eq!((got, kept.as_ref()), (Some("no_route"), Some(&fresh)), "a 404 after a login keeps the new token");
 }
 
-/// The real gateway, TLS with a `TestPki` certificate; routes are public.
-struct Stack {
-    pki: TestPki,
-    clients: TestPki,
-    addr: SocketAddr,
-    _gateway: Running,
-    _echo: EchoServer,
-    _dir: tempfile::TempDir,
-}
-
-async fn gateway() -> Stack {
-    let (pki, clients, echo) = (TestPki::new(), TestPki::named("Clients CA"), EchoServer::start().await);
-    let dir = tempfile::tempdir().unwrap();
-    let server = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server").unwrap();
-    let client_ca = clients.write_ca_to(dir.path()).unwrap();
-    let yaml = format!(
-        "address: 127.0.0.1:0\ncertificate_file: {}\ncertificate_key_file: {}\nroutes:\n\
-         \x20 - from: tcp+https://echo.example.com:7000\n    to: tcp://{e}\n    allow_public_unauthenticated_access: true\n\
+/// A real `porthole-gateway` process (testkit's [`TestGateway`]) in front of an echo server;
+/// its routes are public, and `secure.example.com` needs a certificate from the returned
+/// clients CA.
+async fn gateway() -> (TestGateway, TestPki, EchoServer) {
+    let (clients, echo) = (TestPki::named("Clients CA"), EchoServer::start().await);
+    let routes = format!(
+        "  - from: tcp+https://echo.example.com:7000\n    to: tcp://{e}\n    allow_public_unauthenticated_access: true\n\
          \x20 - from: tcp+https://secure.example.com:7000\n    to: tcp://{e}\n    allow_public_unauthenticated_access: true\n\
-         \x20   tls_downstream_client_ca_file: {}\n",
-        server.cert.display(),
-        server.key.display(),
-        client_ca.display(),
+         \x20   tls_downstream_client_ca_file: {{dir}}/clients-ca.pem\n",
         e = echo.addr,
     );
-    let loaded = porthole_gateway::config::parse_str(&yaml, dir.path()).unwrap_or_else(|e| panic!("{e:?}\n{yaml}"));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway = Gateway::new(loaded.config).expect("gateway builds").serve(listener).expect("serve");
-    Stack { pki, clients, addr: gateway.local_addr(), _gateway: gateway, _echo: echo, _dir: dir }
+    let gateway = TestGateway::start_with(GatewayOpts { routes: &routes, ..GatewayOpts::default() }, |config, dir| {
+        std::fs::write(dir.join("clients-ca.pem"), clients.ca_pem())?;
+        let process = GatewayProcess::start(config, dir)?;
+        let addr = process.addr;
+        Ok((process, addr))
+    })
+    .await
+    .expect("the test gateway starts");
+    (gateway, clients, echo)
 }
 
-impl Stack {
-    fn connector(&self, route: &str, opts: &TlsOptions) -> Connector {
-        let target = parse(&format!("https://127.0.0.1:{}/{route}", self.addr.port()), None).unwrap();
-        Connector::new(target, Some(client_config(opts).expect("TLS config")))
-    }
+fn connector(gateway: &TestGateway, route: &str, opts: &TlsOptions) -> Connector {
+    let target = parse(&format!("https://127.0.0.1:{}/{route}", gateway.addr.port()), None).unwrap();
+    Connector::new(target, Some(client_config(opts).expect("TLS config")))
+}
 
-    fn trusting(&self, client: Option<ClientIdentity>) -> TlsOptions {
-        TlsOptions { ca_pem: Some(self.pki.ca_pem().as_bytes().to_vec()), client, ..TlsOptions::default() }
-    }
+fn trusting(gateway: &TestGateway, client: Option<ClientIdentity>) -> TlsOptions {
+    TlsOptions { ca_pem: Some(gateway.pki.ca_pem().as_bytes().to_vec()), client, ..TlsOptions::default() }
 }
 
 async fn assert_echoes(connector: &Connector) {
@@ -255,37 +244,37 @@ async fn assert_echoes(connector: &Connector) {
 
 #[tokio::test]
 async fn tls_to_the_real_gateway_opens_a_tunnel() {
-    let stack = gateway().await;
-    assert_echoes(&stack.connector("echo.example.com:7000", &stack.trusting(None))).await;
+    let (gw, _clients, _echo) = gateway().await;
+    assert_echoes(&connector(&gw, "echo.example.com:7000", &trusting(&gw, None))).await;
     let insecure = TlsOptions { disable_verification: true, ..TlsOptions::default() };
-    assert_echoes(&stack.connector("echo.example.com:7000", &insecure)).await;
-    let e = stack.connector("nowhere.example.com:1", &stack.trusting(None)).connect(None).await.unwrap_err();
+    assert_echoes(&connector(&gw, "echo.example.com:7000", &insecure)).await;
+    let e = connector(&gw, "nowhere.example.com:1", &trusting(&gw, None)).connect(None).await.unwrap_err();
     assert!(matches!(e, ConnectError::NoRoute { .. }), "the gateway's 404: {e:?}");
 }
 
 #[tokio::test]
 async fn untrusted_server_certificate_is_a_tls_error_with_a_hint() {
-    let stack = gateway().await;
+    let (gw, _clients, _echo) = gateway().await;
     let wrong = TlsOptions { ca_pem: Some(TestPki::new().ca_pem().as_bytes().to_vec()), ..TlsOptions::default() };
-    let e = stack.connector("echo.example.com:7000", &wrong).connect(None).await.unwrap_err();
+    let e = connector(&gw, "echo.example.com:7000", &wrong).connect(None).await.unwrap_err();
     let ConnectError::Tls { reason, .. } = &e else { panic!("expected a TLS error, got {e:?}") };
     assert!(reason.contains("--alternate-ca-path") && reason.contains("--disable-tls-verification"), "{reason}");
 }
 
 #[tokio::test]
 async fn client_certificate_route_from_pem_and_from_a_store() {
-    let stack = gateway().await;
-    let e = stack.connector("secure.example.com:7000", &stack.trusting(None)).connect(None).await.unwrap_err();
+    let (gw, clients, _echo) = gateway().await;
+    let e = connector(&gw, "secure.example.com:7000", &trusting(&gw, None)).connect(None).await.unwrap_err();
     assert!(matches!(e, ConnectError::CertificateRequired { .. }), "no certificate → 495: {e:?}");
-    let alice = stack.clients.client_cert("alice");
+    let alice = clients.client_cert("alice");
     let pem = ClientIdentity::Pem { cert_pem: alice.cert_pem.clone().into(), key_pem: alice.key_pem.clone().into_bytes().into() };
-    assert_echoes(&stack.connector("secure.example.com:7000", &stack.trusting(Some(pem)))).await;
+    assert_echoes(&connector(&gw, "secure.example.com:7000", &trusting(&gw, Some(pem)))).await;
     // A store whose first identity is from another CA: the server's CA hint must pick alice.
     let dir = tempfile::tempdir().unwrap();
     TestPki::named("Stranger CA").client_cert("mallory").write_to(dir.path(), "0-mallory").unwrap();
     std::fs::write(dir.path().join("1-alice.pem"), format!("{}{}", alice.cert_pem, alice.key_pem)).unwrap();
     let store = ClientIdentity::Store { dir: dir.path().to_owned(), issuer: None, subject: None };
-    assert_echoes(&stack.connector("secure.example.com:7000", &stack.trusting(Some(store)))).await;
+    assert_echoes(&connector(&gw, "secure.example.com:7000", &trusting(&gw, Some(store)))).await;
 }
 
 fn subject_der(pem: &str) -> Vec<u8> {
