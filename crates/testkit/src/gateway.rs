@@ -148,13 +148,13 @@ impl<S> TestGateway<S> {
     /// (or a service account) would get.
     #[must_use]
     pub fn mint(&self, claims: &serde_json::Value) -> String {
-        self.mint_for(claims, Duration::from_secs(3600))
+        self.mint_for(claims, unix_now() + 3600)
     }
 
-    /// Like [`TestGateway::mint`], but already expired (`exp` = now).
+    /// Like [`TestGateway::mint`], but expired a minute ago.
     #[must_use]
     pub fn mint_expired(&self, claims: &serde_json::Value) -> String {
-        self.mint_for(claims, Duration::ZERO)
+        self.mint_for(claims, unix_now() - 60)
     }
 
     /// A token for user `sub` (`<sub>@example.com`), valid for an hour.
@@ -176,12 +176,11 @@ impl<S> TestGateway<S> {
     }
 
     /// The claims plus `iss`, `iat`, `exp` and `jti`, signed ES256 as the gateway signs.
-    fn mint_for(&self, claims: &serde_json::Value, lifetime: Duration) -> String {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    fn mint_for(&self, claims: &serde_json::Value, exp: u64) -> String {
         let mut claims = claims.as_object().expect("claims are a JSON object").clone();
         claims.insert("iss".into(), self.url().into());
-        claims.insert("iat".into(), now.into());
-        claims.insert("exp".into(), (now + lifetime.as_secs()).into());
+        claims.insert("iat".into(), unix_now().into());
+        claims.insert("exp".into(), exp.into());
         claims.insert("jti".into(), format!("test-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())).into());
         let key = jsonwebtoken::EncodingKey::from_ec_pem(self.signing_key_pem.as_bytes()).expect("the generated P-256 key");
         jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key).expect("sign")
@@ -203,6 +202,11 @@ impl<S> TestGateway<S> {
         let stream = self.tls(client).await.expect("TLS to the gateway");
         connect_on(stream, authority, headers).await
     }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A `porthole-gateway` process, killed on drop.
