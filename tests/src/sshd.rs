@@ -60,17 +60,22 @@ impl Sshd {
         std::fs::create_dir_all("/run/sshd").ok();
         let mut cmd = Command::new("/usr/sbin/sshd");
         cmd.arg("-D").arg("-e").arg("-f").arg(&config);
-        let child = KilledOnDrop::spawn(cmd, &dir.join("sshd.log")).context("/usr/sbin/sshd (make test installs openssh-server)")?;
+        let child = KilledOnDrop::spawn(cmd, &dir.join("sshd.log"))
+            .context("/usr/sbin/sshd (make test installs openssh-server)")?;
         let mut me = Self { child, port, client_key, user };
-        porthole_testkit::eventually::poll_until_blocking(&format!("listen on {port}"), Duration::from_secs(10), || {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Some(()));
-            }
-            if let Some(s) = me.child.try_wait() {
-                anyhow::bail!("sshd exited ({s}):\n{}", me.child.log());
-            }
-            Ok(None)
-        })
+        porthole_testkit::eventually::poll_until_blocking(
+            &format!("listen on {port}"),
+            Duration::from_secs(10),
+            || {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(Some(()));
+                }
+                if let Some(s) = me.child.try_wait() {
+                    anyhow::bail!("sshd exited ({s}):\n{}", me.child.log());
+                }
+                Ok(None)
+            },
+        )
         .context("sshd")?;
         Ok(me)
     }

@@ -15,8 +15,8 @@ use porthole_testkit::eventually::poll_until_blocking;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::openssl::is_listening;
 use porthole_testkit::process::free_port;
-use rustls_pki_types::{CertificateDer, ServerName};
 use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, ServerName};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -97,8 +97,12 @@ fn tls13_handshake(addr: SocketAddr, ca_pem: &str) -> Result<(), String> {
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     }
-    let config = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13]).with_root_certificates(roots).with_no_client_auth();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let config = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     let mut sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
     while conn.is_handshaking() {

@@ -34,7 +34,9 @@ async fn chromium_login_then_redis_through_the_gateway_process() {
          \x20           - claim/groups: 'admins'\n",
         redis.addr
     );
-    let mut stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.expect("IdP and gateway start");
+    let mut stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() })
+        .await
+        .expect("IdP and gateway start");
     let (pki, gateway) = (&stack.pki, stack.gateway.as_ref().expect("running"));
     let base = stack.url();
 

@@ -15,7 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn route(upstream: std::net::SocketAddr) -> String {
-    format!("  - from: tcp+https://svc.corp.example.com:7000\n    to: tcp://{upstream}\n    allow_any_authenticated_user: true\n")
+    format!(
+        "  - from: tcp+https://svc.corp.example.com:7000\n    to: tcp://{upstream}\n    allow_any_authenticated_user: true\n"
+    )
 }
 
 fn tunnel(stack: &TestGateway) -> Porthole {
@@ -36,7 +38,13 @@ fn pattern(len: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() {
     let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stack = TestGateway::start(GatewayOpts { routes: &route(upstream.local_addr().unwrap()), idp: true, ..GatewayOpts::default() }).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts {
+        routes: &route(upstream.local_addr().unwrap()),
+        idp: true,
+        ..GatewayOpts::default()
+    })
+    .await
+    .unwrap();
     let tunnel = tunnel(&stack);
     let server = tokio::spawn(async move {
         let (mut tcp, _) = upstream.accept().await.unwrap();
@@ -49,10 +57,16 @@ async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() 
     let mut local = TcpStream::connect(tunnel.addr).await.unwrap();
     local.write_all(b"hello").await.unwrap();
     let mut got = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), local.read_to_end(&mut got)).await.expect("the tunnel ends");
+    let read =
+        tokio::time::timeout(Duration::from_secs(20), local.read_to_end(&mut got)).await.expect("the tunnel ends");
     server.await.unwrap();
     let Err(err) = read else {
-        panic!("the local socket must be reset, not closed cleanly ({} bytes)\nporthole:\n{}\ngateway:\n{}", got.len(), tunnel.log(), stack.log());
+        panic!(
+            "the local socket must be reset, not closed cleanly ({} bytes)\nporthole:\n{}\ngateway:\n{}",
+            got.len(),
+            tunnel.log(),
+            stack.log()
+        );
     };
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
     assert!(got == pattern(10_000), "the 10 000 bytes sent before the reset arrive first (got {})", got.len());
@@ -72,7 +86,13 @@ async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_resets_while_the_upstream_does_not_read_frees_the_tunnel() {
     let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stack = TestGateway::start(GatewayOpts { routes: &route(upstream.local_addr().unwrap()), idp: true, ..GatewayOpts::default() }).await.unwrap();
+    let stack = TestGateway::start(GatewayOpts {
+        routes: &route(upstream.local_addr().unwrap()),
+        idp: true,
+        ..GatewayOpts::default()
+    })
+    .await
+    .unwrap();
     let tunnel = tunnel(&stack);
     // Accepts and never reads.
     let (held_tx, held_rx) = tokio::sync::oneshot::channel();
@@ -88,12 +108,17 @@ async fn a_client_that_resets_while_the_upstream_does_not_read_frees_the_tunnel(
         written += n.unwrap();
         assert!(written < 1 << 30, "the upstream never reads, so the writes must block");
     }
-    let mut held = tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the upstream was dialled").unwrap();
+    let mut held =
+        tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the upstream was dialled").unwrap();
     assert!(!stack.log().contains("tunnel closed"), "the tunnel is open while blocked:\n{}", stack.log());
     reset(local);
     let freed = eventually(Duration::from_secs(10), || async { stack.log().contains("tunnel closed") }).await;
     let log = stack.log();
-    assert!(freed, "the gateway ends the stuck tunnel within seconds of the client's reset:\n{log}\nporthole:\n{}", tunnel.log());
+    assert!(
+        freed,
+        "the gateway ends the stuck tunnel within seconds of the client's reset:\n{log}\nporthole:\n{}",
+        tunnel.log()
+    );
     let line = log.lines().find(|l| l.contains("tunnel closed")).unwrap_or_default();
     assert!(line.contains("aborted by the client"), "the access log says who aborted: {line}");
     // And the upstream is reset in turn: what reached it, then ECONNRESET.

@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
 use porthole_client::model::{ConnectionStatus, LogLevel, ProfileDraft};
 use porthole_client::tokens::MemoryStore;
+use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
 use porthole_testkit::assert_eventually;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
@@ -23,7 +23,9 @@ async fn gateway() -> (TestGateway, EchoServer) {
         "  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_public_unauthenticated_access: true\n",
         echo.addr
     );
-    let gateway = TestGateway::start(GatewayOpts { routes: &routes, ..GatewayOpts::default() }).await.expect("the test gateway starts");
+    let gateway = TestGateway::start(GatewayOpts { routes: &routes, ..GatewayOpts::default() })
+        .await
+        .expect("the test gateway starts");
     (gateway, echo)
 }
 
@@ -66,7 +68,10 @@ async fn connect_echo_sessions_close_and_disconnect() {
     let mut buf = [0u8; 5];
     client.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"hello", "bytes go through the gateway to the echo server and back");
-    assert_eventually!(matches!(app.status(&profile.id), ConnectionStatus::Connected { sessions: 1, .. }), "connected, 1 session");
+    assert_eventually!(
+        matches!(app.status(&profile.id), ConnectionStatus::Connected { sessions: 1, .. }),
+        "connected, 1 session"
+    );
 
     let sessions = app.sessions(&profile.id).await.unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");

@@ -112,7 +112,8 @@ impl<S> TestGateway<S> {
         opts: GatewayOpts<'_>,
         serve: impl FnOnce(&Path, &Path) -> anyhow::Result<(S, SocketAddr)>,
     ) -> anyhow::Result<Self> {
-        let idp = if opts.idp { Some(Idp::start().await.context("while starting the identity provider")?) } else { None };
+        let idp =
+            if opts.idp { Some(Idp::start().await.context("while starting the identity provider")?) } else { None };
         let pki = TestPki::new();
         let dir = tempfile::tempdir()?;
         let cert = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server")?;
@@ -134,7 +135,8 @@ impl<S> TestGateway<S> {
         );
         let config = dir.path().join("gateway.yaml");
         std::fs::write(&config, &yaml)?;
-        let (gateway, addr) = serve(&config, dir.path()).with_context(|| format!("the test gateway, with this config:\n{yaml}"))?;
+        let (gateway, addr) =
+            serve(&config, dir.path()).with_context(|| format!("the test gateway, with this config:\n{yaml}"))?;
         Ok(Self { pki, dir, ca_path, config, yaml, idp, gateway: Some(gateway), addr, signing_key_pem })
     }
 
@@ -181,8 +183,12 @@ impl<S> TestGateway<S> {
         claims.insert("iss".into(), self.url().into());
         claims.insert("iat".into(), unix_now().into());
         claims.insert("exp".into(), exp.into());
-        claims.insert("jti".into(), format!("test-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())).into());
-        let key = jsonwebtoken::EncodingKey::from_ec_pem(self.signing_key_pem.as_bytes()).expect("the generated P-256 key");
+        claims.insert(
+            "jti".into(),
+            format!("test-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())).into(),
+        );
+        let key =
+            jsonwebtoken::EncodingKey::from_ec_pem(self.signing_key_pem.as_bytes()).expect("the generated P-256 key");
         jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &key).expect("sign")
     }
 
@@ -236,7 +242,8 @@ impl GatewayProcess {
     /// As [`GatewayProcess::start`].
     pub fn start_command(mut cmd: Command, log_dir: &Path) -> anyhow::Result<Self> {
         cmd.env("LOG_LEVEL", "info").env("NO_COLOR", "1");
-        let mut child = KilledOnDrop::spawn(cmd, &log_dir.join("gateway.log")).context("while starting porthole-gateway")?;
+        let mut child =
+            KilledOnDrop::spawn(cmd, &log_dir.join("gateway.log")).context("while starting porthole-gateway")?;
         let addr = child.wait_for_line("porthole-gateway listening on ", STARTUP)?;
         let addr = addr.parse().with_context(|| format!("the listening address {addr:?}"))?;
         Ok(Self { child, addr })

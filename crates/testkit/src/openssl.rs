@@ -80,7 +80,13 @@ impl OpenSsl {
         std::thread::spawn(move || feed(stdin, &rx));
         let stdout = collect(child.stdout.take().context("openssl stdout")?);
         let stderr = collect(child.stderr.take().context("openssl stderr")?);
-        Ok(Self { child: KilledOnDrop::adopt(child), input: Some(tx), stdout, stderr, addr: SocketAddr::from(([127, 0, 0, 1], 0)) })
+        Ok(Self {
+            child: KilledOnDrop::adopt(child),
+            input: Some(tx),
+            stdout,
+            stderr,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        })
     }
 
     /// Queues `bytes` for the child's stdin (written in order by the writer thread).
@@ -220,8 +226,59 @@ pub struct RsaPki {
 pub fn rsa_pki(dir: &Path) -> anyhow::Result<RsaPki> {
     let ext = dir.join("rsa-leaf.ext");
     std::fs::write(&ext, "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")?;
-    run(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa-ca.key", "-out", "rsa-ca.crt", "-days", "2", "-subj", "/CN=Porthole RSA Test CA"])?;
-    run(dir, &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.csr", "-subj", "/CN=localhost"])?;
-    run(dir, &["x509", "-req", "-in", "rsa.csr", "-CA", "rsa-ca.crt", "-CAkey", "rsa-ca.key", "-CAcreateserial", "-out", "rsa.crt", "-days", "2", "-extfile", "rsa-leaf.ext"])?;
+    run(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa-ca.key",
+            "-out",
+            "rsa-ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Porthole RSA Test CA",
+        ],
+    )?;
+    run(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    )?;
+    run(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "rsa.csr",
+            "-CA",
+            "rsa-ca.crt",
+            "-CAkey",
+            "rsa-ca.key",
+            "-CAcreateserial",
+            "-out",
+            "rsa.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "rsa-leaf.ext",
+        ],
+    )?;
     Ok(RsaPki { ca: dir.join("rsa-ca.crt"), cert: dir.join("rsa.crt"), key: dir.join("rsa.key") })
 }

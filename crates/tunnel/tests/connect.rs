@@ -13,8 +13,8 @@ use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, 
 use porthole_tunnel::connect::{ConnectError, Connector, request_bytes};
 use porthole_tunnel::events::TunnelEvent;
 use porthole_tunnel::target::{Target, parse};
-use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
 use porthole_tunnel::tls::store::StoreResolver;
+use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
 use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
@@ -91,14 +91,20 @@ async fn statuses_map_to_actionable_errors() {
     let e = answer(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::LoginRequired { status: 401 });
     let e = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 26\r\n\r\n\nnot in group admins\nmore\n").await;
-    assert_eq!(e, ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() });
+    assert_eq!(
+        e,
+        ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() }
+    );
     let e = answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::NoRoute { destination: "db.example.com:5432".into() });
     let e = answer(b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::CertificateRequired { destination: "db.example.com:5432".into() });
     assert!(e.to_string().contains("--client-cert"), "the message names the fix: {e}");
     let e = answer(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 15\r\n\r\nupstream down\r\n").await;
-    assert_eq!(e, ConnectError::Unavailable { destination: "db.example.com:5432".into(), message: "upstream down".into() });
+    assert_eq!(
+        e,
+        ConnectError::Unavailable { destination: "db.example.com:5432".into(), message: "upstream down".into() }
+    );
     let e = answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\n").await;
     assert_eq!(e, ConnectError::Status { status: 500, message: "500 Internal Server Error".into() });
     let e = answer(b"SSH-2.0-OpenSSH\r\n\r\n").await;
@@ -141,7 +147,11 @@ async fn scripted_each(answers: Vec<&'static [u8]>) -> (Target, Arc<std::sync::a
 /// Opens one local connection through a tunnel engine whose token store holds `stored` (and
 /// whose logins return `service_account`), and returns the `Disconnected` code and what the
 /// store holds afterwards.
-async fn through_the_engine(target: Target, stored: &Token, service_account: Option<Token>) -> (Option<&'static str>, Option<Token>) {
+async fn through_the_engine(
+    target: Target,
+    stored: &Token,
+    service_account: Option<Token>,
+) -> (Option<&'static str>, Option<Token>) {
     let origin = target.proxy.origin();
     let store = Arc::new(MemoryStore::default());
     store.store(&origin, stored).unwrap();
@@ -198,7 +208,11 @@ async fn only_a_refusal_right_after_a_login_forgets_the_stored_token() {
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "one retry after the login");
 
     // 302 (login needed), the login, then a 404 for the fresh token: the fresh token stays.
-    let (target, _) = scripted_each(vec![b"HTTP/1.1 302 Found\r\nLocation: https://auth/\r\nContent-Length: 0\r\n\r\n", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"]).await;
+    let (target, _) = scripted_each(vec![
+        b"HTTP/1.1 302 Found\r\nLocation: https://auth/\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    ])
+    .await;
     let (got, kept) = through_the_engine(target, &good, Some(fresh.clone())).await;
     assert_eq!((got, kept.as_ref()), (Some("no_route"), Some(&fresh)), "a 404 after a login keeps the new token");
 }
@@ -267,7 +281,10 @@ async fn client_certificate_route_from_pem_and_from_a_store() {
     let e = connector(&gw, "secure.example.com:7000", &trusting(&gw, None)).connect(None).await.unwrap_err();
     assert!(matches!(e, ConnectError::CertificateRequired { .. }), "no certificate → 495: {e:?}");
     let alice = clients.client_cert("alice");
-    let pem = ClientIdentity::Pem { cert_pem: alice.cert_pem.clone().into(), key_pem: alice.key_pem.clone().into_bytes().into() };
+    let pem = ClientIdentity::Pem {
+        cert_pem: alice.cert_pem.clone().into(),
+        key_pem: alice.key_pem.clone().into_bytes().into(),
+    };
     assert_echoes(&connector(&gw, "secure.example.com:7000", &trusting(&gw, Some(pem)))).await;
     // A store whose first identity is from another CA: the server's CA hint must pick alice.
     let dir = tempfile::tempdir().unwrap();
