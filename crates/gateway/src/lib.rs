@@ -12,7 +12,7 @@
 //!   per client IP, HTTP head caps, accept backoff; [`idle`]: `timeout_idle` per connection.
 //! - [`tls`]: server certificates by SNI; client certificates requested, checked, or required.
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
-//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_tunnel::relay`.
+//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_io::relay`.
 //! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
 //!   cookie so replicas need no shared memory.
 //! - [`reply`]: the HTTP answers.

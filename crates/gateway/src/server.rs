@@ -13,7 +13,7 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use porthole_tunnel::tls::stream::{self, Handshaken as _};
+use porthole_io::tls::Handshaken as _;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
@@ -274,7 +274,7 @@ async fn serve_connection(
     shared: Arc<Shared>,
     admission: Arc<limits::Admission>,
 ) {
-    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, stream::accept(config, tcp)).await {
+    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, porthole_io::tls::accept(config, tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");

@@ -16,7 +16,7 @@ use rustls_pki_types::ServerName;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use crate::tls::stream::ClientStream;
+use porthole_io::tls::ClientStream;
 
 pub use error::ConnectError;
 
@@ -25,8 +25,7 @@ use crate::target::Target;
 /// How long dialling the proxy (and then its TLS handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub use crate::io::Io;
-use crate::io::Either;
+use porthole_io::stream::Either;
 
 /// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
 /// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
@@ -126,7 +125,7 @@ impl Connector {
             .ok_or_else(|| tls_err("no TLS configuration for an https proxy (a bug in the caller)".into()))?;
         let name = ServerName::try_from(self.target.proxy.host.clone())
             .map_err(|e| tls_err(format!("{:?} is not a valid server name: {e}", self.target.proxy.host)))?;
-        tokio::time::timeout(DIAL_TIMEOUT, crate::tls::stream::connect(config, name, tcp))
+        tokio::time::timeout(DIAL_TIMEOUT, porthole_io::tls::connect(config, name, tcp))
             .await
             .map_err(|_| tls_err("the handshake did not finish within 10 s".into()))?
             .map_err(|e| tls_err(explain_tls(&e)))

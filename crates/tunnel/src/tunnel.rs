@@ -16,9 +16,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Authenticator, LoginSettings, Token};
 use crate::connect::{ConnectError, Connected, Connector};
-use crate::io::{Either, Stream};
 use crate::events::{PeerId, TunnelEvent};
-use crate::relay::{Counters, End, Party, relay};
+use porthole_io::relay::{Counters, End, Party, relay};
+use porthole_io::stream::{Either, Stream};
 
 /// Most local connections served at once by one tunnel.
 pub const MAX_CONNECTIONS: usize = 4096;
