@@ -13,9 +13,14 @@
 //! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted, idle and
 //!   shutdown ends; [`copy`] lends the buffers from a [`pool`] only while bytes move, and
 //!   notices a reset side while blocked writing the other.
+//! - [`connect`]: the CONNECT client (the request head, the exchange) the engine opens tunnels
+//!   with and the gateway chains through upstream proxies with; [`head`] reads the answer's
+//!   head, bounded.
 #![forbid(unsafe_code)]
 
+pub mod connect;
 pub mod copy;
+pub mod head;
 pub mod pool;
 pub mod relay;
 pub mod stream;

@@ -1,8 +1,9 @@
 //! HTTP/1.1 CONNECT to the proxy (docs/protocol.md §2.2): dial, TLS, the request bytes exactly as
-//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error.
+//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error. The
+//! exchange itself (request head, answer head) is `porthole_io::connect`, the gateway's too.
 //!
 //! - [`error`]: [`ConnectError`] and the status mapping of §2.7.
-//! - [`response`]: reading the answer's head and a refusal's message, bounded.
+//! - [`response`]: the answer's head within 30 s, and a refusal's message, bounded.
 
 pub mod error;
 pub mod response;
@@ -13,7 +14,6 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
 use porthole_io::tls::ClientStream;
@@ -50,14 +50,11 @@ impl fmt::Debug for Connected {
 /// The `Authorization: Pomerium <jwt>` line is present only when `token` is given.
 #[must_use]
 pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
-    let mut req = format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\nUser-Agent: Go-http-client/1.1\r\n");
-    if let Some(jwt) = token {
-        req.push_str("Authorization: Pomerium ");
-        req.push_str(jwt);
-        req.push_str("\r\n");
+    const USER_AGENT: (&str, &str) = ("User-Agent", "Go-http-client/1.1");
+    match token {
+        Some(jwt) => porthole_io::connect::request(destination, &[USER_AGENT, ("Authorization", &format!("Pomerium {jwt}"))]),
+        None => porthole_io::connect::request(destination, &[USER_AGENT]),
     }
-    req.push_str("\r\n");
-    req.into_bytes()
 }
 
 /// Opens tunnels to one [`Target`], one proxy connection per tunnel (no reuse, as pomerium-cli).
@@ -101,13 +98,7 @@ impl Connector {
         };
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
-        let request = request_bytes(destination, token);
-        let sent = async {
-            stream.write_all(&request).await?;
-            stream.flush().await
-        };
-        sent.await.map_err(|e| ConnectError::Protocol { reason: format!("sending CONNECT: {e}") })?;
-        let head = response::read_head(&mut stream).await?;
+        let head = response::exchange(&mut stream, &request_bytes(destination, token)).await?;
         if head.status == 200 {
             return Ok(Connected { stream, early: head.rest });
         }
