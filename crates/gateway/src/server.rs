@@ -227,33 +227,17 @@ impl Drop for Running {
 }
 
 async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
-    let mut errors = limits::AcceptErrors::default();
-    loop {
-        let (tcp, addr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    let delay = errors.failed(&e);
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = shared.cancel.cancelled() => return,
-                    }
-                    continue;
-                }
-            },
-            () = shared.cancel.cancelled() => return,
-        };
-        errors.succeeded();
+    // No slot to wait for before accepting: the gate decides per client address after.
+    let no_slot = || std::future::ready(Some(()));
+    porthole_io::accept::accept_loop(listener, &shared.cancel, no_slot, |(), tcp, addr| {
         let admission = match gate.admit(addr.ip()) {
             Ok(a) => a,
             Err(refused) => {
                 // Closed at once (dropped), so the descriptor is free for legitimate work.
                 tracing::debug!(peer = %addr, reason = %refused, "connection refused");
-                continue;
+                return;
             }
         };
-        let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
         let shared2 = shared.clone();
         shared.tracker.spawn(async move {
@@ -264,7 +248,8 @@ async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shar
                 () = evicted.cancelled() => tracing::debug!(peer = %addr, "evicted before it authenticated"),
             }
         });
-    }
+    })
+    .await;
 }
 
 async fn serve_connection(

@@ -6,6 +6,8 @@
 //!
 //! A tunnel's bytes flow down this list:
 //!
+//! - [`accept`]: the accept loop both servers run (error backoff, stop on cancel), each with
+//!   its own admission policy.
 //! - [`tls`]: the TLS stream both ends use (rustls through tokio-rustls: handshake, records,
 //!   alerts, close_notify) and the crypto provider both configurations are built on.
 //! - [`stream`]: the streams a tunnel relays ([`stream::Stream`]) and [`stream::Abort`], how an
@@ -18,6 +20,7 @@
 //!   head, bounded.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod connect;
 pub mod copy;
 pub mod head;
