@@ -47,7 +47,10 @@ pub enum ExchangeError {
 /// # Cancel safety
 /// Not cancel safe: the stream is mid-exchange when the future is dropped; drop it too. Set no
 /// timeout inside: callers wrap the whole exchange in theirs.
-pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: &[u8]) -> Result<ResponseHead, ExchangeError> {
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+) -> Result<ResponseHead, ExchangeError> {
     let sent = async {
         stream.write_all(request).await?;
         stream.flush().await
@@ -87,7 +90,9 @@ mod tests {
         let proxy = tokio::spawn(async move {
             let mut got = Vec::new();
             let mut byte = [0u8; 1];
-            while !got.ends_with(b"\r\n\r\n") && tokio::io::AsyncReadExt::read(&mut theirs, &mut byte).await.unwrap() == 1 {
+            while !got.ends_with(b"\r\n\r\n")
+                && tokio::io::AsyncReadExt::read(&mut theirs, &mut byte).await.unwrap() == 1
+            {
                 got.push(byte[0]);
             }
             theirs.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await.unwrap();

@@ -116,13 +116,23 @@ mod tests {
     fn heads_parse_once_complete_and_keep_the_bytes_after_them() {
         assert_eq!(parse_response_head(b"HTTP/1.1 200 OK\r\n", 1024).unwrap(), None, "no blank line yet");
         let head = parse_response_head(b"HTTP/1.1 200 Connection established\r\n\r\nearly", 1024).unwrap().unwrap();
-        assert_eq!((head.status, head.rest.as_slice()), (200, b"early".as_slice()), "the bytes after the head are the caller's");
-        let head = parse_response_head(b"HTTP/1.0 403 Access violation\r\nServer: tinyproxy\r\nContent-Length: 7\r\n\r\n", 1024)
-            .unwrap()
-            .unwrap();
+        assert_eq!(
+            (head.status, head.rest.as_slice()),
+            (200, b"early".as_slice()),
+            "the bytes after the head are the caller's"
+        );
+        let head = parse_response_head(
+            b"HTTP/1.0 403 Access violation\r\nServer: tinyproxy\r\nContent-Length: 7\r\n\r\n",
+            1024,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(head.status_line(), "403 Access violation");
         assert_eq!(head.content_length, Some(7));
-        assert!(matches!(parse_response_head(b"SSH-2.0-x\r\n", 1024), Err(HeadError::Malformed(_))), "not HTTP, known at once");
+        assert!(
+            matches!(parse_response_head(b"SSH-2.0-x\r\n", 1024), Err(HeadError::Malformed(_))),
+            "not HTTP, known at once"
+        );
     }
 
     #[tokio::test]

@@ -52,7 +52,10 @@ impl fmt::Debug for Connected {
 pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
     const USER_AGENT: (&str, &str) = ("User-Agent", "Go-http-client/1.1");
     match token {
-        Some(jwt) => porthole_io::connect::request(destination, &[USER_AGENT, ("Authorization", &format!("Pomerium {jwt}"))]),
+        Some(jwt) => {
+            let authorization = format!("Pomerium {jwt}");
+            porthole_io::connect::request(destination, &[USER_AGENT, ("Authorization", &authorization)])
+        }
         None => porthole_io::connect::request(destination, &[USER_AGENT]),
     }
 }

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use porthole_io::relay::{Counters, End, Party, relay};
+use porthole_io::stream::{Either, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast};
@@ -17,8 +19,6 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{Authenticator, LoginSettings, Token};
 use crate::connect::{ConnectError, Connected, Connector};
 use crate::events::{PeerId, TunnelEvent};
-use porthole_io::relay::{Counters, End, Party, relay};
-use porthole_io::stream::{Either, Stream};
 
 /// Most local connections served at once by one tunnel.
 pub const MAX_CONNECTIONS: usize = 4096;

@@ -21,7 +21,10 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(2);
 /// # Errors
 /// [`ConnectError::Protocol`] for a failed write, a close, a malformed or oversized head, or no
 /// head within [`HEAD_TIMEOUT`].
-pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: &[u8]) -> Result<ResponseHead, ConnectError> {
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &[u8],
+) -> Result<ResponseHead, ConnectError> {
     tokio::time::timeout(HEAD_TIMEOUT, porthole_io::connect::exchange(stream, request))
         .await
         .map_err(|_| ConnectError::Protocol { reason: "no answer to CONNECT within 30 s".into() })?
