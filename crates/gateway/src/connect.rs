@@ -12,9 +12,9 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
 
-use porthole_tunnel::io::DropOnly;
-use porthole_tunnel::relay::{Counters, End, Outcome, relay};
-use porthole_tunnel::tls::stream::ServerStream;
+use porthole_io::relay::{Counters, End, Outcome, relay};
+use porthole_io::stream::DropOnly;
+use porthole_io::tls::ServerStream;
 
 use crate::config::MtlsEnforcement;
 use crate::policy::{Decision, Identity};

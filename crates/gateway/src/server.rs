@@ -12,8 +12,8 @@ use std::time::Duration;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use porthole_io::tls::Handshaken as _;
 use tokio::net::TcpListener;
-use porthole_tunnel::tls::stream::{self, Handshaken as _};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use url::Url;
@@ -227,33 +227,17 @@ impl Drop for Running {
 }
 
 async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
-    let mut errors = limits::AcceptErrors::default();
-    loop {
-        let (tcp, addr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    let delay = errors.failed(&e);
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = shared.cancel.cancelled() => return,
-                    }
-                    continue;
-                }
-            },
-            () = shared.cancel.cancelled() => return,
-        };
-        errors.succeeded();
+    // No slot to wait for before accepting: the gate decides per client address after.
+    let no_slot = || std::future::ready(Some(()));
+    porthole_io::accept::accept_loop(listener, &shared.cancel, no_slot, |(), tcp, addr| {
         let admission = match gate.admit(addr.ip()) {
             Ok(a) => a,
             Err(refused) => {
                 // Closed at once (dropped), so the descriptor is free for legitimate work.
                 tracing::debug!(peer = %addr, reason = %refused, "connection refused");
-                continue;
+                return;
             }
         };
-        let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
         let shared2 = shared.clone();
         shared.tracker.spawn(async move {
@@ -264,7 +248,8 @@ async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shar
                 () = evicted.cancelled() => tracing::debug!(peer = %addr, "evicted before it authenticated"),
             }
         });
-    }
+    })
+    .await;
 }
 
 async fn serve_connection(
@@ -274,7 +259,7 @@ async fn serve_connection(
     shared: Arc<Shared>,
     admission: Arc<limits::Admission>,
 ) {
-    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, stream::accept(config, tcp)).await {
+    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, porthole_io::tls::accept(config, tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");

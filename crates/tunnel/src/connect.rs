@@ -1,8 +1,9 @@
 //! HTTP/1.1 CONNECT to the proxy (docs/protocol.md §2.2): dial, TLS, the request bytes exactly as
-//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error.
+//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error. The
+//! exchange itself (request head, answer head) is `porthole_io::connect`, the gateway's too.
 //!
 //! - [`error`]: [`ConnectError`] and the status mapping of §2.7.
-//! - [`response`]: reading the answer's head and a refusal's message, bounded.
+//! - [`response`]: the answer's head within 30 s, and a refusal's message, bounded.
 
 pub mod error;
 pub mod response;
@@ -13,10 +14,9 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use crate::tls::stream::ClientStream;
+use porthole_io::tls::ClientStream;
 
 pub use error::ConnectError;
 
@@ -25,8 +25,7 @@ use crate::target::Target;
 /// How long dialling the proxy (and then its TLS handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub use crate::io::Io;
-use crate::io::Either;
+use porthole_io::stream::Either;
 
 /// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
 /// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
@@ -51,14 +50,14 @@ impl fmt::Debug for Connected {
 /// The `Authorization: Pomerium <jwt>` line is present only when `token` is given.
 #[must_use]
 pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
-    let mut req = format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\nUser-Agent: Go-http-client/1.1\r\n");
-    if let Some(jwt) = token {
-        req.push_str("Authorization: Pomerium ");
-        req.push_str(jwt);
-        req.push_str("\r\n");
+    const USER_AGENT: (&str, &str) = ("User-Agent", "Go-http-client/1.1");
+    match token {
+        Some(jwt) => {
+            let authorization = format!("Pomerium {jwt}");
+            porthole_io::connect::request(destination, &[USER_AGENT, ("Authorization", &authorization)])
+        }
+        None => porthole_io::connect::request(destination, &[USER_AGENT]),
     }
-    req.push_str("\r\n");
-    req.into_bytes()
 }
 
 /// Opens tunnels to one [`Target`], one proxy connection per tunnel (no reuse, as pomerium-cli).
@@ -102,13 +101,7 @@ impl Connector {
         };
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
-        let request = request_bytes(destination, token);
-        let sent = async {
-            stream.write_all(&request).await?;
-            stream.flush().await
-        };
-        sent.await.map_err(|e| ConnectError::Protocol { reason: format!("sending CONNECT: {e}") })?;
-        let head = response::read_head(&mut stream).await?;
+        let head = response::exchange(&mut stream, &request_bytes(destination, token)).await?;
         if head.status == 200 {
             return Ok(Connected { stream, early: head.rest });
         }
@@ -126,7 +119,7 @@ impl Connector {
             .ok_or_else(|| tls_err("no TLS configuration for an https proxy (a bug in the caller)".into()))?;
         let name = ServerName::try_from(self.target.proxy.host.clone())
             .map_err(|e| tls_err(format!("{:?} is not a valid server name: {e}", self.target.proxy.host)))?;
-        tokio::time::timeout(DIAL_TIMEOUT, crate::tls::stream::connect(config, name, tcp))
+        tokio::time::timeout(DIAL_TIMEOUT, porthole_io::tls::connect(config, name, tcp))
             .await
             .map_err(|_| tls_err("the handshake did not finish within 10 s".into()))?
             .map_err(|e| tls_err(explain_tls(&e)))

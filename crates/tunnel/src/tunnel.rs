@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use porthole_io::relay::{Counters, End, Party, relay};
+use porthole_io::stream::{Either, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast};
@@ -16,9 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{Authenticator, LoginSettings, Token};
 use crate::connect::{ConnectError, Connected, Connector};
-use crate::io::{Either, Stream};
 use crate::events::{PeerId, TunnelEvent};
-use crate::relay::{Counters, End, Party, relay};
 
 /// Most local connections served at once by one tunnel.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -196,32 +196,20 @@ impl Drop for TunnelHandle {
 }
 
 async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
+    // A slot before each accept: at the cap, new connections wait in the kernel's backlog.
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            () = inner.cancel.cancelled() => break,
-        };
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            () = inner.cancel.cancelled() => break,
-        };
-        let (stream, addr) = match accepted {
-            Ok(x) => x,
-            Err(e) => {
-                // EMFILE and friends: back off, keep the listener up.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
+    let slot = || {
+        let limit = limit.clone();
+        async move { limit.acquire_owned().await.ok() }
+    };
+    porthole_io::accept::accept_loop(listener, &inner.cancel, slot, |permit, stream, addr| {
         let inner2 = inner.clone();
         inner.tracker.spawn(async move {
             let _permit = permit;
             serve_peer(stream, addr, inner2).await;
         });
-    }
+    })
+    .await;
     let _ = inner.events.send(TunnelEvent::Closed);
 }
 

@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::io::Abort;
+use crate::stream::Abort;
 use crate::pool::Pool;
 
 /// Relay buffers kept for reuse at most 64 (64 KiB each: 4 MiB); other sizes are not pooled.
