@@ -207,10 +207,10 @@ impl Repo {
                 };
                 let word_at = word.as_ptr() as usize - line.as_ptr() as usize;
                 let token_at = word_at + start + word[start..].find(token).unwrap_or(0);
-                if let Some(section) = section_after(&line[token_at + token.len()..]) {
-                    if !self.section_ok(&found, &section) {
-                        dead.push((at.to_string(), format!("`{token} §{section}`: no heading numbered {section}")));
-                    }
+                if let Some(section) = section_after(&line[token_at + token.len()..])
+                    && !self.section_ok(&found, &section)
+                {
+                    dead.push((at.to_string(), format!("`{token} §{section}`: no heading numbered {section}")));
                 }
             }
         }
