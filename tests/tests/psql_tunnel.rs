@@ -16,8 +16,27 @@ use porthole_e2e::stack::Stack;
 use porthole_testkit::eventually::poll_until_blocking;
 use porthole_testkit::process::{KilledOnDrop, free_port};
 
-/// How long `initdb` plus the server's start may take on a loaded 2-core machine.
-const PG_STARTUP: Duration = Duration::from_secs(60);
+/// How long `initdb`, the server's start, or one `psql` may take on a loaded 2-core machine.
+const PG_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs `cmd` to its end, its output in files (a pipe would stall a 1 MB answer while we poll),
+/// and kills it if it has not ended within `within`.
+fn run_within(mut cmd: Command, within: Duration) -> anyhow::Result<Output> {
+    let dir = tempfile::tempdir()?;
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out)?)
+        .stderr(std::fs::File::create(&err)?)
+        .spawn()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    let waited = poll_until_blocking(&format!("{:?} to finish", cmd.get_program()), within, || Ok(child.try_wait()?));
+    let status = waited.inspect_err(|_| {
+        let _ = child.kill();
+        let _ = child.wait();
+    })?;
+    Ok(Output { status, stdout: std::fs::read(out)?, stderr: std::fs::read(err)? })
+}
 
 /// The directory holding `initdb`, `postgres`, `pg_isready` and `psql` (the newest version
 /// installed under `/usr/lib/postgresql`; Debian keeps them off `PATH`).
@@ -80,13 +99,17 @@ impl Postgres {
                 .context("handing the data directory to postgres")?;
         }
         let data = dir.path().join("data");
-        let initdb = as_server("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
-            .stdin(Stdio::null())
-            .output()
-            .context("running initdb")?;
+        let mut initdb = as_server("initdb");
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ]);
+        let initdb = run_within(initdb, PG_DEADLINE).context("running initdb")?;
         anyhow::ensure!(
             initdb.status.success(),
             "initdb failed ({}):\n{}",
@@ -99,7 +122,7 @@ impl Postgres {
         cmd.args(["-c", "fsync=off", "-c", "max_connections=20"]);
         let server = KilledOnDrop::spawn(cmd, &dir.path().join("postgres.log")).context("starting postgres")?;
         let me = Self { port, bin, data, account, server, _dir: dir };
-        poll_until_blocking("postgres accepting connections", PG_STARTUP, || {
+        poll_until_blocking("postgres accepting connections", PG_DEADLINE, || {
             let ready = Command::new(me.bin.join("pg_isready"))
                 .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "2"])
                 .stdout(Stdio::null())
@@ -112,14 +135,12 @@ impl Postgres {
 
     /// Runs `psql -X -A -t -c <sql>` against `127.0.0.1:<port>` as the `postgres` role.
     fn psql(&self, port: u16, sql: &str) -> Output {
-        Command::new(self.bin.join("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &port.to_string()])
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &port.to_string()])
             .args(["-U", "postgres", "-d", "postgres", "-c", sql])
             .env("PGCONNECT_TIMEOUT", "20")
-            .env_remove("PGPASSWORD")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run psql (make test installs postgresql)")
+            .env_remove("PGPASSWORD");
+        run_within(cmd, PG_DEADLINE).expect("psql (make test installs postgresql) ends within its deadline")
     }
 }
 
