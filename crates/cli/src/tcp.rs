@@ -79,7 +79,10 @@ fn tunnel_options(args: &TcpArgs) -> anyhow::Result<TunnelOptions> {
         }),
         (Some(_), None, _) => bail!("--client-cert needs --client-key"),
         (None, Some(_), _) => bail!("--client-key needs --client-cert"),
-        (None, None, true) => Some(ClientCertSource::Store { issuer: args.client_cert_issuer.clone(), subject: args.client_cert_subject.clone() }),
+        (None, None, true) => Some(ClientCertSource::Store {
+            issuer: args.client_cert_issuer.clone(),
+            subject: args.client_cert_subject.clone(),
+        }),
         (None, None, false) => None,
     };
     Ok(TunnelOptions {
@@ -98,7 +101,8 @@ fn service_account(args: &TcpArgs) -> anyhow::Result<Option<Token>> {
         return Ok(Some(Token::new(t)));
     }
     if let Some(path) = &args.service_account_file {
-        let raw = std::fs::read_to_string(path).with_context(|| format!("while reading --service-account-file {}", path.display()))?;
+        let raw = std::fs::read_to_string(path)
+            .with_context(|| format!("while reading --service-account-file {}", path.display()))?;
         return Ok(Some(Token::new(raw.trim())));
     }
     Ok(None)

@@ -161,7 +161,8 @@ impl App {
             .map(|profile| {
                 let status = status.get(&profile.id).cloned().unwrap_or_default();
                 let idle = matches!(status, ConnectionStatus::Idle | ConnectionStatus::Error { .. });
-                let port_in_use = idle && validate::fixed_listen_addr(profile.listen_addr.as_deref()).is_some_and(port_taken);
+                let port_in_use =
+                    idle && validate::fixed_listen_addr(profile.listen_addr.as_deref()).is_some_and(port_taken);
                 ConnectionView { profile, status, port_in_use }
             })
             .collect();
@@ -234,7 +235,12 @@ impl App {
     ///
     /// # Errors
     /// `not_found`; `io`; `keychain`.
-    pub fn export_connections(&self, ids: Option<&[String]>, include_tags: bool, include_private_keys: bool) -> Result<String, AppError> {
+    pub fn export_connections(
+        &self,
+        ids: Option<&[String]>,
+        include_tags: bool,
+        include_private_keys: bool,
+    ) -> Result<String, AppError> {
         import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys)
     }
 

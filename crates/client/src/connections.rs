@@ -137,6 +137,10 @@ mod tests {
         connections.push_log("p", crate::logs::entry(crate::model::LogLevel::Info, "kept", None));
         assert_eq!(connections.logs("p").len(), 1);
         connections.remove("p");
-        assert_eq!((connections.status("p"), connections.logs("p").len()), (ConnectionStatus::Idle, 0), "a deleted profile leaves nothing");
+        assert_eq!(
+            (connections.status("p"), connections.logs("p").len()),
+            (ConnectionStatus::Idle, 0),
+            "a deleted profile leaves nothing"
+        );
     }
 }

@@ -14,7 +14,9 @@ use crate::app::{App, AppEvent, AppState, lock};
 use crate::connections::LiveTunnel;
 use crate::error::{AppError, ErrorCode};
 use crate::logs::{self, ms_since_epoch};
-use crate::model::{ClientCert, ConnectionStatus, LogEntry, LogEvent, LogLevel, Profile, Protocol, Session, StatusEvent};
+use crate::model::{
+    ClientCert, ConnectionStatus, LogEntry, LogEvent, LogLevel, Profile, Protocol, Session, StatusEvent,
+};
 use crate::status::StatusTracker;
 use crate::tunnel_options::{ClientCertSource, KeySource, PemSource, TunnelOptions};
 use crate::validate;
@@ -38,14 +40,17 @@ impl App {
         }
         let started = async {
             let config = self.tunnel_options(&profile)?.build()?;
-            let listen = validate::listen_spec(profile.listen_addr.as_deref()).map_err(|m| AppError::new(ErrorCode::Invalid, m))?;
+            let listen = validate::listen_spec(profile.listen_addr.as_deref())
+                .map_err(|m| AppError::new(ErrorCode::Invalid, m))?;
             let (events, rx) = broadcast::channel(1024);
             let handle = TunnelHandle::start_with_events(&listen, config, self.state.auth.clone(), events)
                 .await
                 .map_err(|TunnelError::Listen { addr, reason }| {
-                    let taken = reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
+                    let taken =
+                        reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
                     let code = if taken { ErrorCode::PortInUse } else { ErrorCode::Io };
-                    let hint = if taken { ": another program is using it; stop it or pick another local address" } else { "" };
+                    let hint =
+                        if taken { ": another program is using it; stop it or pick another local address" } else { "" };
                     AppError::new(code, format!("cannot listen on {addr}: {reason}{hint}"))
                 })?;
             Ok::<_, AppError>((handle, rx))
@@ -113,7 +118,8 @@ impl App {
 
     /// Connects every profile marked `autostart`; returns the failures.
     pub async fn autostart_all(&self) -> Vec<(String, AppError)> {
-        let ids: Vec<String> = lock(&self.state.profiles).list().iter().filter(|p| p.autostart).map(|p| p.id.clone()).collect();
+        let ids: Vec<String> =
+            lock(&self.state.profiles).list().iter().filter(|p| p.autostart).map(|p| p.id.clone()).collect();
         let mut failures = Vec::new();
         for id in ids {
             if let Err(e) = self.connect(&id).await {
@@ -132,7 +138,13 @@ impl App {
         let peers = self.state.connections.with_tunnel(id, TunnelHandle::peers).unwrap_or_default();
         Ok(peers
             .into_iter()
-            .map(|p| Session { id: p.id, peer: p.addr.to_string(), since_ms: ms_since_epoch(p.since), bytes_up: p.bytes_up, bytes_down: p.bytes_down })
+            .map(|p| Session {
+                id: p.id,
+                peer: p.addr.to_string(),
+                since_ms: ms_since_epoch(p.since),
+                bytes_up: p.bytes_up,
+                bytes_down: p.bytes_down,
+            })
             .collect())
     }
 
@@ -171,7 +183,9 @@ impl App {
                 cert: PemSource::File { path: cert_file.into(), flag: None },
                 key: KeySource::Secret { store: lock(&self.state.profiles).secrets().clone(), id: profile.id.clone() },
             },
-            ClientCert::Store { issuer, subject } => ClientCertSource::Store { issuer: issuer.clone(), subject: subject.clone() },
+            ClientCert::Store { issuer, subject } => {
+                ClientCertSource::Store { issuer: issuer.clone(), subject: subject.clone() }
+            }
         });
         Ok(TunnelOptions {
             destination: profile.destination.clone(),
@@ -206,7 +220,13 @@ fn log(state: &AppState, id: &str, entry: LogEntry) {
 
 /// Follows one tunnel's events until its channel closes (the tunnel stopped and its tasks
 /// ended). Status changes apply only while this run is the profile's live tunnel.
-async fn watch(state: Weak<AppState>, id: String, run: u64, mut rx: broadcast::Receiver<TunnelEvent>, mut tracker: StatusTracker) {
+async fn watch(
+    state: Weak<AppState>,
+    id: String,
+    run: u64,
+    mut rx: broadcast::Receiver<TunnelEvent>,
+    mut tracker: StatusTracker,
+) {
     loop {
         let event = match rx.recv().await {
             Ok(e) => e,

@@ -22,8 +22,9 @@ pub fn path(dir: &Path) -> PathBuf {
 pub fn load(dir: &Path) -> Result<Settings, AppError> {
     let path = path(dir);
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| AppError::new(ErrorCode::Io, format!("{} is corrupt at line {}: {e}", path.display(), e.line()))),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            AppError::new(ErrorCode::Io, format!("{} is corrupt at line {}: {e}", path.display(), e.line()))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
         Err(e) => Err(AppError::io("read", &path, &e)),
     }

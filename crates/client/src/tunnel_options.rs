@@ -215,7 +215,8 @@ impl TunnelOptions {
     pub fn build(&self) -> Result<TunnelConfig, BuildError> {
         let pomerium_url = self.pomerium_url.as_deref().filter(|s| !s.is_empty());
         let target = target::parse(&self.destination, pomerium_url)?;
-        let tls = if target.proxy.tls() { Some(client_config(&self.tls_options()?).map_err(BuildError::Tls)?) } else { None };
+        let tls =
+            if target.proxy.tls() { Some(client_config(&self.tls_options()?).map_err(BuildError::Tls)?) } else { None };
         Ok(TunnelConfig {
             connector: Arc::new(Connector::new(target, tls.clone())),
             login: LoginSettings { tls, browser: self.browser.clone(), timeout: self.login_timeout },
@@ -226,10 +227,17 @@ impl TunnelOptions {
         let ca_pem = self.ca.as_ref().map(read_pem).transpose()?;
         let client = match &self.client_cert {
             None => None,
-            Some(ClientCertSource::Pem { cert, key }) => Some(ClientIdentity::Pem { cert_pem: read_pem(cert)?, key_pem: read_key(key)? }),
+            Some(ClientCertSource::Pem { cert, key }) => {
+                Some(ClientIdentity::Pem { cert_pem: read_pem(cert)?, key_pem: read_key(key)? })
+            }
             Some(ClientCertSource::Store { issuer, subject }) => {
-                let filter = |f: &Option<String>| f.as_deref().filter(|s| !s.is_empty()).map(NameFilter::parse).transpose();
-                Some(ClientIdentity::Store { dir: self.cert_store_dir.clone(), issuer: filter(issuer)?, subject: filter(subject)? })
+                let filter =
+                    |f: &Option<String>| f.as_deref().filter(|s| !s.is_empty()).map(NameFilter::parse).transpose();
+                Some(ClientIdentity::Store {
+                    dir: self.cert_store_dir.clone(),
+                    issuer: filter(issuer)?,
+                    subject: filter(subject)?,
+                })
             }
         };
         Ok(TlsOptions { disable_verification: self.disable_tls_verification, ca_pem, client })
@@ -243,7 +251,9 @@ fn read_file(path: &Path, flag: Option<&'static str>) -> Result<Vec<u8>, BuildEr
 fn read_pem(source: &PemSource) -> Result<Vec<u8>, BuildError> {
     match source {
         PemSource::Bytes(b) => Ok(b.clone()),
-        PemSource::Base64(text) => base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(BuildError::CaBase64),
+        PemSource::Base64(text) => {
+            base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(BuildError::CaBase64)
+        }
         PemSource::File { path, flag } => read_file(path, *flag),
     }
 }
@@ -266,7 +276,11 @@ mod tests {
     fn the_store_is_certs_in_the_config_dir_unless_named() {
         let config = Path::new("/tmp/porthole-config");
         assert_eq!(cert_store_dir_from(None, config), config.join("certs"));
-        assert_eq!(cert_store_dir_from(Some(OsString::new()), config), config.join("certs"), "an empty variable is unset");
+        assert_eq!(
+            cert_store_dir_from(Some(OsString::new()), config),
+            config.join("certs"),
+            "an empty variable is unset"
+        );
         assert_eq!(cert_store_dir_from(Some("/srv/ids".into()), config), PathBuf::from("/srv/ids"));
     }
 

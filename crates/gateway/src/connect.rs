@@ -53,7 +53,16 @@ pub fn session_token(headers: &HeaderMap) -> Option<&str> {
 /// Request headers passed on to an upstream proxy: everything but the session token, `Host`
 /// (rewritten) and hop-by-hop headers.
 fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    const DROP: &[&str] = &["host", "x-pomerium-authorization", "connection", "proxy-connection", "keep-alive", "te", "trailer", "upgrade"];
+    const DROP: &[&str] = &[
+        "host",
+        "x-pomerium-authorization",
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
     headers
         .iter()
         .filter(|(name, _)| !DROP.contains(&name.as_str()))
@@ -74,7 +83,14 @@ fn who(identity: Option<&Identity>) -> String {
     }
 }
 
-fn refuse(peer: &Peer, authority: &str, route: Option<&Route>, identity: Option<&Identity>, status: StatusCode, message: String) -> Response<Body> {
+fn refuse(
+    peer: &Peer,
+    authority: &str,
+    route: Option<&Route>,
+    identity: Option<&Identity>,
+    status: StatusCode,
+    message: String,
+) -> Response<Body> {
     tracing::info!(
         target: "porthole_gateway::access",
         peer = %peer.addr,
@@ -142,7 +158,9 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         Some(Err(e)) if !route.config.allow_public_unauthenticated_access => {
             let msg = match e {
                 TokenError::Expired => "session expired: log in again",
-                TokenError::NotYetValid => "session token is not valid yet: check the clocks of this machine and the gateway, or log in again",
+                TokenError::NotYetValid => {
+                    "session token is not valid yet: check the clocks of this machine and the gateway, or log in again"
+                }
                 TokenError::Invalid => "session token not valid for this gateway: log in again",
             };
             return refuse(&peer, &authority, Some(&route), None, StatusCode::UNAUTHORIZED, msg.into());
@@ -170,16 +188,17 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         }
     }
     let headers = forwarded_headers(req.headers());
-    let connected = match upstream::connect(&route.config, &authority, &headers, &shared.next_upstream, &shared.proxy_tls).await {
-        Ok(c) => c,
-        Err(e) => {
-            let status = match e {
-                UpstreamError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                UpstreamError::ProxyRefused { .. } | UpstreamError::ProxyProtocol { .. } => StatusCode::BAD_GATEWAY,
-            };
-            return refuse(&peer, &authority, Some(&route), identity.as_ref(), status, e.to_string());
-        }
-    };
+    let connected =
+        match upstream::connect(&route.config, &authority, &headers, &shared.next_upstream, &shared.proxy_tls).await {
+            Ok(c) => c,
+            Err(e) => {
+                let status = match e {
+                    UpstreamError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                    UpstreamError::ProxyRefused { .. } | UpstreamError::ProxyProtocol { .. } => StatusCode::BAD_GATEWAY,
+                };
+                return refuse(&peer, &authority, Some(&route), identity.as_ref(), status, e.to_string());
+            }
+        };
     let shared2 = shared.clone();
     let user = who(identity.as_ref());
     // The tunnel keeps its connection's slot, and keeps the connection from being idle.

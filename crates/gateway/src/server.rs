@@ -146,9 +146,7 @@ impl Gateway {
     /// [`GatewayError::Bind`] when the address is taken or not allowed.
     pub async fn bind(self) -> Result<Running, GatewayError> {
         let address = self.config.address.clone();
-        let listener = TcpListener::bind(&address)
-            .await
-            .map_err(|source| GatewayError::Bind { address, source })?;
+        let listener = TcpListener::bind(&address).await.map_err(|source| GatewayError::Bind { address, source })?;
         self.serve(listener)
     }
 
@@ -163,9 +161,11 @@ impl Gateway {
         let auth_base = match &self.config.authenticate_service_url {
             Some(u) => u.clone(),
             None => {
-                let host = if local_addr.ip().is_unspecified() { "localhost".to_owned() } else { local_addr.ip().to_string() };
+                let host =
+                    if local_addr.ip().is_unspecified() { "localhost".to_owned() } else { local_addr.ip().to_string() };
                 let host = if host.contains(':') { format!("[{host}]") } else { host };
-                Url::parse(&format!("https://{host}:{}", local_addr.port())).map_err(|e| GatewayError::AuthUrl(e.to_string()))?
+                Url::parse(&format!("https://{host}:{}", local_addr.port()))
+                    .map_err(|e| GatewayError::AuthUrl(e.to_string()))?
             }
         };
         let issuer = auth_base.as_str().trim_end_matches('/').to_owned();
@@ -226,7 +226,12 @@ impl Drop for Running {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+    gate: Arc<limits::Gate>,
+) {
     // No slot to wait for before accepting: the gate decides per client address after.
     let no_slot = || std::future::ready(Some(()));
     porthole_io::accept::accept_loop(listener, &shared.cancel, no_slot, |(), tcp, addr| {
@@ -315,7 +320,12 @@ async fn serve_connection(
 
 /// Serves one request within `timeout_write`, and marks the connection authenticated when a
 /// CONNECT got its `200` or a login completed.
-async fn serve_request(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>, admission: &limits::Admission) -> Response<Body> {
+async fn serve_request(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: Arc<Peer>,
+    admission: &limits::Admission,
+) -> Response<Body> {
     let connect = req.method() == Method::CONNECT;
     let callback = req.uri().path() == "/oauth2/callback";
     let write = shared.timeouts.write;
@@ -323,7 +333,9 @@ async fn serve_request(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Pe
     let resp = match write {
         Some(limit) => match tokio::time::timeout(limit, handled).await {
             Ok(resp) => resp,
-            Err(_) => reply::text(StatusCode::GATEWAY_TIMEOUT, "the gateway could not answer within timeout_write; try again"),
+            Err(_) => {
+                reply::text(StatusCode::GATEWAY_TIMEOUT, "the gateway could not answer within timeout_write; try again")
+            }
         },
         None => handled.await,
     };
@@ -394,7 +406,9 @@ fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         .routes
         .all()
         .iter()
-        .filter(|r| r.config.allow_public_unauthenticated_access || r.config.policy.evaluate(Some(&identity)) == Decision::Allow)
+        .filter(|r| {
+            r.config.allow_public_unauthenticated_access || r.config.policy.evaluate(Some(&identity)) == Decision::Allow
+        })
         .map(|r| {
             serde_json::json!({
                 "id": r.id,

@@ -161,7 +161,13 @@ impl TunnelHandle {
         let peers = self.inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut list: Vec<PeerInfo> = peers
             .iter()
-            .map(|(id, p)| PeerInfo { id: *id, addr: p.addr, since: p.since, bytes_up: p.counters.up(), bytes_down: p.counters.down() })
+            .map(|(id, p)| PeerInfo {
+                id: *id,
+                addr: p.addr,
+                since: p.since,
+                bytes_up: p.counters.up(),
+                bytes_down: p.counters.down(),
+            })
             .collect();
         list.sort_by_key(|p| p.id);
         list
@@ -344,14 +350,20 @@ async fn open(
 
 /// Runs one tunnel over an already connected local stream (stdin/stdout for ssh's
 /// `ProxyCommand`). Returns the failure sentence, if any.
-pub async fn run_stream<L>(local: L, config: TunnelConfig, auth: Arc<Authenticator>, events: broadcast::Sender<TunnelEvent>) -> Option<String>
+pub async fn run_stream<L>(
+    local: L,
+    config: TunnelConfig,
+    auth: Arc<Authenticator>,
+    events: broadcast::Sender<TunnelEvent>,
+) -> Option<String>
 where
     L: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let inner = Inner::new(config, auth, events);
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
-    let (error, _) = run_one(Either::Right(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
+    let (error, _) =
+        run_one(Either::Right(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: 1,
         peer_addr: addr,

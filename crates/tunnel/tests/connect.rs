@@ -88,7 +88,10 @@ async fn statuses_map_to_actionable_errors() {
     let e = answer(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::LoginRequired { status: 401 });
     let e = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 26\r\n\r\n\nnot in group admins\nmore\n").await;
-    assert_eq!(e, ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() });
+    assert_eq!(
+        e,
+        ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() }
+    );
     assert!(e.keeps_token(), "403 keeps the token (pomerium-cli too)");
     let e = answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
     assert_eq!(e, ConnectError::NoRoute { destination: "db.example.com:5432".into() });
@@ -97,7 +100,10 @@ async fn statuses_map_to_actionable_errors() {
     assert_eq!(e, ConnectError::CertificateRequired { destination: "db.example.com:5432".into() });
     assert!(e.to_string().contains("--client-cert"), "the message names the fix: {e}");
     let e = answer(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 15\r\n\r\nupstream down\r\n").await;
-    assert_eq!(e, ConnectError::Unavailable { destination: "db.example.com:5432".into(), message: "upstream down".into() });
+    assert_eq!(
+        e,
+        ConnectError::Unavailable { destination: "db.example.com:5432".into(), message: "upstream down".into() }
+    );
     let e = answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\n").await;
     assert_eq!(e, ConnectError::Status { status: 500, message: "500 Internal Server Error".into() });
     let e = answer(b"SSH-2.0-OpenSSH\r\n\r\n").await;
@@ -188,7 +194,10 @@ async fn client_certificate_route_from_pem_and_from_a_store() {
     let e = stack.connector("secure.example.com:7000", &stack.trusting(None)).connect(None).await.unwrap_err();
     assert!(matches!(e, ConnectError::CertificateRequired { .. }), "no certificate → 495: {e:?}");
     let alice = stack.clients.client_cert("alice");
-    let pem = ClientIdentity::Pem { cert_pem: alice.cert_pem.clone().into(), key_pem: alice.key_pem.clone().into_bytes().into() };
+    let pem = ClientIdentity::Pem {
+        cert_pem: alice.cert_pem.clone().into(),
+        key_pem: alice.key_pem.clone().into_bytes().into(),
+    };
     assert_echoes(&stack.connector("secure.example.com:7000", &stack.trusting(Some(pem)))).await;
     // A store whose first identity is from another CA: the server's CA hint must pick alice.
     let dir = tempfile::tempdir().unwrap();

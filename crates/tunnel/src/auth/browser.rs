@@ -24,7 +24,9 @@ impl Browser {
         match self {
             Browser::Print => Ok(()),
             Browser::System => open::that_detached(url).map_err(|e| {
-                format!("could not open a browser ({e}); open the URL above yourself, or use --browser-cmd or --no-browser")
+                format!(
+                    "could not open a browser ({e}); open the URL above yourself, or use --browser-cmd or --no-browser"
+                )
             }),
             Browser::Command(program) => {
                 let child = tokio::process::Command::new(program)

@@ -97,7 +97,11 @@ pub async fn browser_login(
 ///
 /// # Errors
 /// [`LoginError::Fetch`] for network errors and non-2xx answers.
-pub async fn fetch_login_url(base: &str, redirect: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<String, LoginError> {
+pub async fn fetch_login_url(
+    base: &str,
+    redirect: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<String, LoginError> {
     let fail = |reason: String| LoginError::Fetch { base: base.to_owned(), reason };
     let mut builder = reqwest::Client::builder().timeout(FETCH_TIMEOUT);
     if let Some(tls) = tls {
@@ -190,7 +194,9 @@ pub fn parse_callback(head: &[u8], path: &str) -> Option<Callback> {
     };
     let (req_path, query) = target.split_once('?').unwrap_or((target, ""));
     let token = (req_path == path)
-        .then(|| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned()))
+        .then(|| {
+            form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned())
+        })
         .flatten()
         .map(Token::new)
         // A JWT is printable ASCII without spaces; anything else would end up in the
