@@ -11,7 +11,7 @@ use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, Token};
 use porthole_tunnel::connect::Connector;
 use porthole_tunnel::target;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions};
-use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle, run_stream};
+use porthole_tunnel::handle::{TunnelConfig, TunnelHandle, run_stream};
 use tokio::sync::broadcast;
 
 use crate::args::TcpArgs;

@@ -11,7 +11,7 @@ use porthole_tunnel::connect::Connector;
 use porthole_tunnel::events::TunnelEvent;
 use porthole_tunnel::target;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
-use porthole_tunnel::tunnel::{TunnelConfig, TunnelError, TunnelHandle};
+use porthole_tunnel::handle::{TunnelConfig, TunnelError, TunnelHandle};
 use tokio::sync::broadcast;
 
 use crate::app::{App, AppEvent, Shared, lock};
@@ -49,7 +49,8 @@ impl App {
             let (events, rx) = broadcast::channel(1024);
             let handle = TunnelHandle::start_with_events(&listen, config, self.shared.auth.clone(), events)
                 .await
-                .map_err(|TunnelError::Listen { addr, reason }| {
+                .map_err(|TunnelError::Listen { addr, source }| {
+                    let reason = source.to_string();
                     let taken = reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
                     let code = if taken { ErrorCode::PortInUse } else { ErrorCode::Io };
                     let hint = if taken { ": another program is using it; stop it or pick another local address" } else { "" };
@@ -70,7 +71,7 @@ impl App {
             }
             Err(e) => {
                 self.log(id, logs::entry(LogLevel::Error, e.message.clone(), None));
-                self.set_status(id, ConnectionStatus::Error { message: e.message.clone(), code: e.code.to_string() });
+                self.set_status(id, ConnectionStatus::Error { message: e.message.clone(), code: e.code });
                 Err(e)
             }
         }

@@ -13,17 +13,19 @@
 //! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted, an abort
 //!   on one side passed on as a reset ([`io::Abort`]); [`copy`] lends the buffers from a
 //!   [`pool`] only while bytes move, and notices a reset side while blocked writing the other.
-//! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
-//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
+//! - [`handle`]: [`handle::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
+//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel; a failure
+//!   carries its [`code::ErrorCode`], the class the application layer shares.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod code;
 pub mod connect;
 pub mod copy;
 pub mod events;
+pub mod handle;
 pub mod io;
 pub mod pool;
 pub mod relay;
 pub mod target;
 pub mod tls;
-pub mod tunnel;
