@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use porthole_tunnel::tls::stream::{self, Handshaken as _};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::config::{Config, MtlsEnforcement, Timeouts};
@@ -267,7 +268,20 @@ async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shar
     }
 }
 
+/// Serves one accepted connection inside its `conn` span (the peer's address), so its lines,
+/// and those of its CONNECTs (`connect` spans: authority, route, user), can be followed.
 async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+    admission: Arc<limits::Admission>,
+) {
+    let span = tracing::info_span!("conn", peer = %addr);
+    serve_tls(tcp, addr, config, shared, admission).instrument(span).await;
+}
+
+async fn serve_tls(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
     config: Arc<rustls::ServerConfig>,
@@ -289,6 +303,8 @@ async fn serve_connection(
     let activity = Activity::new();
     let shared2 = shared.clone();
     let activity2 = activity.clone();
+    // HTTP/2 streams run as tasks of their own: each request carries the connection's span.
+    let span = tracing::Span::current();
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let shared = shared2.clone();
         let peer = peer.clone();
@@ -300,6 +316,7 @@ async fn serve_connection(
             drop(busy);
             Ok::<_, std::convert::Infallible>(resp)
         }
+        .instrument(span.clone())
     });
     let io = TokioIo::new(tls);
     let idle = shared.timeouts.idle;

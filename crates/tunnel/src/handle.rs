@@ -203,7 +203,7 @@ impl Drop for TunnelHandle {
 /// The span every line of one tunnel carries (never a token).
 fn tunnel_span(listen: &str, config: &TunnelConfig) -> tracing::Span {
     let target = config.connector.target();
-    tracing::info_span!("tunnel", listen, destination = %target.destination, proxy = %target.proxy.host_port())
+    tracing::info_span!("tunnel", listen = %listen, destination = %target.destination, proxy = %target.proxy.host_port())
 }
 
 /// The span of one local connection, inside its tunnel's.
