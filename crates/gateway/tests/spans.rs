@@ -62,7 +62,8 @@ async fn lines_of_one_connect_share_its_span() {
     let alice = stack.token_for("alice@example.com");
     let bob = stack.token_for("bob@example.com");
 
-    let mut tunnel = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {alice}"))], None).await;
+    let mut tunnel =
+        stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {alice}"))], None).await;
     assert_eq!(tunnel.status, 200, "alice may use the route: {}", tunnel.head);
     tunnel.stream.write_all(b"ping").await.expect("bytes up");
     let mut got = [0u8; 4];
@@ -74,7 +75,8 @@ async fn lines_of_one_connect_share_its_span() {
     let closed = eventually(Duration::from_secs(10), || async { captured.text().contains("tunnel closed") }).await;
     let log = captured.text();
     assert!(closed, "the tunnel's access line is logged:\n{log}");
-    let line = |what: &str| log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("a {what:?} line in:\n{log}"));
+    let line =
+        |what: &str| log.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("a {what:?} line in:\n{log}"));
     let (open, close, denied) = (line("tunnel open"), line("tunnel closed"), line("tunnel refused"));
 
     assert_eq!(spans(open), spans(close), "one connection's lines carry the same spans:\n{open}\n{close}");

@@ -89,8 +89,23 @@ mod tests {
     fn as_str_is_the_wire_string() {
         use ErrorCode::*;
         let all = [
-            Invalid, NotFound, PortInUse, Io, Keychain, Import, Tunnel, Proxy, Auth, Denied, NoRoute, Certificate,
-            Unavailable, Status, Idle, Reset, Local,
+            Invalid,
+            NotFound,
+            PortInUse,
+            Io,
+            Keychain,
+            Import,
+            Tunnel,
+            Proxy,
+            Auth,
+            Denied,
+            NoRoute,
+            Certificate,
+            Unavailable,
+            Status,
+            Idle,
+            Reset,
+            Local,
         ];
         for code in all {
             let json = serde_json::to_value(code).expect("serializes");

@@ -83,7 +83,9 @@ async fn lines_of_one_connection_share_its_spans() {
     for _ in 0..2 {
         let mut local = TcpStream::connect(handle.local_addr()).await.expect("connect");
         let mut rest = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(10), local.read_to_end(&mut rest)).await.expect("closed after the 404");
+        let _ = tokio::time::timeout(Duration::from_secs(10), local.read_to_end(&mut rest))
+            .await
+            .expect("closed after the 404");
         let ended = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 if let Ok(TunnelEvent::Disconnected { code, .. }) = events.recv().await {
@@ -96,12 +98,14 @@ async fn lines_of_one_connection_share_its_spans() {
     drop(handle);
 
     let log = captured.text();
-    let lines = |peer: u64| -> Vec<&str> {
-        log.lines().filter(|l| l.contains(&format!(":conn{{peer={peer} "))).collect()
-    };
+    let lines =
+        |peer: u64| -> Vec<&str> { log.lines().filter(|l| l.contains(&format!(":conn{{peer={peer} "))).collect() };
     let (first, second) = (lines(1), lines(2));
     assert!(first.len() >= 3, "connecting, CONNECT, refused, failed: each a line of connection 1:\n{log}");
-    assert!(first.iter().any(|l| l.contains("CONNECT refused")) && first.iter().any(|l| l.contains("connection failed")), "{log}");
+    assert!(
+        first.iter().any(|l| l.contains("CONNECT refused")) && first.iter().any(|l| l.contains("connection failed")),
+        "{log}"
+    );
     let span = spans(first[0]);
     assert!(first.iter().all(|l| spans(l) == span), "every line of connection 1 carries the same spans:\n{log}");
     assert!(
@@ -110,4 +114,3 @@ async fn lines_of_one_connection_share_its_spans() {
     );
     assert!(!second.is_empty() && second.iter().all(|l| spans(l) != span), "connection 2 has its own span:\n{log}");
 }
-

@@ -141,7 +141,9 @@ fn secret_path() -> String {
 fn callback_token(target: &str, path: &str) -> Option<Token> {
     let (req_path, query) = target.split_once('?').unwrap_or((target, ""));
     (req_path == path)
-        .then(|| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned()))
+        .then(|| {
+            form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned())
+        })
         .flatten()
         .map(Token::new)
         // A JWT is printable ASCII without spaces; anything else would end up in the

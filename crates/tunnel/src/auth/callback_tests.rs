@@ -39,7 +39,10 @@ async fn callback_only_accepts_the_secret_path() {
     let (addr, path, waiter) = start().await;
     for target in ["/?pomerium_jwt=planted".to_owned(), "/callback/00?pomerium_jwt=planted".to_owned(), path.clone()] {
         let answer = send(addr, &get(&target)).await;
-        assert!(answer.starts_with("HTTP/1.1 404 Not Found\r\n"), "{target}: a token off the secret path is refused: {answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 404 Not Found\r\n"),
+            "{target}: a token off the secret path is refused: {answer}"
+        );
         assert!(answer.ends_with("\r\n\r\nnot found\n"), "{target}: the 404 page: {answer}");
     }
     assert!(!waiter.is_finished(), "no planted token is taken");
@@ -48,7 +51,10 @@ async fn callback_only_accepts_the_secret_path() {
     assert!(answer.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"), "the page is plain text: {answer}");
     assert!(answer.contains("\r\nConnection: close\r\n"), "the connection closes: {answer}");
     assert!(answer.ends_with("\r\n\r\nlogin complete, you may close this page\n"), "the page: {answer}");
-    let token = tokio::time::timeout(Duration::from_secs(10), waiter).await.expect("the token is handed over").expect("no panic");
+    let token = tokio::time::timeout(Duration::from_secs(10), waiter)
+        .await
+        .expect("the token is handed over")
+        .expect("no panic");
     assert_eq!(token, Token::new("a.b.c"));
 }
 
@@ -64,7 +70,9 @@ async fn a_silent_connection_does_not_hold_up_the_callback() {
     real.write_all(&get(&format!("{path}?pomerium_jwt=a.b.c"))).await.expect("the callback");
     let started = std::time::Instant::now();
     let token = tokio::time::timeout(Duration::from_secs(2), waiter).await;
-    let token = token.unwrap_or_else(|_| panic!("the real callback completes while two connections stall ({:?})", started.elapsed()));
+    let token = token.unwrap_or_else(|_| {
+        panic!("the real callback completes while two connections stall ({:?})", started.elapsed())
+    });
     assert_eq!(token.expect("no panic"), Token::new("a.b.c"));
 }
 
