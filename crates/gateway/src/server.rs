@@ -281,6 +281,7 @@ async fn serve_connection(
     serve_tls(tcp, addr, config, shared, admission).instrument(span).await;
 }
 
+/// The TLS handshake, then HTTP/1.1 or HTTP/2 on it until the connection ends.
 async fn serve_tls(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
