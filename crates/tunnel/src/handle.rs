@@ -206,9 +206,17 @@ fn tunnel_span(listen: &str, config: &TunnelConfig) -> tracing::Span {
     tracing::info_span!("tunnel", listen = %listen, destination = %target.destination, proxy = %target.proxy.host_port())
 }
 
-/// The span of one local connection, inside its tunnel's.
+/// The span of one local connection, inside its tunnel's; `user` is filled in from the token's
+/// claims once one is sent (never the token).
 fn conn_span(id: PeerId, addr: SocketAddr) -> tracing::Span {
-    tracing::info_span!("conn", peer = id, peer_addr = %addr)
+    tracing::info_span!("conn", peer = id, peer_addr = %addr, user = tracing::field::Empty)
+}
+
+/// Names the token's user in the current connection's span.
+fn record_user(token: &Token) {
+    if let Some(user) = token.user() {
+        tracing::Span::current().record("user", tracing::field::display(user));
+    }
 }
 
 async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
@@ -366,6 +374,9 @@ async fn open(
     let target = config.connector.target();
     let origin = target.proxy.origin();
     let token = auth.current(&origin).await;
+    if let Some(t) = &token {
+        record_user(t);
+    }
     let first = config.connector.connect(token.as_ref().map(Token::expose)).await;
     match first {
         Ok(c) => return Ok(c),
@@ -377,6 +388,7 @@ async fn open(
         .login(&origin, &target.proxy.login_base(), token.as_ref(), &config.login, events)
         .await
         .map_err(OpenError::Login)?;
+    record_user(&fresh);
     match config.connector.connect(Some(fresh.expose())).await {
         Ok(c) => Ok(c),
         Err(ConnectError::LoginRequired { status }) => {

@@ -1,12 +1,14 @@
 //! The engine's log lines can be followed per connection: every line of one local connection
-//! carries the same `tunnel{…}:conn{peer=…}` spans, and the next connection another `peer`.
-//! The proxy is a plaintext one that refuses with `404`, so no token or login is involved.
+//! carries the same `tunnel{…}:conn{peer=… user=…}` spans (the user from the stored token's
+//! claims, never the token), and the next connection another `peer`. The proxy is a plaintext
+//! one that refuses with `404`, which keeps the token and needs no login.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore};
+use base64::Engine as _;
+use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, Token, TokenStore as _};
 use porthole_tunnel::code::ErrorCode;
 use porthole_tunnel::connect::Connector;
 use porthole_tunnel::events::TunnelEvent;
@@ -74,9 +76,13 @@ async fn lines_of_one_connection_share_its_spans() {
 
     let port = refusing_proxy().await;
     let target = parse(&format!("http://127.0.0.1:{port}/db.example.com:5432"), None).expect("a destination");
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let jwt = format!("{}.{}.c2ln", b64(r#"{"alg":"ES256"}"#), b64(r#"{"sub":"u1","email":"alice@example.com"}"#));
+    let store = MemoryStore::default();
+    store.store(&target.proxy.origin(), &Token::new(jwt.clone())).expect("stored");
     let login = LoginSettings { tls: None, browser: Browser::Print, timeout: Duration::from_secs(1) };
     let config = TunnelConfig { connector: Arc::new(Connector::new(target, None)), login };
-    let auth = Arc::new(Authenticator::new(Arc::new(MemoryStore::default()), None));
+    let auth = Arc::new(Authenticator::new(Arc::new(store), None));
     let handle = TunnelHandle::start("127.0.0.1:0", config, auth).await.expect("listens");
     let listen = handle.local_addr();
     let mut events = handle.subscribe();
@@ -101,16 +107,25 @@ async fn lines_of_one_connection_share_its_spans() {
     let lines =
         |peer: u64| -> Vec<&str> { log.lines().filter(|l| l.contains(&format!(":conn{{peer={peer} "))).collect() };
     let (first, second) = (lines(1), lines(2));
-    assert!(first.len() >= 3, "connecting, CONNECT, refused, failed: each a line of connection 1:\n{log}");
+    // The user is known once the token is loaded: from the CONNECT line on.
+    let from = first.iter().position(|l| l.contains(" CONNECT ")).unwrap_or_else(|| panic!("a CONNECT line:\n{log}"));
+    let known = &first[from..];
+    assert!(known.len() >= 3, "CONNECT, refused, failed: each a line of connection 1:\n{log}");
     assert!(
-        first.iter().any(|l| l.contains("CONNECT refused")) && first.iter().any(|l| l.contains("connection failed")),
+        known.iter().any(|l| l.contains("CONNECT refused")) && known.iter().any(|l| l.contains("connection failed")),
         "{log}"
     );
-    let span = spans(first[0]);
-    assert!(first.iter().all(|l| spans(l) == span), "every line of connection 1 carries the same spans:\n{log}");
+    let span = spans(known[0]);
+    assert!(known.iter().all(|l| spans(l) == span), "every line of connection 1 carries the same spans:\n{log}");
     assert!(
         span.starts_with(&format!("tunnel{{listen={listen} destination=db.example.com:5432 proxy=127.0.0.1:{port}}}:conn{{peer=1 peer_addr=127.0.0.1:")),
         "the tunnel span names the listener, destination and proxy: {span}"
     );
+    assert!(span.ends_with(" user=alice@example.com}:"), "the connection span names the token's user: {span}");
+    assert!(
+        first[..from].iter().all(|l| spans(l).starts_with(&span[..span.len() - " user=alice@example.com}:".len()])),
+        "lines before the token is loaded carry the same spans, without the user yet:\n{log}"
+    );
+    assert!(!log.contains(&jwt), "the token never reaches a log line:\n{log}");
     assert!(!second.is_empty() && second.iter().all(|l| spans(l) != span), "connection 2 has its own span:\n{log}");
 }
