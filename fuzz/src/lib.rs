@@ -63,7 +63,11 @@ pub fn connect_response(data: &[u8]) {
 
 fn keys() -> &'static TokenKeys {
     static KEYS: OnceLock<TokenKeys> = OnceLock::new();
-    KEYS.get_or_init(|| TokenKeys::new(None, "https://gateway.example.com".into(), Duration::from_secs(3600)).expect("a generated key").0)
+    KEYS.get_or_init(|| {
+        TokenKeys::new(None, "https://gateway.example.com".into(), Duration::from_secs(3600))
+            .expect("a generated key")
+            .0
+    })
 }
 
 /// `gateway_head`: the input as a request head the gateway gets (the session token headers,
@@ -74,7 +78,9 @@ pub fn gateway_head(data: &[u8]) {
     if let Ok(httparse::Status::Complete(_)) = req.parse(data) {
         let mut headers = http::HeaderMap::new();
         for h in req.headers.iter() {
-            if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(h.name.as_bytes()), http::HeaderValue::from_bytes(h.value)) {
+            if let (Ok(name), Ok(value)) =
+                (http::HeaderName::from_bytes(h.name.as_bytes()), http::HeaderValue::from_bytes(h.value))
+            {
                 headers.append(name, value);
             }
         }
@@ -85,7 +91,9 @@ pub fn gateway_head(data: &[u8]) {
             let _ = porthole_gateway::route::split_authority(target);
         }
     }
-    if let Some(porthole_gateway::upstream::ProxyAnswer::Accepted { head_len }) = porthole_gateway::upstream::proxy_answer(data) {
+    if let Some(porthole_gateway::upstream::ProxyAnswer::Accepted { head_len }) =
+        porthole_gateway::upstream::proxy_answer(data)
+    {
         assert!(head_len <= data.len());
     }
 }
@@ -113,7 +121,11 @@ pub fn gateway_config(data: &[u8]) {
 
 fn identity() -> Identity {
     let claims = serde_json::json!({"sub": "u1", "email": "alice@example.com", "email_verified": true, "groups": ["admins", "dev"], "user": "u1"});
-    Identity { user: "u1".into(), email: Some("alice@example.com".into()), claims: claims.as_object().cloned().unwrap_or_default() }
+    Identity {
+        user: "u1".into(),
+        email: Some("alice@example.com".into()),
+        claims: claims.as_object().cloned().unwrap_or_default(),
+    }
 }
 
 /// `policy`: a PPL policy in YAML, parsed and evaluated for nobody and for a fixed user.

@@ -3,10 +3,10 @@
 
 use porthole_client::app::App;
 use porthole_client::error::{AppError, ErrorCode};
-use porthole_client::profiles::write_atomic;
 use porthole_client::model::{
     ConnectionStatus, ConnectionView, ImportReport, LogEntry, Profile, ProfileDraft, Session, Settings,
 };
+use porthole_client::profiles::write_atomic;
 use tauri::{AppHandle, Runtime, State};
 
 type Core<'a> = State<'a, App>;
@@ -145,14 +145,18 @@ pub async fn export_connections(
 
 /// Asks where to save `contents` (a native save dialog) and writes it; `None` if cancelled.
 #[tauri::command]
-pub async fn save_export<R: Runtime>(app: AppHandle<R>, contents: String, file_name: String) -> Result<Option<String>, AppError> {
+pub async fn save_export<R: Runtime>(
+    app: AppHandle<R>,
+    contents: String,
+    file_name: String,
+) -> Result<Option<String>, AppError> {
     use tauri_plugin_dialog::DialogExt;
-    let Some(path) = app.dialog().file().set_file_name(&file_name).add_filter("JSON", &["json"]).blocking_save_file() else {
+    let Some(path) = app.dialog().file().set_file_name(&file_name).add_filter("JSON", &["json"]).blocking_save_file()
+    else {
         return Ok(None);
     };
-    let path = path
-        .into_path()
-        .map_err(|e| AppError::new(ErrorCode::Io, format!("cannot save to that location: {e}")))?;
+    let path =
+        path.into_path().map_err(|e| AppError::new(ErrorCode::Io, format!("cannot save to that location: {e}")))?;
     write_atomic(&path, contents.as_bytes()).map_err(|e| AppError::io("save the export to", &path, &e))?;
     Ok(Some(path.display().to_string()))
 }
@@ -177,7 +181,11 @@ pub async fn get_settings(core: Core<'_>) -> Result<Settings, AppError> {
 
 /// Saves the settings and applies "launch at login".
 #[tauri::command]
-pub async fn set_settings<R: Runtime>(app: AppHandle<R>, core: Core<'_>, settings: Settings) -> Result<Settings, AppError> {
+pub async fn set_settings<R: Runtime>(
+    app: AppHandle<R>,
+    core: Core<'_>,
+    settings: Settings,
+) -> Result<Settings, AppError> {
     use tauri::Manager;
     let saved = core.set_settings(&settings)?;
     if let Some(launcher) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {

@@ -3,9 +3,9 @@
 //! rebuilt on every state change. On desktops with no tray, the window does everything and
 //! closing it quits instead of hiding it.
 
-use std::collections::BTreeMap;
 use porthole_client::app::App;
 use porthole_client::model::{ConnectionStatus, ConnectionView};
+use std::collections::BTreeMap;
 use tauri::menu::{CheckMenuItem, Menu, MenuBuilder, MenuItem, PredefinedMenuItem, Submenu, SubmenuBuilder};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Manager, Runtime};
@@ -94,7 +94,9 @@ pub fn state_label(status: &ConnectionStatus) -> String {
         ConnectionStatus::Listening { addr } => addr.clone(),
         ConnectionStatus::Connecting { .. } => "connecting…".into(),
         ConnectionStatus::LoginRequired { .. } => "login required".into(),
-        ConnectionStatus::Connected { sessions, .. } => format!("{sessions} session{}", if *sessions == 1 { "" } else { "s" }),
+        ConnectionStatus::Connected { sessions, .. } => {
+            format!("{sessions} session{}", if *sessions == 1 { "" } else { "s" })
+        }
         ConnectionStatus::Error { .. } => "error".into(),
     }
 }
@@ -128,7 +130,14 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, views: &[ConnectionView]) -> tauri
             let mut b = SubmenuBuilder::new(app, title);
             for v in members {
                 let label = format!("{} — {}", v.profile.name, state_label(&v.status));
-                let item = CheckMenuItem::with_id(app, format!("toggle:{}", v.profile.id), label, true, active(&v.status), None::<&str>)?;
+                let item = CheckMenuItem::with_id(
+                    app,
+                    format!("toggle:{}", v.profile.id),
+                    label,
+                    true,
+                    active(&v.status),
+                    None::<&str>,
+                )?;
                 b = b.item(&item);
             }
             b = b.separator();

@@ -70,7 +70,8 @@ fn save_list_duplicate_delete_through_ipc() {
     let fields: Vec<&str> = err["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
     assert!(fields.contains(&"name") && fields.contains(&"destination"), "every bad field at once: {fields:?}");
 
-    let saved = invoke(&w, "save_connection", json!({ "draft": draft("Redis prod", "redis.corp.example.com:6379") })).unwrap();
+    let saved =
+        invoke(&w, "save_connection", json!({ "draft": draft("Redis prod", "redis.corp.example.com:6379") })).unwrap();
     let id = saved["id"].as_str().unwrap().to_owned();
     assert_eq!(saved["name"], "Redis prod");
     let list = invoke(&w, "list_connections", json!({})).unwrap();
@@ -90,7 +91,12 @@ fn save_list_duplicate_delete_through_ipc() {
 fn connect_disconnect_and_export_import_through_ipc() {
     let dir = tempfile::tempdir().unwrap();
     let (_app, w) = app(dir.path());
-    let saved = invoke(&w, "save_connection", json!({ "draft": draft("Echo", "tcp+https://127.0.0.1:9/echo.corp.example.com:7") })).unwrap();
+    let saved = invoke(
+        &w,
+        "save_connection",
+        json!({ "draft": draft("Echo", "tcp+https://127.0.0.1:9/echo.corp.example.com:7") }),
+    )
+    .unwrap();
     let id = saved["id"].as_str().unwrap().to_owned();
 
     let status = invoke(&w, "connect", json!({ "id": id })).unwrap();
@@ -100,17 +106,26 @@ fn connect_disconnect_and_export_import_through_ipc() {
     assert_eq!(invoke(&w, "sessions", json!({ "id": id })).unwrap(), json!([]), "no sessions yet");
     assert!(std::net::TcpStream::connect(addr).is_ok(), "the port really listens");
     invoke(&w, "disconnect", json!({ "id": id })).unwrap();
-    poll_until_blocking("close the port on disconnect", Duration::from_secs(5), || Ok(std::net::TcpStream::connect(addr).is_err().then_some(())))
-        .unwrap();
+    poll_until_blocking("close the port on disconnect", Duration::from_secs(5), || {
+        Ok(std::net::TcpStream::connect(addr).is_err().then_some(()))
+    })
+    .unwrap();
     // The log is written by the tunnel's event task: poll for it.
     let mut logs = Value::Null;
     let said = poll_until_blocking("log where it listened", Duration::from_secs(5), || {
         logs = invoke(&w, "logs", json!({ "id": id })).unwrap();
-        Ok(logs.as_array().unwrap().iter().any(|l| l["message"].as_str().unwrap().contains("listening on")).then_some(()))
+        Ok(logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["message"].as_str().unwrap().contains("listening on"))
+            .then_some(()))
     });
     assert!(said.is_ok(), "the log says where it listened: {logs}");
 
-    let exported = invoke(&w, "export_connections", json!({ "ids": null, "includeTags": true, "includePrivateKeys": false })).unwrap();
+    let exported =
+        invoke(&w, "export_connections", json!({ "ids": null, "includeTags": true, "includePrivateKeys": false }))
+            .unwrap();
     let text = exported.as_str().unwrap();
     let parsed: Value = serde_json::from_str(text).unwrap();
     assert_eq!(parsed["@type"], "type.googleapis.com/pomerium.cli.Records", "Pomerium Desktop's format");

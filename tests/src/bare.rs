@@ -64,7 +64,8 @@ impl BareGateway {
     /// On an invalid key (it is generated above).
     #[must_use]
     pub fn mint(&self, sub: &str) -> String {
-        let (keys, _) = TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::from_secs(3600)).expect("key");
+        let (keys, _) =
+            TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::from_secs(3600)).expect("key");
         let claims = serde_json::json!({"sub": sub, "email": format!("{sub}@example.com")});
         keys.issue(claims.as_object().expect("object")).expect("sign")
     }
@@ -75,6 +76,7 @@ impl BareGateway {
     /// When the process is gone.
     #[must_use]
     pub fn pid(&self) -> u32 {
-        porthole_testkit::proc_cpu::pid_with_arg(self.config.to_str().expect("UTF-8 path")).expect("the gateway process is running")
+        porthole_testkit::proc_cpu::pid_with_arg(self.config.to_str().expect("UTF-8 path"))
+            .expect("the gateway process is running")
     }
 }

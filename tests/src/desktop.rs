@@ -118,7 +118,8 @@ pub fn tauri_driver(envs: &[(&str, String)], log: &Path) -> anyhow::Result<(Proc
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    let home_bin = std::env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root/.cargo")).join("bin");
+    let home_bin =
+        std::env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root/.cargo")).join("bin");
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -147,7 +148,8 @@ pub fn tree_rss_kib(root: u32) -> (u64, Vec<(u32, String, u64)>) {
             let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { continue };
             let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k)).map(|v| v.trim().to_owned());
             let ppid: u32 = field("PPid:").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let rss: u64 = field("VmRSS:").and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok())).unwrap_or(0);
+            let rss: u64 =
+                field("VmRSS:").and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok())).unwrap_or(0);
             parents.insert(pid, ppid);
             info.insert(pid, (field("Name:").unwrap_or_default(), rss));
         }
@@ -171,7 +173,9 @@ pub fn tree_rss_kib(root: u32) -> (u64, Vec<(u32, String, u64)>) {
 pub fn pss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .ok()
-        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("Pss:").and_then(|v| v.split_whitespace().next()?.parse().ok())))
+        .and_then(|t| {
+            t.lines().find_map(|l| l.strip_prefix("Pss:").and_then(|v| v.split_whitespace().next()?.parse().ok()))
+        })
         .unwrap_or(0)
 }
 

@@ -69,16 +69,20 @@ impl Sshd {
             .spawn()
             .context("/usr/sbin/sshd (make test installs openssh-server)")?;
         let mut me = Self { child, port, client_key, user };
-        porthole_testkit::eventually::poll_until_blocking(&format!("listen on {port}"), Duration::from_secs(10), || {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok(Some(()));
-            }
-            if let Ok(Some(s)) = me.child.try_wait() {
-                let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
-                anyhow::bail!("sshd exited ({s}):\n{log}");
-            }
-            Ok(None)
-        })
+        porthole_testkit::eventually::poll_until_blocking(
+            &format!("listen on {port}"),
+            Duration::from_secs(10),
+            || {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Ok(Some(()));
+                }
+                if let Ok(Some(s)) = me.child.try_wait() {
+                    let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
+                    anyhow::bail!("sshd exited ({s}):\n{log}");
+                }
+                Ok(None)
+            },
+        )
         .context("sshd")?;
         Ok(me)
     }

@@ -72,7 +72,8 @@ impl Stack {
     /// On an invalid key (it is generated above).
     #[must_use]
     pub fn mint(&self, claims: &serde_json::Value) -> String {
-        let (keys, _) = TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::from_secs(3600)).expect("key");
+        let (keys, _) =
+            TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::from_secs(3600)).expect("key");
         keys.issue(claims.as_object().expect("object")).expect("sign")
     }
 

@@ -58,7 +58,8 @@ impl Session {
     /// # Errors
     /// When none matches.
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
-        let v = self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await?;
+        let v =
+            self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await?;
         Ok(Element(v[ELEMENT_KEY].as_str().context("element id")?.to_owned()))
     }
 
@@ -93,7 +94,9 @@ impl Session {
     /// When the element cannot take input.
     pub async fn type_into(&self, e: &Element, text: &str) -> anyhow::Result<()> {
         self.call(reqwest::Method::POST, &format!("/element/{}/clear", e.0), Some(json!({}))).await?;
-        self.call(reqwest::Method::POST, &format!("/element/{}/value", e.0), Some(json!({"text": text}))).await.map(drop)
+        self.call(reqwest::Method::POST, &format!("/element/{}/value", e.0), Some(json!({"text": text})))
+            .await
+            .map(drop)
     }
 
     /// The element's visible text.

@@ -55,15 +55,27 @@ async fn redis_cli_through_porthole_tcp() {
         child.wait_with_output().unwrap()
     };
     let out = cli(&["PING"], None);
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG", "PING through the tunnel: {}\n{}", String::from_utf8_lossy(&out.stderr), tunnel.log());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "PONG",
+        "PING through the tunnel: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        tunnel.log()
+    );
     let value: Vec<u8> = (0..1024 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
     let out = cli(&["-x", "SET", "big"], Some(&value));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK", "SET 1 MiB");
     let out = cli(&["GET", "big"], None);
-    assert!(out.stdout.strip_suffix(b"\n").unwrap_or(&out.stdout) == value.as_slice(), "GET returns the 1 MiB value byte for byte");
+    assert!(
+        out.stdout.strip_suffix(b"\n").unwrap_or(&out.stdout) == value.as_slice(),
+        "GET returns the 1 MiB value byte for byte"
+    );
     assert_eq!(stack.launches(), 1, "one login for three connections");
     let log = tunnel.log();
-    assert!(log.lines().next().unwrap().starts_with("listening on 127.0.0.1:"), "first line says where it listens: {log}");
+    assert!(
+        log.lines().next().unwrap().starts_with("listening on 127.0.0.1:"),
+        "first line says where it listens: {log}"
+    );
     assert!(log.contains("logged in to https://127.0.0.1:"), "{log}");
     assert!(log.contains(": connected"), "{log}");
     assert!(log.contains("disconnected (sent"), "byte counts per connection: {log}");
@@ -73,7 +85,10 @@ async fn redis_cli_through_porthole_tcp() {
 async fn ssh_proxycommand_through_listen_stdio() {
     let dir = tempfile::tempdir().unwrap();
     let sshd = Sshd::start(dir.path()).expect("sshd");
-    let routes = format!("  - from: tcp+https://ssh.corp.example.com:22\n    to: tcp://127.0.0.1:{}\n    allow_any_authenticated_user: true\n", sshd.port);
+    let routes = format!(
+        "  - from: tcp+https://ssh.corp.example.com:22\n    to: tcp://127.0.0.1:{}\n    allow_any_authenticated_user: true\n",
+        sshd.port
+    );
     let stack = Stack::start(&routes).await.unwrap();
     let mut proxy = stack.porthole("bob@example.com");
     proxy
@@ -83,10 +98,25 @@ async fn ssh_proxycommand_through_listen_stdio() {
         .arg(&stack.ca_path)
         .arg("--browser-cmd")
         .arg(bin("porthole-test-browser"));
-    let proxy_command = format!("{:?} {}", proxy.get_program(), proxy.get_args().map(|a| format!("'{}'", a.to_string_lossy())).collect::<Vec<_>>().join(" "));
+    let proxy_command = format!(
+        "{:?} {}",
+        proxy.get_program(),
+        proxy.get_args().map(|a| format!("'{}'", a.to_string_lossy())).collect::<Vec<_>>().join(" ")
+    );
     let out = Command::new("ssh")
         .envs(proxy.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .args(["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
         .arg("-o")
         .arg(format!("ProxyCommand={}", proxy_command.replace('"', "")))
         .arg("-i")
@@ -125,12 +155,20 @@ async fn fifty_connections_before_login_share_one_browser_launch() {
 async fn bastion_form_and_denied_user_sentence() {
     let echo = EchoServer::start().await;
     let routes = echo_route("tcp+https://bastion.example.com:8443/inner.example.com:22", &echo, "")
-        + &format!("  - from: tcp+https://admins.corp.example.com:7000\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - claim/groups: admins\n", echo.addr);
+        + &format!(
+            "  - from: tcp+https://admins.corp.example.com:7000\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - claim/groups: admins\n",
+            echo.addr
+        );
     let stack = Stack::start(&routes).await.unwrap();
     // The bastion form names the proxy in the URL; --pomerium-url is not needed.
     let port = stack.gateway.addr.port();
     let mut cmd = stack.porthole("bob@example.com");
-    cmd.arg("tcp").arg(format!("tcp+https://127.0.0.1:{port}/inner.example.com:22")).arg("--alternate-ca-path").arg(&stack.ca_path).arg("--browser-cmd").arg(bin("porthole-test-browser"));
+    cmd.arg("tcp")
+        .arg(format!("tcp+https://127.0.0.1:{port}/inner.example.com:22"))
+        .arg("--alternate-ca-path")
+        .arg(&stack.ca_path)
+        .arg("--browser-cmd")
+        .arg(bin("porthole-test-browser"));
     let bastion = porthole_e2e::stack::Porthole::spawn(cmd, &stack.dir.path().join("bastion.log")).unwrap();
     assert_eq!(echo_through(bastion.addr, b"via bastion").unwrap(), b"via bastion");
 
@@ -140,7 +178,11 @@ async fn bastion_form_and_denied_user_sentence() {
     let mut buf = [0u8; 1];
     assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "a denied connection is closed");
     let sentence = "access denied to admins.corp.example.com:7000 for bob@example.com (403)";
-    assert!(eventually(Duration::from_secs(10), || async { denied.log().contains(sentence) }).await, "the 403 sentence names the route and the user:\n{}", denied.log());
+    assert!(
+        eventually(Duration::from_secs(10), || async { denied.log().contains(sentence) }).await,
+        "the 403 sentence names the route and the user:\n{}",
+        denied.log()
+    );
     assert!(denied.running(), "the listener survives a denied connection");
     assert_eq!(echo_through(bastion.addr, b"still up").unwrap(), b"still up");
 }
@@ -152,7 +194,11 @@ async fn client_certificate_route_needs_the_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let ca = clients.write_ca_to(dir.path()).unwrap();
     let pair = clients.client_cert("alice").write_to(dir.path(), "alice").unwrap();
-    let routes = echo_route("tcp+https://mtls.corp.example.com:7001", &echo, &format!("    tls_downstream_client_ca_file: {}\n", ca.display()));
+    let routes = echo_route(
+        "tcp+https://mtls.corp.example.com:7001",
+        &echo,
+        &format!("    tls_downstream_client_ca_file: {}\n", ca.display()),
+    );
     let stack = Stack::start(&routes).await.unwrap();
     let without = stack.tcp("mtls.corp.example.com:7001", "alice@example.com", &[]).unwrap();
     let mut s = TcpStream::connect(without.addr).unwrap();
@@ -160,12 +206,19 @@ async fn client_certificate_route_needs_the_certificate() {
     let mut buf = [0u8; 1];
     assert_eq!(s.read(&mut buf).unwrap_or(0), 0);
     assert!(
-        eventually(Duration::from_secs(10), || async { without.log().contains("certificate") && without.log().contains("495") }).await,
+        eventually(Duration::from_secs(10), || async {
+            without.log().contains("certificate") && without.log().contains("495")
+        })
+        .await,
         "without a certificate the 495 is explained:\n{}",
         without.log()
     );
     let with = stack
-        .tcp("mtls.corp.example.com:7001", "alice@example.com", &["--client-cert", pair.cert.to_str().unwrap(), "--client-key", pair.key.to_str().unwrap()])
+        .tcp(
+            "mtls.corp.example.com:7001",
+            "alice@example.com",
+            &["--client-cert", pair.cert.to_str().unwrap(), "--client-key", pair.key.to_str().unwrap()],
+        )
         .unwrap();
     assert_eq!(echo_through(with.addr, b"with cert").unwrap(), b"with cert", "{}", with.log());
 }
@@ -179,7 +232,9 @@ async fn service_account_needs_no_browser() {
     std::fs::write(&file, format!("{token}\n")).unwrap();
     let a = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &["--service-account", &token]).unwrap();
     assert_eq!(echo_through(a.addr, b"sa").unwrap(), b"sa", "{}", a.log());
-    let b = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &["--service-account-file", file.to_str().unwrap()]).unwrap();
+    let b = stack
+        .tcp("echo.corp.example.com:7000", "alice@example.com", &["--service-account-file", file.to_str().unwrap()])
+        .unwrap();
     assert_eq!(echo_through(b.addr, b"sa-file").unwrap(), b"sa-file", "{}", b.log());
     assert_eq!(stack.launches(), 0, "a service account never opens a browser");
     assert!(!a.log().contains(&token), "the token is never printed");
@@ -237,8 +292,11 @@ async fn refused_token_triggers_exactly_one_relogin() {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
         if text.split('.').count() == 3 && !entry.to_string_lossy().ends_with(".json") {
             let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
-            let foreign = porthole_gateway::token::TokenKeys::new(Some(&other), stack.url(), Duration::from_secs(3600)).unwrap().0;
-            std::fs::write(&entry, foreign.issue(serde_json::json!({"sub":"alice"}).as_object().unwrap()).unwrap()).unwrap();
+            let foreign = porthole_gateway::token::TokenKeys::new(Some(&other), stack.url(), Duration::from_secs(3600))
+                .unwrap()
+                .0;
+            std::fs::write(&entry, foreign.issue(serde_json::json!({"sub":"alice"}).as_object().unwrap()).unwrap())
+                .unwrap();
             replaced += 1;
         }
     }
@@ -248,7 +306,10 @@ async fn refused_token_triggers_exactly_one_relogin() {
     assert_eq!(stack.launches(), 2, "a refused token costs exactly one new login");
     drop(third);
     // An expired token (exp = now) is not even sent: one new login, no 401 at the gateway.
-    let token_file = walk(&cache).into_iter().find(|p| std::fs::read_to_string(p).map(|t| t.split('.').count() == 3).unwrap_or(false)).unwrap();
+    let token_file = walk(&cache)
+        .into_iter()
+        .find(|p| std::fs::read_to_string(p).map(|t| t.split('.').count() == 3).unwrap_or(false))
+        .unwrap();
     std::fs::write(&token_file, stack.mint_expired(&serde_json::json!({"sub": "alice"}))).unwrap();
     let refused_before = stack.gateway.log().matches("status=401").count();
     let fourth = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
@@ -273,9 +334,13 @@ async fn proxy_down_leaves_the_listener_up_and_json_events() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(bin("porthole"));
-    cmd.env("PORTHOLE_TOKEN_STORE", "memory")
-        .env("PORTHOLE_CACHE_DIR", dir.path())
-        .args(["tcp", "redis.corp.example.com:6379", "--pomerium-url", &format!("https://{dead}"), "--json"]);
+    cmd.env("PORTHOLE_TOKEN_STORE", "memory").env("PORTHOLE_CACHE_DIR", dir.path()).args([
+        "tcp",
+        "redis.corp.example.com:6379",
+        "--pomerium-url",
+        &format!("https://{dead}"),
+        "--json",
+    ]);
     // --json: the first line is a JSON `listening` event; parse the port from it.
     let log = dir.path().join("porthole.log");
     let file = std::fs::File::create(&log).unwrap();
@@ -284,7 +349,11 @@ async fn proxy_down_leaves_the_listener_up_and_json_events() {
     assert!(
         eventually(Duration::from_secs(20), || {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            addr = text.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find(|v| v["event"] == "listening").and_then(|v| v["addr"].as_str().map(str::to_owned));
+            addr = text
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|v| v["event"] == "listening")
+                .and_then(|v| v["addr"].as_str().map(str::to_owned));
             let ok = addr.is_some();
             async move { ok }
         })
@@ -298,7 +367,11 @@ async fn proxy_down_leaves_the_listener_up_and_json_events() {
         assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "the local connection is closed when the proxy is down");
     }
     let events = || -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&log).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("every line is JSON")).collect()
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+            .collect()
     };
     assert!(
         eventually(Duration::from_secs(10), || {
@@ -322,20 +395,35 @@ async fn cache_location_logout_and_clear() {
     let echo = EchoServer::start().await;
     let stack = Stack::start(&echo_route("tcp+https://echo.corp.example.com:7000", &echo, "")).await.unwrap();
     let out = stack.porthole("alice@example.com").args(["cache", "location"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), stack.cache_dir().to_string_lossy(), "cache location prints the cache dir");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        stack.cache_dir().to_string_lossy(),
+        "cache location prints the cache dir"
+    );
     let t = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
     assert_eq!(echo_through(t.addr, b"x").unwrap(), b"x");
     drop(t);
     assert_eq!(stack.launches(), 1);
     let out = stack.porthole("alice@example.com").args(["logout", &stack.url()]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("logged out of {}", stack.url())), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("logged out of {}", stack.url())),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let t = stack.tcp("echo.corp.example.com:7000", "alice@example.com", &[]).unwrap();
     assert_eq!(echo_through(t.addr, b"y").unwrap(), b"y");
     drop(t);
     assert_eq!(stack.launches(), 2, "after logout the next connection logs in again");
     let out = stack.porthole("alice@example.com").args(["cache", "clear"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("removed 1 stored token"), "{}", String::from_utf8_lossy(&out.stderr));
-    let left: Vec<_> = walk(&stack.cache_dir()).into_iter().filter(|p| std::fs::read_to_string(p).map(|s| s.split('.').count() == 3).unwrap_or(false)).collect();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("removed 1 stored token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let left: Vec<_> = walk(&stack.cache_dir())
+        .into_iter()
+        .filter(|p| std::fs::read_to_string(p).map(|s| s.split('.').count() == 3).unwrap_or(false))
+        .collect();
     assert!(left.is_empty(), "no token is left on disk: {left:?}");
 }

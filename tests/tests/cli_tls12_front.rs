@@ -53,7 +53,11 @@ fn stunnel_tls12_front(gw: &BareGateway) -> (KilledOnDrop, SocketAddr) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn porthole_tcp_through_a_tls12_only_front_speaks_first_and_relays() {
     let echo = EchoServer::start().await;
-    let gw = BareGateway::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).unwrap();
+    let gw = BareGateway::start(&format!(
+        "  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    ))
+    .unwrap();
     let (stunnel, front) = stunnel_tls12_front(&gw);
     let token = gw.mint("robot");
     let mut cmd = Command::new(bin("porthole"));
@@ -97,8 +101,12 @@ fn tls13_handshake(addr: SocketAddr, ca_pem: &str) -> Result<(), String> {
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     }
-    let config = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13]).with_root_certificates(roots).with_no_client_auth();
-    let mut conn = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let config = rustls::ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     let mut sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(WAIT)).map_err(|e| e.to_string())?;
     while conn.is_handshaking() {

@@ -26,12 +26,13 @@ fn screenshots_dir() -> PathBuf {
 
 async fn shot(s: &Session, name: &str) -> PathBuf {
     // WebKit paints a moment after the DOM changes: poll until the capture is a rendering.
-    let (png, (w, h, colours)) = poll_until(&format!("{name} screenshot is a rendering"), Duration::from_secs(15), || async {
-        let png = s.screenshot().await.unwrap();
-        check_rendered(&png).map(|info| (png, info))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let (png, (w, h, colours)) =
+        poll_until(&format!("{name} screenshot is a rendering"), Duration::from_secs(15), || async {
+            let png = s.screenshot().await.unwrap();
+            check_rendered(&png).map(|info| (png, info))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let path = screenshots_dir().join(format!("desktop-{name}.png"));
     std::fs::write(&path, &png).unwrap();
     println!("screenshot {} ({w}x{h}, {colours}+ colours)", path.display());
@@ -59,7 +60,10 @@ async fn goto(s: &Session, hash: &str) {
 }
 
 async fn click_button(s: &Session, label: &str) {
-    let b = s.find_xpath(&format!("//button[normalize-space()='{label}']")).await.unwrap_or_else(|e| panic!("button {label}: {e}"));
+    let b = s
+        .find_xpath(&format!("//button[normalize-space()='{label}']"))
+        .await
+        .unwrap_or_else(|e| panic!("button {label}: {e}"));
     s.click(&b).await.unwrap();
 }
 
@@ -92,9 +96,9 @@ async fn desktop_window_end_to_end() {
     let driver_log = stack.dir.path().join("tauri-driver.log");
     let (_driver, url) = tauri_driver(&envs, &driver_log).unwrap();
     let launched = Instant::now();
-    let s = Session::start(&url, capabilities())
-        .await
-        .unwrap_or_else(|e| panic!("the app starts under WebDriver: {e:#}\n{}", std::fs::read_to_string(&driver_log).unwrap_or_default()));
+    let s = Session::start(&url, capabilities()).await.unwrap_or_else(|e| {
+        panic!("the app starts under WebDriver: {e:#}\n{}", std::fs::read_to_string(&driver_log).unwrap_or_default())
+    });
     s.wait_for("[data-testid=empty-state]", WAIT).await.expect("the empty state says what to do");
     println!("launch to usable window: {} ms", launched.elapsed().as_millis());
     shot(&s, "empty").await;
@@ -110,16 +114,26 @@ async fn desktop_window_end_to_end() {
     s.click(&s.find("button[type=submit]").await.unwrap()).await.unwrap();
 
     // Connect from the detail view; the UI shows where it listens.
-    poll_until("the detail view shows Connect after saving", WAIT, || s.find_xpath("//button[normalize-space()='Connect']"))
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    poll_until("the detail view shows Connect after saving", WAIT, || {
+        s.find_xpath("//button[normalize-space()='Connect']")
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"));
     click_button(&s, "Connect").await;
-    let status = wait_text(&s, "[data-testid=status]", |t| t.contains("listening on 127.0.0.1:"), "status after Connect").await;
-    let addr: SocketAddr = status.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let status =
+        wait_text(&s, "[data-testid=status]", |t| t.contains("listening on 127.0.0.1:"), "status after Connect").await;
+    let addr: SocketAddr =
+        status.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
 
     // redis-cli at the address the UI shows: the first connection logs in through the browser.
-    let out = Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &addr.port().to_string(), "PING"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "PONG", "redis through the desktop's tunnel: {}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &addr.port().to_string(), "PING"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "PONG",
+        "redis through the desktop's tunnel: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stack.launches(), 1, "one browser login");
 
     // A live session shows in the detail view.
@@ -129,7 +143,13 @@ async fn desktop_window_end_to_end() {
     let mut pong = [0u8; 7];
     live.read_exact(&mut pong).unwrap();
     assert_eq!(&pong, b"+PONG\r\n");
-    let sessions = wait_text(&s, "[data-testid=sessions]", |t| t.contains("127.0.0.1:") && t.contains("6 B") && t.contains("7 B"), "the live session with its bytes in the detail view").await;
+    let sessions = wait_text(
+        &s,
+        "[data-testid=sessions]",
+        |t| t.contains("127.0.0.1:") && t.contains("6 B") && t.contains("7 B"),
+        "the live session with its bytes in the detail view",
+    )
+    .await;
     println!("sessions table: {sessions:?}");
     wait_text(&s, "[data-testid=status]", |t| t.contains("1 session"), "status counts the session").await;
     shot(&s, "detail").await;
@@ -138,8 +158,10 @@ async fn desktop_window_end_to_end() {
     click_button(&s, "Disconnect").await;
     let mut b = [0u8; 1];
     assert!(matches!(live.read(&mut b), Ok(0) | Err(_)), "Disconnect cuts the live session");
-    poll_until_blocking("close the port on Disconnect", Duration::from_secs(10), || Ok(TcpStream::connect(addr).is_err().then_some(())))
-        .expect("Disconnect closes the port");
+    poll_until_blocking("close the port on Disconnect", Duration::from_secs(10), || {
+        Ok(TcpStream::connect(addr).is_err().then_some(()))
+    })
+    .expect("Disconnect closes the port");
 
     // The token is in the keychain; the profile file holds no token or key.
     let keyring = Command::new("secret-tool").args(["search", "--all", "service", "porthole"]).output().unwrap();
@@ -147,7 +169,10 @@ async fn desktop_window_end_to_end() {
     assert!(keyring.contains(&stack.url()), "the login's token is in the keychain under the proxy origin:\n{keyring}");
     let profiles = std::fs::read_to_string(config_dir.join("connections.json")).unwrap();
     assert!(profiles.contains("Redis prod"), "the profile was saved");
-    assert!(!profiles.contains("eyJ") && !profiles.contains("PRIVATE KEY"), "no token or key in the profile file:\n{profiles}");
+    assert!(
+        !profiles.contains("eyJ") && !profiles.contains("PRIVATE KEY"),
+        "no token or key in the profile file:\n{profiles}"
+    );
     let token_files = std::fs::read_dir(cache_dir.join("tokens")).map(|d| d.count()).unwrap_or(0);
     assert_eq!(token_files, 0, "with a keychain, no token file is written");
 
@@ -194,12 +219,15 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     let driver_log = dir.path().join("tauri-driver.log");
     let (driver, url) = tauri_driver(&envs, &driver_log).unwrap();
     let launched = Instant::now();
-    let s = Session::start(&url, capabilities())
-        .await
-        .unwrap_or_else(|e| panic!("the app starts under WebDriver: {e:#}\n{}", std::fs::read_to_string(&driver_log).unwrap_or_default()));
+    let s = Session::start(&url, capabilities()).await.unwrap_or_else(|e| {
+        panic!("the app starts under WebDriver: {e:#}\n{}", std::fs::read_to_string(&driver_log).unwrap_or_default())
+    });
     s.wait_for("[data-testid=connection-row]", WAIT).await.unwrap();
     let usable_ms = launched.elapsed().as_millis();
-    let rows = s.execute("return document.querySelectorAll('[data-testid=connection-row]').length", serde_json::json!([])).await.unwrap();
+    let rows = s
+        .execute("return document.querySelectorAll('[data-testid=connection-row]').length", serde_json::json!([]))
+        .await
+        .unwrap();
     assert!(rows.as_u64().unwrap() >= 20, "20 saved connections are listed: {rows}");
     poll_until("3 connections start at launch (autostart)", WAIT, || async {
         let listening = s
@@ -213,12 +241,20 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
     // Let it go idle, then measure every process of the app (the shell and WebKit's helpers).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (kib, procs) = tree_rss_kib(driver.id());
-    let app: Vec<_> = procs.iter().filter(|p| !p.1.starts_with("WebKitWebDrive") && !p.1.starts_with("tauri-driver")).collect();
+    let app: Vec<_> =
+        procs.iter().filter(|p| !p.1.starts_with("WebKitWebDrive") && !p.1.starts_with("tauri-driver")).collect();
     let app_kib: u64 = app.iter().map(|p| p.2).sum();
-    let pss: Vec<(String, u64)> = app.iter().map(|p| (p.1.clone(), porthole_e2e::desktop::pss_kib(p.0) / 1024)).collect();
+    let pss: Vec<(String, u64)> =
+        app.iter().map(|p| (p.1.clone(), porthole_e2e::desktop::pss_kib(p.0) / 1024)).collect();
     println!("launch to usable window: {usable_ms} ms");
     println!("idle memory (PSS MiB): total {} {pss:?}", pss.iter().map(|p| p.1).sum::<u64>());
-    println!("idle memory, 20 saved / 3 connected: {} MiB across {} processes ({:?}); driver tree total {} MiB", app_kib / 1024, app.len(), app.iter().map(|p| (&p.1, p.2 / 1024)).collect::<Vec<_>>(), kib / 1024);
+    println!(
+        "idle memory, 20 saved / 3 connected: {} MiB across {} processes ({:?}); driver tree total {} MiB",
+        app_kib / 1024,
+        app.len(),
+        app.iter().map(|p| (&p.1, p.2 / 1024)).collect::<Vec<_>>(),
+        kib / 1024
+    );
     assert!(app.iter().any(|p| p.1.starts_with("porthole-deskto")), "the app process was found: {procs:?}");
     s.end().await;
 }

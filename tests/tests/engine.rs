@@ -13,16 +13,21 @@ use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, 
 use porthole_tunnel::code::ErrorCode;
 use porthole_tunnel::connect::Connector;
 use porthole_tunnel::events::TunnelEvent;
-use porthole_tunnel::tls::{TlsOptions, client_config};
 use porthole_tunnel::handle::{TunnelConfig, TunnelHandle};
+use porthole_tunnel::tls::{TlsOptions, client_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
 fn config(stack: &Stack, destination: &str, browser: Browser, timeout: Duration) -> TunnelConfig {
     let target = porthole_tunnel::target::parse(destination, Some(&stack.url())).unwrap();
-    let tls = client_config(&TlsOptions { ca_pem: Some(stack.pki.ca_pem().as_bytes().to_vec()), ..TlsOptions::default() }).unwrap();
-    TunnelConfig { connector: Arc::new(Connector::new(target, Some(tls.clone()))), login: LoginSettings { tls: Some(tls), browser, timeout } }
+    let tls =
+        client_config(&TlsOptions { ca_pem: Some(stack.pki.ca_pem().as_bytes().to_vec()), ..TlsOptions::default() })
+            .unwrap();
+    TunnelConfig {
+        connector: Arc::new(Connector::new(target, Some(tls.clone()))),
+        login: LoginSettings { tls: Some(tls), browser, timeout },
+    }
 }
 
 fn origin(stack: &Stack) -> String {
@@ -57,14 +62,29 @@ async fn is_closed(stream: &mut TcpStream) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handle_owns_peers_and_stops_on_drop() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).await.unwrap();
+    let stack = Stack::start(&format!(
+        "  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    ))
+    .await
+    .unwrap();
     let store = Arc::new(MemoryStore::default());
-    store.store(&origin(&stack), &Token::new(stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"})))).unwrap();
+    store
+        .store(
+            &origin(&stack),
+            &Token::new(stack.mint(&serde_json::json!({"sub": "alice", "email": "alice@example.com"}))),
+        )
+        .unwrap();
     let auth = Arc::new(Authenticator::new(store, None));
     let (tx, mut rx) = broadcast::channel(256);
-    let handle = TunnelHandle::start_with_events("127.0.0.1:0", config(&stack, "echo.corp.example.com:7000", Browser::Print, Duration::from_secs(5)), auth, tx)
-        .await
-        .unwrap();
+    let handle = TunnelHandle::start_with_events(
+        "127.0.0.1:0",
+        config(&stack, "echo.corp.example.com:7000", Browser::Print, Duration::from_secs(5)),
+        auth,
+        tx,
+    )
+    .await
+    .unwrap();
     let addr = handle.local_addr();
     assert_eq!(rx.recv().await.unwrap(), TunnelEvent::Listening { addr });
 
@@ -103,24 +123,45 @@ async fn handle_owns_peers_and_stops_on_drop() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_404_keeps_the_token_and_expired_tokens_are_not_sent() {
     let echo = EchoServer::start().await;
-    let stack = Stack::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).await.unwrap();
+    let stack = Stack::start(&format!(
+        "  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    ))
+    .await
+    .unwrap();
     let store = Arc::new(MemoryStore::default());
     let good = Token::new(stack.mint(&serde_json::json!({"sub": "alice"})));
     store.store(&origin(&stack), &good).unwrap();
     let auth = Arc::new(Authenticator::new(store.clone(), None));
-    let handle = TunnelHandle::start("127.0.0.1:0", config(&stack, "nowhere.corp.example.com:1", Browser::Print, Duration::from_secs(5)), auth.clone()).await.unwrap();
+    let handle = TunnelHandle::start(
+        "127.0.0.1:0",
+        config(&stack, "nowhere.corp.example.com:1", Browser::Print, Duration::from_secs(5)),
+        auth.clone(),
+    )
+    .await
+    .unwrap();
     let mut rx = handle.subscribe();
     let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
     assert!(is_closed(&mut s).await);
     let e = next_matching(&mut rx, |e| matches!(e, TunnelEvent::Disconnected { .. })).await;
     assert!(matches!(e, TunnelEvent::Disconnected { code: Some(ErrorCode::NoRoute), .. }), "{e:?}");
-    assert_eq!(store.load(&origin(&stack)).unwrap(), Some(good.clone()), "a 404 keeps the token (pomerium-cli deletes it)");
+    assert_eq!(
+        store.load(&origin(&stack)).unwrap(),
+        Some(good.clone()),
+        "a 404 keeps the token (pomerium-cli deletes it)"
+    );
     drop(handle);
 
     // An expired token is not sent: the gateway sees no token (302), not a stale one (401).
     let expired = stack.mint_expired(&serde_json::json!({"sub": "alice"}));
     store.store(&origin(&stack), &Token::new(expired)).unwrap();
-    let handle = TunnelHandle::start("127.0.0.1:0", config(&stack, "echo.corp.example.com:7000", Browser::Print, Duration::from_secs(1)), auth).await.unwrap();
+    let handle = TunnelHandle::start(
+        "127.0.0.1:0",
+        config(&stack, "echo.corp.example.com:7000", Browser::Print, Duration::from_secs(1)),
+        auth,
+    )
+    .await
+    .unwrap();
     let mut rx = handle.subscribe();
     let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
     let e = next_matching(&mut rx, |e| matches!(e, TunnelEvent::AuthRequired { .. })).await;

@@ -48,7 +48,10 @@ impl KeyLog for ClientSecret {
 
 /// TLS 1.3 with AES-128-GCM only, no resumption (every handshake is a full one).
 fn client_config(ca_pem: &str, keys: Option<Arc<ClientSecret>>) -> Arc<ClientConfig> {
-    let provider = rustls::crypto::CryptoProvider { cipher_suites: vec![cipher_suite::TLS13_AES_128_GCM_SHA256], ..default_provider() };
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![cipher_suite::TLS13_AES_128_GCM_SHA256],
+        ..default_provider()
+    };
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
@@ -173,8 +176,14 @@ fn one_record_of_keyupdate_requests_costs_at_most_ten_handshakes_and_closes() {
         record.len(),
         flood.as_secs_f64() / per_handshake.as_secs_f64()
     );
-    assert!(closed, "the gateway must close a connection that sends KeyUpdate messages after a KeyUpdate in one record (RFC 8446 §5.1); it answered {answered} bytes and kept it open");
-    assert!(flood <= per_handshake * 10, "the flood cost {flood:?} of gateway CPU, more than 10 handshakes ({per_handshake:?} each)");
+    assert!(
+        closed,
+        "the gateway must close a connection that sends KeyUpdate messages after a KeyUpdate in one record (RFC 8446 §5.1); it answered {answered} bytes and kept it open"
+    );
+    assert!(
+        flood <= per_handshake * 10,
+        "the flood cost {flood:?} of gateway CPU, more than 10 handshakes ({per_handshake:?} each)"
+    );
     assert!(!gw.gateway.log().contains("panicked"), "{}", gw.gateway.log());
 }
 
@@ -183,7 +192,9 @@ async fn keyupdate_requests_in_separate_records_cost_at_most_twenty_handshakes_a
     let gw = echo_gateway();
     let per_handshake = handshake_cost(&gw);
     let ca = gw.ca_path.to_str().unwrap().to_owned();
-    let mut cli = OpenSsl::client(gw.gateway.addr, &["-tls1_3", "-brief", "-nbio", "-CAfile", &ca, "-servername", "localhost"]).unwrap();
+    let mut cli =
+        OpenSsl::client(gw.gateway.addr, &["-tls1_3", "-brief", "-nbio", "-CAfile", &ca, "-servername", "localhost"])
+            .unwrap();
     cli.wait_stderr("Ciphersuite: ", 1, WAIT).await.unwrap();
     let before = settled_cpu(gw.pid());
     let mut sent = 0;
@@ -194,7 +205,15 @@ async fn keyupdate_requests_in_separate_records_cost_at_most_twenty_handshakes_a
         let sent_it = porthole_testkit::eventually::poll_until("s_client sends its KeyUpdate or ends", WAIT, || {
             let ended = cli.has_exited();
             let done = cli.stderr_text().matches("KEYUPDATE").count() >= n;
-            async move { if done && !ended { Ok(true) } else if ended { Ok(false) } else { Err("not yet") } }
+            async move {
+                if done && !ended {
+                    Ok(true)
+                } else if ended {
+                    Ok(false)
+                } else {
+                    Err("not yet")
+                }
+            }
         })
         .await;
         if !matches!(sent_it, Ok(true)) {
@@ -207,10 +226,17 @@ async fn keyupdate_requests_in_separate_records_cost_at_most_twenty_handshakes_a
         "handshake: {per_handshake:?} of gateway CPU (mean of {HANDSHAKES}); {sent} KeyUpdate requests in separate records: {flood:?} ({:.1} handshakes), closed: {closed}",
         flood.as_secs_f64() / per_handshake.as_secs_f64()
     );
-    assert!(closed, "the gateway must close a connection that only requests key updates ({sent} sent); s_client: {}", cli.stderr_text());
+    assert!(
+        closed,
+        "the gateway must close a connection that only requests key updates ({sent} sent); s_client: {}",
+        cli.stderr_text()
+    );
     assert!(sent < 100, "closed before the 100th request ({sent} sent)");
     // Each request here is a record of its own that the gateway must open, answer and re-key
     // for: ~33 of them measured 5–10 handshakes in debug builds, so the bound is 20 (the
     // one-record flood above keeps the 10).
-    assert!(flood <= per_handshake * 20, "the flood cost {flood:?} of gateway CPU, more than 20 handshakes ({per_handshake:?} each)");
+    assert!(
+        flood <= per_handshake * 20,
+        "the flood cost {flood:?} of gateway CPU, more than 20 handshakes ({per_handshake:?} each)"
+    );
 }

@@ -18,7 +18,9 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The first flight of a real rustls client (a ClientHello in one handshake record).
 fn client_hello(ca_pem: &str) -> Vec<u8> {
-    let mut conn = ClientConnection::new(Arc::new(client_config(ca_pem, None)), ServerName::try_from("localhost").unwrap()).unwrap();
+    let mut conn =
+        ClientConnection::new(Arc::new(client_config(ca_pem, None)), ServerName::try_from("localhost").unwrap())
+            .unwrap();
     let mut out = Vec::new();
     while conn.wants_write() {
         conn.write_tls(&mut out).unwrap();
@@ -35,12 +37,21 @@ fn variants(ca_pem: &str) -> Vec<(&'static str, Vec<u8>)> {
     hello_then_junk.extend_from_slice(&[0xAB; 0x20]);
     vec![
         ("HTTP/1.1 in plaintext", b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec()),
-        ("a plaintext CONNECT", b"CONNECT echo.corp.example.com:7000 HTTP/1.1\r\nHost: echo.corp.example.com:7000\r\n\r\n".to_vec()),
+        (
+            "a plaintext CONNECT",
+            b"CONNECT echo.corp.example.com:7000 HTTP/1.1\r\nHost: echo.corp.example.com:7000\r\n\r\n".to_vec(),
+        ),
         ("4 KiB of random bytes", random),
         ("half a ClientHello", hello[..hello.len() / 2].to_vec()),
         ("a ClientHello cut inside its record header", hello[..3].to_vec()),
-        ("a handshake record header claiming 65535 bytes", [&[0x16, 0x03, 0x01, 0xFF, 0xFF][..], &[0x01; 100]].concat()),
-        ("an SSL 2.0 style ClientHello", vec![0x80, 0x2E, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10, 0x07, 0x00, 0xC0]),
+        (
+            "a handshake record header claiming 65535 bytes",
+            [&[0x16, 0x03, 0x01, 0xFF, 0xFF][..], &[0x01; 100]].concat(),
+        ),
+        (
+            "an SSL 2.0 style ClientHello",
+            vec![0x80, 0x2E, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10, 0x07, 0x00, 0xC0],
+        ),
         ("an alert instead of a ClientHello", vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]),
         ("a ClientHello, then an application-data record of junk", hello_then_junk),
         ("an empty handshake record", vec![0x16, 0x03, 0x01, 0x00, 0x00]),
@@ -86,7 +97,11 @@ fn only_tls_records(mut reply: &[u8]) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_before_tls_is_closed_without_a_panic_and_the_gateway_serves_on() {
     let echo = EchoServer::start().await;
-    let gw = BareGateway::start(&format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)).unwrap();
+    let gw = BareGateway::start(&format!(
+        "  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    ))
+    .unwrap();
     let mut problems = Vec::new();
     for (name, bytes) in variants(gw.pki.ca_pem()) {
         let addr = gw.gateway.addr;
@@ -99,7 +114,10 @@ async fn garbage_before_tls_is_closed_without_a_panic_and_the_gateway_serves_on(
             Ok(reply) if only_tls_records(&reply) => {
                 eprintln!("{name}: closed after {} bytes of TLS records (first type {:?})", reply.len(), reply.first());
             }
-            Ok(reply) => problems.push(format!("{name}: answered with something other than TLS records: {:?}", String::from_utf8_lossy(&reply[..reply.len().min(80)]))),
+            Ok(reply) => problems.push(format!(
+                "{name}: answered with something other than TLS records: {:?}",
+                String::from_utf8_lossy(&reply[..reply.len().min(80)])
+            )),
             Err(reply) => problems.push(format!("{name}: still open after {WAIT:?} ({} bytes answered)", reply.len())),
         }
     }
@@ -107,7 +125,8 @@ async fn garbage_before_tls_is_closed_without_a_panic_and_the_gateway_serves_on(
     let _alive = gw.pid();
     let token = gw.mint("alice");
     let stream = tls_connect(gw.gateway.addr, gw.pki.ca_pem(), None).await.expect("TLS after the garbage");
-    let mut r = connect_on(stream, "echo.corp.example.com:7000", &[("Authorization", &format!("Pomerium {token}"))]).await;
+    let mut r =
+        connect_on(stream, "echo.corp.example.com:7000", &[("Authorization", &format!("Pomerium {token}"))]).await;
     assert_eq!(r.status, 200, "a legitimate CONNECT after the garbage: {}\n{}", r.head, gw.gateway.log());
     r.stream.write_all(b"still serving").await.unwrap();
     let mut back = [0u8; 13];

@@ -67,10 +67,19 @@ fn every_problem_is_reported_with_its_line_and_exit_2() {
            \x20   allow_any_authenticated_user: true\n";
     let (code, err) = validate(dir.path(), &yaml);
     assert_eq!(code, 2, "an invalid config exits 2: {err}");
-    assert!(err.contains("config.yaml:14: routes[0].policy[0].allow.or[0].emal: unknown criterion `emal`"), "bad policy names line and field:\n{err}");
+    assert!(
+        err.contains("config.yaml:14: routes[0].policy[0].allow.or[0].emal: unknown criterion `emal`"),
+        "bad policy names line and field:\n{err}"
+    );
     assert!(err.contains("did you mean `email`?"), "{err}");
-    assert!(err.contains("config.yaml:16: routes[1].fromm: unknown key `fromm`; did you mean `from`?"), "unknown key with its line:\n{err}");
-    assert!(err.contains("config.yaml:20: routes[2].tls_downstream_client_ca_file:") && err.contains("missing-ca.pem"), "missing file named:\n{err}");
+    assert!(
+        err.contains("config.yaml:16: routes[1].fromm: unknown key `fromm`; did you mean `from`?"),
+        "unknown key with its line:\n{err}"
+    );
+    assert!(
+        err.contains("config.yaml:20: routes[2].tls_downstream_client_ca_file:") && err.contains("missing-ca.pem"),
+        "missing file named:\n{err}"
+    );
     assert!(err.contains("problem(s); nothing was started"), "{err}");
 }
 
@@ -81,7 +90,10 @@ fn missing_certificate_file_is_named() {
         + "routes:\n  - from: tcp+https://a.example.com:1\n    to: tcp://127.0.0.1:2\n    allow_any_authenticated_user: true\n";
     let (code, err) = validate(dir.path(), &yaml);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("config.yaml:2: certificate_file:") && err.contains("nowhere/server.crt"), "names field, line and path:\n{err}");
+    assert!(
+        err.contains("config.yaml:2: certificate_file:") && err.contains("nowhere/server.crt"),
+        "names field, line and path:\n{err}"
+    );
 }
 
 #[test]
@@ -91,5 +103,8 @@ fn pomerium_keys_without_effect_warn_but_load() {
         + "routes:\n  - from: tcp+https://a.example.com:1\n    to: tcp://127.0.0.1:2\n    pass_identity_headers: true\n    allow_any_authenticated_user: true\n";
     let (code, err) = validate(dir.path(), &yaml);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning:") && err.contains("config.yaml:11") && err.contains("pass_identity_headers"), "one warning naming the key and line:\n{err}");
+    assert!(
+        err.contains("warning:") && err.contains("config.yaml:11") && err.contains("pass_identity_headers"),
+        "one warning naming the key and line:\n{err}"
+    );
 }

@@ -14,7 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn route(upstream: std::net::SocketAddr) -> String {
-    format!("  - from: tcp+https://svc.corp.example.com:7000\n    to: tcp://{upstream}\n    allow_any_authenticated_user: true\n")
+    format!(
+        "  - from: tcp+https://svc.corp.example.com:7000\n    to: tcp://{upstream}\n    allow_any_authenticated_user: true\n"
+    )
 }
 
 fn tunnel(stack: &Stack) -> Porthole {
@@ -48,10 +50,16 @@ async fn an_upstream_reset_reaches_the_local_socket_as_a_reset_after_the_data() 
     let mut local = TcpStream::connect(tunnel.addr).await.unwrap();
     local.write_all(b"hello").await.unwrap();
     let mut got = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(20), local.read_to_end(&mut got)).await.expect("the tunnel ends");
+    let read =
+        tokio::time::timeout(Duration::from_secs(20), local.read_to_end(&mut got)).await.expect("the tunnel ends");
     server.await.unwrap();
     let Err(err) = read else {
-        panic!("the local socket must be reset, not closed cleanly ({} bytes)\nporthole:\n{}\ngateway:\n{}", got.len(), tunnel.log(), stack.gateway.log());
+        panic!(
+            "the local socket must be reset, not closed cleanly ({} bytes)\nporthole:\n{}\ngateway:\n{}",
+            got.len(),
+            tunnel.log(),
+            stack.gateway.log()
+        );
     };
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
     assert!(got == pattern(10_000), "the 10 000 bytes sent before the reset arrive first (got {})", got.len());
@@ -87,12 +95,21 @@ async fn a_client_that_resets_while_the_upstream_does_not_read_frees_the_tunnel(
         written += n.unwrap();
         assert!(written < 1 << 30, "the upstream never reads, so the writes must block");
     }
-    let mut held = tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the upstream was dialled").unwrap();
-    assert!(!stack.gateway.log().contains("tunnel closed"), "the tunnel is open while blocked:\n{}", stack.gateway.log());
+    let mut held =
+        tokio::time::timeout(Duration::from_secs(10), held_rx).await.expect("the upstream was dialled").unwrap();
+    assert!(
+        !stack.gateway.log().contains("tunnel closed"),
+        "the tunnel is open while blocked:\n{}",
+        stack.gateway.log()
+    );
     reset(local);
     let freed = eventually(Duration::from_secs(10), || async { stack.gateway.log().contains("tunnel closed") }).await;
     let log = stack.gateway.log();
-    assert!(freed, "the gateway ends the stuck tunnel within seconds of the client's reset:\n{log}\nporthole:\n{}", tunnel.log());
+    assert!(
+        freed,
+        "the gateway ends the stuck tunnel within seconds of the client's reset:\n{log}\nporthole:\n{}",
+        tunnel.log()
+    );
     let line = log.lines().find(|l| l.contains("tunnel closed")).unwrap_or_default();
     assert!(line.contains("aborted by the client"), "the access log says who aborted: {line}");
     // And the upstream is reset in turn: what reached it, then ECONNRESET.

@@ -51,7 +51,10 @@ impl Deployment {
         let cmd = match ulimit {
             Some(n) => {
                 let mut c = Command::new("sh");
-                c.arg("-c").arg(format!("ulimit -n {n} && exec \"$0\" --config \"$1\"")).arg(bin("porthole-gateway")).arg(&config);
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" --config \"$1\""))
+                    .arg(bin("porthole-gateway"))
+                    .arg(&config);
                 c
             }
             None => {
@@ -75,8 +78,15 @@ impl Deployment {
 
     /// CONNECT to redis as alice from `from`, then PING → PONG.
     async fn redis_ping(&self, from: Option<IpAddr>) -> Result<(), String> {
-        let stream = tls_connect_from(self.gateway.addr, self.pki.ca_pem(), &[b"http/1.1"], from).await.map_err(|e| format!("TLS: {e}"))?;
-        let mut r = connect_on(stream, "redis.corp.example.com:6379", &[("Authorization", &format!("Pomerium {}", self.alice()))]).await;
+        let stream = tls_connect_from(self.gateway.addr, self.pki.ca_pem(), &[b"http/1.1"], from)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        let mut r = connect_on(
+            stream,
+            "redis.corp.example.com:6379",
+            &[("Authorization", &format!("Pomerium {}", self.alice()))],
+        )
+        .await;
         if r.status != 200 {
             return Err(format!("CONNECT answered {}", r.head));
         }
@@ -138,8 +148,12 @@ async fn slowloris_heads_are_closed_after_timeout_read_while_a_real_client_is_se
     let served = served.elapsed();
     assert!(served < Duration::from_secs(1), "the real client is served at once, not after the slow heads: {served:?}");
     for (i, t) in tasks.into_iter().enumerate() {
-        let took = t.await.unwrap().unwrap_or_else(|| panic!("slow client {i} still open after 10 s; timeout_read is 2 s"));
-        assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(6), "slow client {i} closed after about timeout_read: {took:?}");
+        let took =
+            t.await.unwrap().unwrap_or_else(|| panic!("slow client {i} still open after 10 s; timeout_read is 2 s"));
+        assert!(
+            took >= Duration::from_millis(1500) && took < Duration::from_secs(6),
+            "slow client {i} closed after about timeout_read: {took:?}"
+        );
     }
 }
 
@@ -164,7 +178,11 @@ async fn idle_http1_and_http2_connections_are_closed_after_timeout_idle() {
     let h1_took = started.elapsed();
     assert!(c1, "an idle HTTP/1.1 connection must close after timeout_idle (2 s)\n{}", d.log());
     assert!(c2.0, "an HTTP/2 connection with no stream must close after timeout_idle (2 s)\n{}", d.log());
-    assert!(c2.1 >= Duration::from_millis(1500) && c2.1 < Duration::from_secs(5), "HTTP/2 closed after about timeout_idle: {:?}", c2.1);
+    assert!(
+        c2.1 >= Duration::from_millis(1500) && c2.1 < Duration::from_secs(5),
+        "HTTP/2 closed after about timeout_idle: {:?}",
+        c2.1
+    );
     assert!(h1_took < Duration::from_secs(5), "HTTP/1.1 closed after about timeout_idle: {h1_took:?}");
 }
 
@@ -182,7 +200,10 @@ async fn under_ulimit_256_300_idle_connections_do_not_lock_out_a_real_client() {
         let from = IpAddr::from([127, 0, 0, 2 + (i % 10) as u8]);
         let (addr, ca) = (d.gateway.addr, d.pki.ca_pem().to_owned());
         opening.spawn(async move {
-            tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(from))).await.ok()?.ok()
+            tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(from)))
+                .await
+                .ok()?
+                .ok()
         });
     }
     let mut idle: Vec<_> = opening.join_all().await.into_iter().flatten().collect();
@@ -192,7 +213,9 @@ async fn under_ulimit_256_300_idle_connections_do_not_lock_out_a_real_client() {
     match served {
         Ok(Ok(())) => {}
         Ok(Err(e)) => panic!("the legitimate CONNECT failed after {took:?}: {e}\n{}", d.log()),
-        Err(_) => panic!("the legitimate CONNECT was not served within 5 s with {IDLE} idle connections open\n{}", d.log()),
+        Err(_) => {
+            panic!("the legitimate CONNECT was not served within 5 s with {IDLE} idle connections open\n{}", d.log())
+        }
     }
     // The oldest idle ones were closed to make room: at most the cap stays open.
     let mut open = idle.len();
@@ -221,7 +244,10 @@ async fn one_client_ip_holds_at_most_64_unauthenticated_connections() {
     for _ in 0..100 {
         let (addr, ca) = (d.gateway.addr, d.pki.ca_pem().to_owned());
         opening.spawn(async move {
-            tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(greedy))).await.ok()?.ok()
+            tokio::time::timeout(Duration::from_secs(3), tls_connect_from(addr, &ca, &[b"http/1.1"], Some(greedy)))
+                .await
+                .ok()?
+                .ok()
         });
     }
     let mut held: Vec<_> = opening.join_all().await.into_iter().flatten().collect();
@@ -244,7 +270,10 @@ async fn one_client_ip_holds_at_most_64_unauthenticated_connections() {
     let before = held.len();
     d.redis_ping(Some(greedy)).await.expect_err("the greedy IP is at its cap");
     drop(held.pop());
-    let served = porthole_testkit::eventually::eventually(Duration::from_secs(5), || async { d.redis_ping(Some(greedy)).await.is_ok() }).await;
+    let served = porthole_testkit::eventually::eventually(Duration::from_secs(5), || async {
+        d.redis_ping(Some(greedy)).await.is_ok()
+    })
+    .await;
     assert!(served, "a freed slot lets the IP in again ({before} were open)\n{}", d.log());
 }
 

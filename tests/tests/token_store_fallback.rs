@@ -45,7 +45,8 @@ async fn unwritable_store_costs_one_login_for_three_connections() {
 
     for i in 0..3 {
         let msg = format!("connection {i}");
-        let got = echo_through(tunnel.addr, msg.as_bytes()).unwrap_or_else(|e| panic!("connection {i}: {e}\n{}", tunnel.log()));
+        let got = echo_through(tunnel.addr, msg.as_bytes())
+            .unwrap_or_else(|e| panic!("connection {i}: {e}\n{}", tunnel.log()));
         assert_eq!(got, msg.as_bytes(), "connection {i} echoes its own bytes through the tunnel");
     }
     let log = tunnel.log();
@@ -55,8 +56,14 @@ async fn unwritable_store_costs_one_login_for_three_connections() {
         1,
         "the store failure is reported once per process, not per connection:\n{log}"
     );
-    assert!(log.contains("kept in memory until this process exits"), "the warning says what happens to the token:\n{log}");
-    assert!(log.matches("could not read the stored token").count() <= 1, "a failing load is reported at most once:\n{log}");
+    assert!(
+        log.contains("kept in memory until this process exits"),
+        "the warning says what happens to the token:\n{log}"
+    );
+    assert!(
+        log.matches("could not read the stored token").count() <= 1,
+        "a failing load is reported at most once:\n{log}"
+    );
     assert!(!cache.exists(), "nothing was written below the regular file");
     assert!(log.contains("logged in to https://127.0.0.1:"), "{log}");
 }

@@ -16,13 +16,14 @@ use crate::args::{CacheCommand, Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(worker_threads()).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().worker_threads(worker_threads()).enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: cannot start the runtime: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tcp(args) => tcp::run(args).await,
@@ -46,7 +47,11 @@ fn main() -> ExitCode {
 /// more threads than that only add idle stacks to a process that mostly waits.
 fn worker_threads() -> usize {
     let default = std::thread::available_parallelism().map_or(1, |n| n.get().min(2));
-    std::env::var("PORTHOLE_WORKER_THREADS").ok().and_then(|v| v.trim().parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+    std::env::var("PORTHOLE_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
 }
 
 /// Diagnostics go to stderr at `LOG_LEVEL` (pomerium-cli's variable) or `RUST_LOG`; default

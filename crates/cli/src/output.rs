@@ -45,7 +45,9 @@ impl Printer {
                         }
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(n)) => self.warn(&format!("{n} events were not shown (too many at once)")),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    self.warn(&format!("{n} events were not shown (too many at once)"))
+                }
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }

@@ -9,9 +9,9 @@ use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, Token};
 use porthole_tunnel::connect::Connector;
+use porthole_tunnel::handle::{TunnelConfig, TunnelHandle, run_stream};
 use porthole_tunnel::target;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions};
-use porthole_tunnel::handle::{TunnelConfig, TunnelHandle, run_stream};
 use tokio::sync::broadcast;
 
 use crate::args::TcpArgs;
@@ -88,20 +88,29 @@ fn tls_options(args: &TcpArgs) -> anyhow::Result<TlsOptions> {
                 .decode(b64.trim())
                 .context("failed to decode base64-encoded certificate authority (--ca-cert)")?,
         ),
-        (_, Some(path)) => Some(std::fs::read(path).with_context(|| format!("while reading --alternate-ca-path {}", path.display()))?),
+        (_, Some(path)) => {
+            Some(std::fs::read(path).with_context(|| format!("while reading --alternate-ca-path {}", path.display()))?)
+        }
         _ => None,
     };
     let client = match (&args.client_cert, &args.client_key, args.use_store()) {
         (Some(cert), Some(key), _) => Some(ClientIdentity::Pem {
             cert_pem: std::fs::read(cert).with_context(|| format!("while reading --client-cert {}", cert.display()))?,
-            key_pem: std::fs::read(key).with_context(|| format!("while reading --client-key {}", key.display()))?.into(),
+            key_pem: std::fs::read(key)
+                .with_context(|| format!("while reading --client-key {}", key.display()))?
+                .into(),
         }),
         (Some(_), None, _) => bail!("--client-cert needs --client-key"),
         (None, Some(_), _) => bail!("--client-key needs --client-cert"),
         (None, None, true) => Some(ClientIdentity::Store {
             dir: crate::tokens::cert_store_dir(),
             issuer: args.client_cert_issuer.as_deref().filter(|s| !s.is_empty()).map(NameFilter::parse).transpose()?,
-            subject: args.client_cert_subject.as_deref().filter(|s| !s.is_empty()).map(NameFilter::parse).transpose()?,
+            subject: args
+                .client_cert_subject
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(NameFilter::parse)
+                .transpose()?,
         }),
         (None, None, false) => None,
     };
@@ -113,7 +122,8 @@ fn service_account(args: &TcpArgs) -> anyhow::Result<Option<Token>> {
         return Ok(Some(Token::new(t)));
     }
     if let Some(path) = &args.service_account_file {
-        let raw = std::fs::read_to_string(path).with_context(|| format!("while reading --service-account-file {}", path.display()))?;
+        let raw = std::fs::read_to_string(path)
+            .with_context(|| format!("while reading --service-account-file {}", path.display()))?;
         return Ok(Some(Token::new(raw.trim())));
     }
     Ok(None)

@@ -78,7 +78,8 @@ impl AppOptions {
     /// system browser, five-minute logins.
     pub fn from_env() -> Self {
         let config_dir = crate::profiles::config_dir();
-        let cert_store_dir = std::env::var_os("PORTHOLE_CERT_DIR").map_or_else(|| config_dir.join("certs"), PathBuf::from);
+        let cert_store_dir =
+            std::env::var_os("PORTHOLE_CERT_DIR").map_or_else(|| config_dir.join("certs"), PathBuf::from);
         Self {
             cache_dir: tokens::cache_location(),
             tokens: tokens::default_store().0,
@@ -165,7 +166,8 @@ impl App {
             .map(|profile| {
                 let status = status.get(&profile.id).cloned().unwrap_or_default();
                 let idle = matches!(status, ConnectionStatus::Idle | ConnectionStatus::Error { .. });
-                let port_in_use = idle && validate::fixed_listen_addr(profile.listen_addr.as_deref()).is_some_and(port_taken);
+                let port_in_use =
+                    idle && validate::fixed_listen_addr(profile.listen_addr.as_deref()).is_some_and(port_taken);
                 ConnectionView { profile, status, port_in_use }
             })
             .collect();
@@ -239,13 +241,19 @@ impl App {
     ///
     /// # Errors
     /// `not_found`; `io`; `keychain`.
-    pub fn export_connections(&self, ids: Option<&[String]>, include_tags: bool, include_private_keys: bool) -> Result<String, AppError> {
+    pub fn export_connections(
+        &self,
+        ids: Option<&[String]>,
+        include_tags: bool,
+        include_private_keys: bool,
+    ) -> Result<String, AppError> {
         import_export::export(&lock(&self.shared.profiles), ids, include_tags, include_private_keys)
     }
 
     /// Proxy origins that have a stored token.
     pub async fn signed_in(&self) -> Vec<String> {
-        let mut origins: HashSet<String> = tokens::OriginIndex::new(&self.shared.cache_dir).list().into_iter().collect();
+        let mut origins: HashSet<String> =
+            tokens::OriginIndex::new(&self.shared.cache_dir).list().into_iter().collect();
         origins.extend(lock(&self.shared.origins).iter().cloned());
         let store = self.shared.tokens.clone();
         let mut list = tokio::task::spawn_blocking(move || {
@@ -285,8 +293,9 @@ impl App {
     pub fn get_settings(&self) -> Result<Settings, AppError> {
         let path = self.settings_path();
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map_err(|e| AppError::new(ErrorCode::Io, format!("{} is corrupt at line {}: {e}", path.display(), e.line()))),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                AppError::new(ErrorCode::Io, format!("{} is corrupt at line {}: {e}", path.display(), e.line()))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
             Err(e) => Err(AppError::io("read", &path, &e)),
         }

@@ -130,7 +130,10 @@ fn decode_bytes(field: &str, b64: &str) -> Result<String, AppError> {
 }
 
 fn import_error(e: &serde_json::Error) -> AppError {
-    AppError::new(ErrorCode::Import, format!("not Pomerium Desktop connections (line {}, column {}): {e}", e.line(), e.column()))
+    AppError::new(
+        ErrorCode::Import,
+        format!("not Pomerium Desktop connections (line {}, column {}): {e}", e.line(), e.column()),
+    )
 }
 
 /// Imports `json` into `store`: each record updates the profile with the same name, remote
@@ -160,7 +163,13 @@ pub fn import(store: &mut ProfileStore, json: &str) -> Result<ImportReport, AppE
         let id = existing.as_ref().map_or_else(|| uuid::Uuid::new_v4().to_string(), |p| p.id.clone());
         let mut key_changed = false;
         let ca_file = match &conn.ca_cert {
-            Some(b64) => Some(pem_file(store.dir(), &id, "ca", &decode_bytes("caCert", b64)?, existing.as_ref().and_then(|p| p.ca_file.as_deref()))?),
+            Some(b64) => Some(pem_file(
+                store.dir(),
+                &id,
+                "ca",
+                &decode_bytes("caCert", b64)?,
+                existing.as_ref().and_then(|p| p.ca_file.as_deref()),
+            )?),
             None => None,
         };
         let client_cert = if let Some(cert) = &conn.client_cert {
@@ -232,10 +241,17 @@ fn pem_file(dir: &Path, id: &str, what: &str, pem: &str, current: Option<&str>) 
 ///
 /// # Errors
 /// `not_found` for an unknown id; `io` when a certificate file cannot be read; `keychain`.
-pub fn export(store: &ProfileStore, ids: Option<&[String]>, include_tags: bool, include_private_keys: bool) -> Result<String, AppError> {
+pub fn export(
+    store: &ProfileStore,
+    ids: Option<&[String]>,
+    include_tags: bool,
+    include_private_keys: bool,
+) -> Result<String, AppError> {
     let profiles: Vec<&Profile> = match ids {
         None => store.list().iter().collect(),
-        Some(ids) => ids.iter().map(|id| store.get(id).ok_or_else(|| AppError::no_profile(id))).collect::<Result<_, _>>()?,
+        Some(ids) => {
+            ids.iter().map(|id| store.get(id).ok_or_else(|| AppError::no_profile(id))).collect::<Result<_, _>>()?
+        }
     };
     let read = |path: &str| std::fs::read(path).map_err(|e| AppError::io("read", Path::new(path), &e));
     let mut records = Vec::new();
@@ -243,7 +259,8 @@ pub fn export(store: &ProfileStore, ids: Option<&[String]>, include_tags: bool, 
         let ca_cert = p.ca_file.as_deref().map(|f| read(f).map(|b| STANDARD.encode(b))).transpose()?;
         let (client_cert, client_cert_from_store) = match &p.client_cert {
             Some(ClientCert::Files { cert_file, .. }) => {
-                let key = if include_private_keys { store.secrets().get(&p.id)?.map(|k| STANDARD.encode(k)) } else { None };
+                let key =
+                    if include_private_keys { store.secrets().get(&p.id)?.map(|k| STANDARD.encode(k)) } else { None };
                 (Some(Certificate { cert: STANDARD.encode(read(cert_file)?), key, info: None }), None)
             }
             Some(ClientCert::Store { issuer, subject }) => {

@@ -69,7 +69,11 @@ pub fn describe(event: &TunnelEvent, browser: &Browser) -> Option<LogEntry> {
             Some(sentence) => entry(LogLevel::Error, sentence.clone(), Some(peer_addr.to_string())),
             None => entry(
                 LogLevel::Info,
-                format!("{peer_addr} disconnected (sent {}, received {})", human_bytes(*bytes_up), human_bytes(*bytes_down)),
+                format!(
+                    "{peer_addr} disconnected (sent {}, received {})",
+                    human_bytes(*bytes_up),
+                    human_bytes(*bytes_down)
+                ),
                 Some(peer_addr.to_string()),
             ),
         },

@@ -229,21 +229,28 @@ fn parse(path: &Path, text: &str) -> Result<Vec<Profile>, AppError> {
             Ok(_) => format!("a copy was kept as {}", bak.display()),
             Err(e) => format!("a copy could not be kept ({e})"),
         };
-        AppError::new(ErrorCode::Io, format!("{} is corrupt: {what}; it will not be overwritten, {kept}", path.display()))
+        AppError::new(
+            ErrorCode::Io,
+            format!("{} is corrupt: {what}; it will not be overwritten, {kept}", path.display()),
+        )
     };
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| corrupt(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("line {}, column {}: {e}", e.line(), e.column())))?;
     match value.get("version").and_then(serde_json::Value::as_u64) {
         Some(v) if v == u64::from(VERSION) => {}
         Some(v) => {
             return Err(AppError::new(
                 ErrorCode::Io,
-                format!("{} was written by a newer Porthole (version {v}); this one reads version {VERSION}", path.display()),
+                format!(
+                    "{} was written by a newer Porthole (version {v}); this one reads version {VERSION}",
+                    path.display()
+                ),
             ));
         }
         None => return Err(corrupt("line 1: no \"version\" number".into())),
     }
-    let body: FileBody = serde_json::from_str(text).map_err(|e| corrupt(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+    let body: FileBody =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("line {}, column {}: {e}", e.line(), e.column())))?;
     Ok(body.profiles)
 }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 use porthole_tunnel::auth::LoginSettings;
 use porthole_tunnel::connect::Connector;
 use porthole_tunnel::events::TunnelEvent;
+use porthole_tunnel::handle::{TunnelConfig, TunnelError, TunnelHandle};
 use porthole_tunnel::target;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
-use porthole_tunnel::handle::{TunnelConfig, TunnelError, TunnelHandle};
 use tokio::sync::broadcast;
 
 use crate::app::{App, AppEvent, Shared, lock};
@@ -45,15 +45,18 @@ impl App {
         }
         let started = async {
             let config = self.tunnel_config(&profile)?;
-            let listen = validate::listen_spec(profile.listen_addr.as_deref()).map_err(|m| AppError::new(ErrorCode::Invalid, m))?;
+            let listen = validate::listen_spec(profile.listen_addr.as_deref())
+                .map_err(|m| AppError::new(ErrorCode::Invalid, m))?;
             let (events, rx) = broadcast::channel(1024);
             let handle = TunnelHandle::start_with_events(&listen, config, self.shared.auth.clone(), events)
                 .await
                 .map_err(|TunnelError::Listen { addr, source }| {
                     let reason = source.to_string();
-                    let taken = reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
+                    let taken =
+                        reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
                     let code = if taken { ErrorCode::PortInUse } else { ErrorCode::Io };
-                    let hint = if taken { ": another program is using it; stop it or pick another local address" } else { "" };
+                    let hint =
+                        if taken { ": another program is using it; stop it or pick another local address" } else { "" };
                     AppError::new(code, format!("cannot listen on {addr}: {reason}{hint}"))
                 })?;
             Ok::<_, AppError>((handle, rx))
@@ -120,7 +123,8 @@ impl App {
 
     /// Connects every profile marked `autostart`; returns the failures.
     pub async fn autostart_all(&self) -> Vec<(String, AppError)> {
-        let ids: Vec<String> = lock(&self.shared.profiles).list().iter().filter(|p| p.autostart).map(|p| p.id.clone()).collect();
+        let ids: Vec<String> =
+            lock(&self.shared.profiles).list().iter().filter(|p| p.autostart).map(|p| p.id.clone()).collect();
         let mut failures = Vec::new();
         for id in ids {
             if let Err(e) = self.connect(&id).await {
@@ -141,7 +145,13 @@ impl App {
             r.handle
                 .peers()
                 .into_iter()
-                .map(|p| Session { id: p.id, peer: p.addr.to_string(), since_ms: ms_since_epoch(p.since), bytes_up: p.bytes_up, bytes_down: p.bytes_down })
+                .map(|p| Session {
+                    id: p.id,
+                    peer: p.addr.to_string(),
+                    since_ms: ms_since_epoch(p.since),
+                    bytes_up: p.bytes_up,
+                    bytes_down: p.bytes_down,
+                })
                 .collect()
         }))
     }
@@ -186,15 +196,25 @@ impl App {
                 Some(ClientCert::Files { cert_file, .. }) => {
                     let secrets = lock(&self.shared.profiles).secrets().clone();
                     let key = secrets.get(&profile.id)?.ok_or_else(|| {
-                        AppError::new(ErrorCode::Keychain, "the client certificate's private key is not in the keychain; choose the key file again")
+                        AppError::new(
+                            ErrorCode::Keychain,
+                            "the client certificate's private key is not in the keychain; choose the key file again",
+                        )
                     })?;
                     Some(ClientIdentity::Pem { cert_pem: read(cert_file)?, key_pem: key.into_bytes().into() })
                 }
                 Some(ClientCert::Store { issuer, subject }) => {
                     let filter = |f: &Option<String>| {
-                        f.as_deref().map(NameFilter::parse).transpose().map_err(|e| AppError::new(ErrorCode::Invalid, e.to_string()))
+                        f.as_deref()
+                            .map(NameFilter::parse)
+                            .transpose()
+                            .map_err(|e| AppError::new(ErrorCode::Invalid, e.to_string()))
                     };
-                    Some(ClientIdentity::Store { dir: self.shared.cert_store_dir.clone(), issuer: filter(issuer)?, subject: filter(subject)? })
+                    Some(ClientIdentity::Store {
+                        dir: self.shared.cert_store_dir.clone(),
+                        issuer: filter(issuer)?,
+                        subject: filter(subject)?,
+                    })
                 }
             };
             let ca_pem = profile.ca_file.as_deref().map(read).transpose()?;
@@ -230,7 +250,13 @@ fn log(shared: &Shared, id: &str, entry: crate::model::LogEntry) {
 
 /// Follows one tunnel's events until its channel closes (the tunnel stopped and its tasks
 /// ended). Status changes apply only while this run is the profile's current one.
-async fn watch(shared: Weak<Shared>, id: String, run: u64, mut rx: broadcast::Receiver<TunnelEvent>, mut tracker: StatusTracker) {
+async fn watch(
+    shared: Weak<Shared>,
+    id: String,
+    run: u64,
+    mut rx: broadcast::Receiver<TunnelEvent>,
+    mut tracker: StatusTracker,
+) {
     loop {
         let event = match rx.recv().await {
             Ok(e) => e,

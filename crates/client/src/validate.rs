@@ -52,7 +52,8 @@ pub fn validate(draft: &ProfileDraft, has_stored_key: bool) -> Vec<FieldError> {
                     }
                 }
                 None if !has_stored_key => {
-                    errors.push(FieldError::new("clientCert.keyFile", "a client certificate needs its private key file"));
+                    errors
+                        .push(FieldError::new("clientCert.keyFile", "a client certificate needs its private key file"));
                 }
                 None => {}
             }
@@ -90,9 +91,7 @@ pub fn listen_spec(listen: Option<&str>) -> Result<String, String> {
     let Some(listen) = non_empty(listen) else { return Ok("127.0.0.1:0".to_owned()) };
     let full = if listen.starts_with(':') { format!("127.0.0.1{listen}") } else { listen.to_owned() };
     let ok = full.parse::<SocketAddr>().is_ok()
-        || full
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| host == "localhost" && port.parse::<u16>().is_ok());
+        || full.rsplit_once(':').is_some_and(|(host, port)| host == "localhost" && port.parse::<u16>().is_ok());
     if ok {
         Ok(full)
     } else {
@@ -114,11 +113,7 @@ pub fn fixed_listen_addr(listen: Option<&str>) -> Option<SocketAddr> {
 /// A sentence naming the path.
 pub fn pem_file(path: &str, label: &str) -> Result<String, String> {
     let text = std::fs::read_to_string(Path::new(path)).map_err(|e| format!("cannot read {path}: {e}"))?;
-    if has_pem_block(&text, label) {
-        Ok(text)
-    } else {
-        Err(format!("{path} is not a PEM file with a {label}"))
-    }
+    if has_pem_block(&text, label) { Ok(text) } else { Err(format!("{path} is not a PEM file with a {label}")) }
 }
 
 /// `true` when `text` has a `-----BEGIN … <label>-----` line.

@@ -86,7 +86,8 @@ async fn connect_echo_sessions_close_and_disconnect() {
     let mut buf = [0u8; 5];
     client.read_exact(&mut buf).await.unwrap();
     assert_eq!(&buf, b"hello", "bytes go through the gateway to the echo server and back");
-    eventually("connected{1}", || matches!(app.status(&profile.id), ConnectionStatus::Connected { sessions: 1, .. })).await;
+    eventually("connected{1}", || matches!(app.status(&profile.id), ConnectionStatus::Connected { sessions: 1, .. }))
+        .await;
 
     let sessions = app.sessions(&profile.id).await.unwrap();
     assert_eq!(sessions.len(), 1, "{sessions:?}");

@@ -38,7 +38,11 @@ fn committed_bindings_match_the_rust_types() {
     let fresh = tempfile::tempdir().unwrap();
     generate(fresh.path());
     let generated = files(fresh.path());
-    assert!(generated.contains_key("ConnectionStatus.ts") && generated.contains_key("AppError.ts"), "{:?}", generated.keys());
+    assert!(
+        generated.contains_key("ConnectionStatus.ts") && generated.contains_key("AppError.ts"),
+        "{:?}",
+        generated.keys()
+    );
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
         std::fs::create_dir_all(&committed_dir).unwrap();
         for (name, text) in &generated {
@@ -57,11 +61,14 @@ fn committed_bindings_match_the_rust_types() {
 
 #[test]
 fn tagged_unions_serialize_as_the_contract_says() {
-    let s = serde_json::to_value(ConnectionStatus::LoginRequired { addr: "127.0.0.1:1".into(), url: "https://x".into() }).unwrap();
+    let s =
+        serde_json::to_value(ConnectionStatus::LoginRequired { addr: "127.0.0.1:1".into(), url: "https://x".into() })
+            .unwrap();
     assert_eq!(s, serde_json::json!({"state": "loginRequired", "addr": "127.0.0.1:1", "url": "https://x"}));
     let c = serde_json::to_value(ClientCert::Files { cert_file: "/c.pem".into(), has_key: true }).unwrap();
     assert_eq!(c, serde_json::json!({"kind": "files", "certFile": "/c.pem", "hasKey": true}));
-    let d: ClientCertDraft = serde_json::from_value(serde_json::json!({"kind": "files", "certFile": "/c", "keyFile": null})).unwrap();
+    let d: ClientCertDraft =
+        serde_json::from_value(serde_json::json!({"kind": "files", "certFile": "/c", "keyFile": null})).unwrap();
     assert_eq!(d, ClientCertDraft::Files { cert_file: "/c".into(), key_file: None });
     let e = serde_json::to_value(AppError::new(ErrorCode::PortInUse, "taken")).unwrap();
     assert_eq!(e, serde_json::json!({"code": "port_in_use", "message": "taken", "fields": []}));

@@ -57,14 +57,26 @@ fn the_protocol_example_imports_and_reimports_without_copies() {
     assert_eq!((p.protocol, p.autostart, p.tags.clone()), (Protocol::Tcp, true, vec!["prod".to_owned()]));
     assert_eq!(p.source.as_deref(), Some("portal-route-abc"));
     let Some(ClientCert::Files { cert_file, has_key: true }) = &p.client_cert else { panic!("{:?}", p.client_cert) };
-    assert_eq!(std::fs::read_to_string(cert_file).unwrap(), alice.cert_pem, "the cert is a file beside connections.json");
+    assert_eq!(
+        std::fs::read_to_string(cert_file).unwrap(),
+        alice.cert_pem,
+        "the cert is a file beside connections.json"
+    );
     assert_eq!(secrets.get(&p.id).unwrap().as_deref(), Some(alice.key_pem.as_str()), "the key is in the keychain");
     let file = std::fs::read_to_string(dir.path().join("connections.json")).unwrap();
     assert!(!file.contains("PRIVATE KEY"), "never in connections.json");
 
-    assert_eq!(import(&mut store, &json).unwrap(), ImportReport { added: 0, updated: 0, unchanged: 1 }, "identical → unchanged");
+    assert_eq!(
+        import(&mut store, &json).unwrap(),
+        ImportReport { added: 0, updated: 0, unchanged: 1 },
+        "identical → unchanged"
+    );
     let changed = json.replace("\"autostart\": true", "\"autostart\": false");
-    assert_eq!(import(&mut store, &changed).unwrap(), ImportReport { added: 0, updated: 1, unchanged: 0 }, "same key → update");
+    assert_eq!(
+        import(&mut store, &changed).unwrap(),
+        ImportReport { added: 0, updated: 1, unchanged: 0 },
+        "same key → update"
+    );
     assert_eq!(store.list().len(), 1, "no copies");
     assert!(!store.list()[0].autostart);
     assert_eq!(store.list()[0].id, p.id, "the profile keeps its id");
@@ -112,7 +124,10 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     assert_eq!(rec["conn"]["remoteAddr"], "redis.example.com:6379");
     assert_eq!(rec["conn"]["protocol"], "TCP");
     assert!(rec["conn"]["clientCert"].get("key").is_none(), "no private key by default");
-    assert_eq!(STANDARD.decode(rec["conn"]["clientCert"]["cert"].as_str().unwrap()).unwrap(), alice.cert_pem.as_bytes());
+    assert_eq!(
+        STANDARD.decode(rec["conn"]["clientCert"]["cert"].as_str().unwrap()).unwrap(),
+        alice.cert_pem.as_bytes()
+    );
 
     let with_keys = export(&store, Some(std::slice::from_ref(&id)), false, true).unwrap();
     let v: serde_json::Value = serde_json::from_str(&with_keys).unwrap();
@@ -126,5 +141,8 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     let p = &fresh.list()[0];
     assert_eq!(secrets.get(&p.id).unwrap().as_deref(), Some(alice.key_pem.as_str()), "round trip keeps the key");
     assert_eq!(import(&mut fresh, &with_keys).unwrap().unchanged, 1, "re-importing an export changes nothing");
-    assert_eq!(export(&store, Some(&["nope".to_owned()]), true, false).unwrap_err().code, porthole_client::ErrorCode::NotFound);
+    assert_eq!(
+        export(&store, Some(&["nope".to_owned()]), true, false).unwrap_err().code,
+        porthole_client::ErrorCode::NotFound
+    );
 }

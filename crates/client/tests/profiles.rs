@@ -74,7 +74,11 @@ fn private_keys_go_to_the_secret_store_never_the_file() {
     assert!(matches!(saved.client_cert, Some(ClientCert::Files { has_key: true, .. })));
     let text = std::fs::read_to_string(dir.path().join("cfg/connections.json")).unwrap();
     assert!(!text.contains("PRIVATE KEY"), "no key material in connections.json:\n{text}");
-    assert_eq!(secrets.get(&saved.id).unwrap().as_deref(), Some(alice.key_pem.as_str()), "the key is in the secret store");
+    assert_eq!(
+        secrets.get(&saved.id).unwrap().as_deref(),
+        Some(alice.key_pem.as_str()),
+        "the key is in the secret store"
+    );
     // Editing without choosing the key again keeps the stored key.
     d.id = Some(saved.id.clone());
     d.client_cert = Some(ClientCertDraft::Files { cert_file: paths.cert.display().to_string(), key_file: None });
@@ -122,14 +126,27 @@ fn validation_reports_every_field_at_once() {
         open_with: Some("ssh -p {port} {user}@{host}".into()),
     };
     let fields: Vec<String> = store.validate(&bad).into_iter().map(|f| f.field).collect();
-    for f in ["name", "destination", "listenAddr", "pomeriumUrl", "caFile", "clientCert.certFile", "clientCert.keyFile", "openWith"] {
+    for f in [
+        "name",
+        "destination",
+        "listenAddr",
+        "pomeriumUrl",
+        "caFile",
+        "clientCert.certFile",
+        "clientCert.keyFile",
+        "openWith",
+    ] {
         assert!(fields.contains(&f.to_owned()), "{f} must be reported: {fields:?}");
     }
     let e = store.save(&bad).unwrap_err();
     assert_eq!(e.code, ErrorCode::Invalid);
     assert_eq!(e.fields.len(), fields.len(), "save returns the same list");
     let dest = store.validate(&bad).into_iter().find(|f| f.field == "destination").unwrap();
-    assert!(dest.message.contains("no destination after the proxy"), "the CLI grammar's own sentence: {}", dest.message);
+    assert!(
+        dest.message.contains("no destination after the proxy"),
+        "the CLI grammar's own sentence: {}",
+        dest.message
+    );
     let mut good = draft("ok");
     good.listen_addr = Some(":6379".into());
     good.open_with = Some("redis-cli -h {host} -p {port}".into());

@@ -55,7 +55,16 @@ pub fn session_token(headers: &HeaderMap) -> Option<&str> {
 /// Request headers passed on to an upstream proxy: everything but the session token, `Host`
 /// (rewritten) and hop-by-hop headers.
 fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
-    const DROP: &[&str] = &["host", "x-pomerium-authorization", "connection", "proxy-connection", "keep-alive", "te", "trailer", "upgrade"];
+    const DROP: &[&str] = &[
+        "host",
+        "x-pomerium-authorization",
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+    ];
     headers
         .iter()
         .filter(|(name, _)| !DROP.contains(&name.as_str()))
@@ -76,7 +85,14 @@ fn who(identity: Option<&Identity>) -> String {
     }
 }
 
-fn refuse(peer: &Peer, authority: &str, route: Option<&Route>, identity: Option<&Identity>, status: StatusCode, message: String) -> Response<Body> {
+fn refuse(
+    peer: &Peer,
+    authority: &str,
+    route: Option<&Route>,
+    identity: Option<&Identity>,
+    status: StatusCode,
+    message: String,
+) -> Response<Body> {
     tracing::info!(
         target: "porthole_gateway::access",
         peer = %peer.addr,
@@ -152,7 +168,9 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
         Some(Err(e)) if !route.config.allow_public_unauthenticated_access => {
             let msg = match e {
                 TokenError::Expired => "session expired: log in again",
-                TokenError::NotYetValid => "session token is not valid yet: check the clocks of this machine and the gateway, or log in again",
+                TokenError::NotYetValid => {
+                    "session token is not valid yet: check the clocks of this machine and the gateway, or log in again"
+                }
                 TokenError::Invalid => "session token not valid for this gateway: log in again",
             };
             return refuse(&peer, &authority, Some(&route), None, StatusCode::UNAUTHORIZED, msg.into());
@@ -181,87 +199,91 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
         }
     }
     let headers = forwarded_headers(req.headers());
-    let connected = match upstream::connect(&route.config, &authority, &headers, &shared.next_upstream, &shared.proxy_tls).await {
-        Ok(c) => c,
-        Err(e) => {
-            let status = match e {
-                UpstreamError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                UpstreamError::ProxyRefused { .. } | UpstreamError::ProxyProtocol { .. } => StatusCode::BAD_GATEWAY,
-            };
-            return refuse(&peer, &authority, Some(&route), identity.as_ref(), status, e.to_string());
-        }
-    };
+    let connected =
+        match upstream::connect(&route.config, &authority, &headers, &shared.next_upstream, &shared.proxy_tls).await {
+            Ok(c) => c,
+            Err(e) => {
+                let status = match e {
+                    UpstreamError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                    UpstreamError::ProxyRefused { .. } | UpstreamError::ProxyProtocol { .. } => StatusCode::BAD_GATEWAY,
+                };
+                return refuse(&peer, &authority, Some(&route), identity.as_ref(), status, e.to_string());
+            }
+        };
     let shared2 = shared.clone();
     let user = who(identity.as_ref());
     // The tunnel keeps its connection's slot, and keeps the connection from being idle.
     let held = req.extensions().get::<crate::limits::Slot>().map(crate::limits::Slot::hold);
     let relay_span = tracing::Span::current();
-    shared.tracker.spawn(async move {
-        let _held = held;
-        let started = Instant::now();
-        let upgraded = match hyper::upgrade::on(req).await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::warn!(peer = %peer.addr, error = %e, "CONNECT upgrade failed");
-                return;
-            }
-        };
-        let counters = Counters::new();
-        let idle = route.config.idle_timeout.or(shared2.timeouts.idle).filter(|d| !d.is_zero());
-        let cancel = crate::limits::with_deadline(shared2.cancel.child_token(), shared2.timeouts.write);
-        let _end = cancel.clone().drop_guard();
-        let upstream::Connected { stream: mut upstream, early, target } = connected;
-        tracing::debug!(upstream = %target, "tunnel open");
-        let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
-            // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
-            // connection (no close_notify). Bytes the client sent right behind its CONNECT head
-            // (hyper read them already) go upstream first.
-            Ok(parts) => {
-                let mut client = parts.io.into_inner();
-                let read_buf = parts.read_buf;
-                let sent = async {
-                    client.write_all(&early).await?;
-                    client.flush().await?;
-                    upstream.write_all(&read_buf).await
-                };
-                match sent.await {
-                    Ok(()) => {
-                        counters.add_down(early.len() as u64);
-                        counters.add_up(read_buf.len() as u64);
-                        // hyper's read buffer and the head buffer are not kept for the tunnel's life.
-                        drop((read_buf, early));
-                        relay(client, upstream, counters, idle, cancel).await
+    shared.tracker.spawn(
+        async move {
+            let _held = held;
+            let started = Instant::now();
+            let upgraded = match hyper::upgrade::on(req).await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::warn!(peer = %peer.addr, error = %e, "CONNECT upgrade failed");
+                    return;
+                }
+            };
+            let counters = Counters::new();
+            let idle = route.config.idle_timeout.or(shared2.timeouts.idle).filter(|d| !d.is_zero());
+            let cancel = crate::limits::with_deadline(shared2.cancel.child_token(), shared2.timeouts.write);
+            let _end = cancel.clone().drop_guard();
+            let upstream::Connected { stream: mut upstream, early, target } = connected;
+            tracing::debug!(upstream = %target, "tunnel open");
+            let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
+                // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
+                // connection (no close_notify). Bytes the client sent right behind its CONNECT head
+                // (hyper read them already) go upstream first.
+                Ok(parts) => {
+                    let mut client = parts.io.into_inner();
+                    let read_buf = parts.read_buf;
+                    let sent = async {
+                        client.write_all(&early).await?;
+                        client.flush().await?;
+                        upstream.write_all(&read_buf).await
+                    };
+                    match sent.await {
+                        Ok(()) => {
+                            counters.add_down(early.len() as u64);
+                            counters.add_up(read_buf.len() as u64);
+                            // hyper's read buffer and the head buffer are not kept for the tunnel's life.
+                            drop((read_buf, early));
+                            relay(client, upstream, counters, idle, cancel).await
+                        }
+                        Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                     }
-                    Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                 }
-            }
-            // HTTP/2: hyper's upgraded stream can only be closed cleanly (dropping it sends
-            // END_STREAM; hyper has no way to reset it), so an upstream reset reaches an HTTP/2
-            // client as a clean end of its stream.
-            Err(upgraded) => {
-                let mut client = DropOnly(TokioIo::new(upgraded));
-                if client.write_all(&early).await.is_ok() {
-                    counters.add_down(early.len() as u64);
-                    drop(early);
-                    relay(client, upstream, counters, idle, cancel).await
-                } else {
-                    Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
+                // HTTP/2: hyper's upgraded stream can only be closed cleanly (dropping it sends
+                // END_STREAM; hyper has no way to reset it), so an upstream reset reaches an HTTP/2
+                // client as a clean end of its stream.
+                Err(upgraded) => {
+                    let mut client = DropOnly(TokioIo::new(upgraded));
+                    if client.write_all(&early).await.is_ok() {
+                        counters.add_down(early.len() as u64);
+                        drop(early);
+                        relay(client, upstream, counters, idle, cancel).await
+                    } else {
+                        Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
+                    }
                 }
-            }
-        };
-        tracing::info!(
-            target: "porthole_gateway::access",
-            peer = %peer.addr,
-            authority,
-            route = %route.display_name(),
-            user = %user,
-            upstream = %target,
-            bytes_up = outcome.up,
-            bytes_down = outcome.down,
-            duration_ms = started.elapsed().as_millis() as u64,
-            end = %outcome.end,
-            "tunnel closed"
-        );
-    }.instrument(relay_span));
+            };
+            tracing::info!(
+                target: "porthole_gateway::access",
+                peer = %peer.addr,
+                authority,
+                route = %route.display_name(),
+                user = %user,
+                upstream = %target,
+                bytes_up = outcome.up,
+                bytes_down = outcome.down,
+                duration_ms = started.elapsed().as_millis() as u64,
+                end = %outcome.end,
+                "tunnel closed"
+            );
+        }
+        .instrument(relay_span),
+    );
     Response::new(Body::default())
 }

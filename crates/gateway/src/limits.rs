@@ -312,7 +312,11 @@ mod tests {
         let gate = Arc::new(Gate { cap: 100, per_ip: 2, state: Mutex::default() });
         let a = gate.admit(ip(2)).unwrap();
         let _b = gate.admit(ip(2)).unwrap();
-        assert_eq!(gate.admit(ip(2)).unwrap_err(), Refused::PerIp(2), "a third unauthenticated connection from one IP is refused");
+        assert_eq!(
+            gate.admit(ip(2)).unwrap_err(),
+            Refused::PerIp(2),
+            "a third unauthenticated connection from one IP is refused"
+        );
         assert!(gate.admit(ip(3)).is_ok(), "another IP is not affected");
         a.authenticated();
         assert!(gate.admit(ip(2)).is_ok(), "an authenticated connection frees its IP's share");

@@ -14,8 +14,8 @@ use hmac::Mac;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -166,14 +166,22 @@ impl Login {
         Ok(meta)
     }
 
-    async fn client(&self) -> Result<(CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >, &IdpConfig), String> {
+    async fn client(
+        &self,
+    ) -> Result<
+        (
+            CoreClient<
+                openidconnect::EndpointSet,
+                openidconnect::EndpointNotSet,
+                openidconnect::EndpointNotSet,
+                openidconnect::EndpointNotSet,
+                openidconnect::EndpointMaybeSet,
+                openidconnect::EndpointMaybeSet,
+            >,
+            &IdpConfig,
+        ),
+        String,
+    > {
         let idp = self.idp.as_ref().ok_or("no identity provider configured")?;
         let meta = self.metadata(idp).await?;
         let redirect = RedirectUrl::new(self.auth_url("/oauth2/callback")).map_err(|e| e.to_string())?;
@@ -250,7 +258,10 @@ impl Login {
     pub async fn callback(&self, query: Option<&str>, headers: &HeaderMap) -> Response<Body> {
         if let Some(err) = query_param(query, "error") {
             let desc = query_param(query, "error_description").unwrap_or_default();
-            return reply::text(StatusCode::FORBIDDEN, format!("the identity provider refused the login: {err} {desc}"));
+            return reply::text(
+                StatusCode::FORBIDDEN,
+                format!("the identity provider refused the login: {err} {desc}"),
+            );
         }
         let (Some(code), Some(state)) = (query_param(query, "code"), query_param(query, "state")) else {
             return reply::text(StatusCode::BAD_REQUEST, "missing code or state");
@@ -266,7 +277,10 @@ impl Login {
             );
         };
         if login.state != state || login.exp < unix_now() {
-            return reply::text(StatusCode::BAD_REQUEST, "this login has expired or does not match; start the login again");
+            return reply::text(
+                StatusCode::BAD_REQUEST,
+                "this login has expired or does not match; start the login again",
+            );
         }
         let claims = match self.exchange(code, &login).await {
             Ok(c) => c,
@@ -331,9 +345,7 @@ fn cookie_suffix(state: &str) -> String {
 
 /// The first value of `name` in a URL query string, percent-decoded.
 pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    form_urlencoded::parse(query?.as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(query?.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -356,7 +368,13 @@ mod tests {
         for ok in ["http://127.0.0.1:5000", "http://localhost:1/x", "https://[::1]:9", "http://127.1.2.3:80"] {
             assert!(is_loopback_redirect(ok), "{ok} is loopback");
         }
-        for bad in ["http://example.com", "http://10.0.0.1:80", "ftp://127.0.0.1", "javascript:alert(1)", "http://localhost.evil.com"] {
+        for bad in [
+            "http://example.com",
+            "http://10.0.0.1:80",
+            "ftp://127.0.0.1",
+            "javascript:alert(1)",
+            "http://localhost.evil.com",
+        ] {
             assert!(!is_loopback_redirect(bad), "{bad} must be refused");
         }
     }

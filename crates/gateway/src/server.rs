@@ -12,8 +12,8 @@ use std::time::Duration;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::net::TcpListener;
 use porthole_tunnel::tls::stream::{self, Handshaken as _};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
@@ -147,9 +147,7 @@ impl Gateway {
     /// [`GatewayError::Bind`] when the address is taken or not allowed.
     pub async fn bind(self) -> Result<Running, GatewayError> {
         let address = self.config.address.clone();
-        let listener = TcpListener::bind(&address)
-            .await
-            .map_err(|source| GatewayError::Bind { address, source })?;
+        let listener = TcpListener::bind(&address).await.map_err(|source| GatewayError::Bind { address, source })?;
         self.serve(listener)
     }
 
@@ -164,9 +162,11 @@ impl Gateway {
         let auth_base = match &self.config.authenticate_service_url {
             Some(u) => u.clone(),
             None => {
-                let host = if local_addr.ip().is_unspecified() { "localhost".to_owned() } else { local_addr.ip().to_string() };
+                let host =
+                    if local_addr.ip().is_unspecified() { "localhost".to_owned() } else { local_addr.ip().to_string() };
                 let host = if host.contains(':') { format!("[{host}]") } else { host };
-                Url::parse(&format!("https://{host}:{}", local_addr.port())).map_err(|e| GatewayError::AuthUrl(e.to_string()))?
+                Url::parse(&format!("https://{host}:{}", local_addr.port()))
+                    .map_err(|e| GatewayError::AuthUrl(e.to_string()))?
             }
         };
         let issuer = auth_base.as_str().trim_end_matches('/').to_owned();
@@ -227,7 +227,12 @@ impl Drop for Running {
     }
 }
 
-async fn accept_loop(listener: TcpListener, tls: Arc<rustls::ServerConfig>, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+    gate: Arc<limits::Gate>,
+) {
     let mut errors = limits::AcceptErrors::default();
     loop {
         let (tcp, addr) = tokio::select! {
@@ -348,7 +353,12 @@ async fn serve_tls(
 
 /// Serves one request within `timeout_write`, and marks the connection authenticated when a
 /// CONNECT got its `200` or a login completed.
-async fn serve_request(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>, admission: &limits::Admission) -> Response<Body> {
+async fn serve_request(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: Arc<Peer>,
+    admission: &limits::Admission,
+) -> Response<Body> {
     let connect = req.method() == Method::CONNECT;
     let callback = req.uri().path() == "/oauth2/callback";
     let write = shared.timeouts.write;
@@ -356,7 +366,9 @@ async fn serve_request(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Pe
     let resp = match write {
         Some(limit) => match tokio::time::timeout(limit, handled).await {
             Ok(resp) => resp,
-            Err(_) => reply::text(StatusCode::GATEWAY_TIMEOUT, "the gateway could not answer within timeout_write; try again"),
+            Err(_) => {
+                reply::text(StatusCode::GATEWAY_TIMEOUT, "the gateway could not answer within timeout_write; try again")
+            }
         },
         None => handled.await,
     };
@@ -427,7 +439,9 @@ fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         .routes
         .all()
         .iter()
-        .filter(|r| r.config.allow_public_unauthenticated_access || r.config.policy.evaluate(Some(&identity)) == Decision::Allow)
+        .filter(|r| {
+            r.config.allow_public_unauthenticated_access || r.config.policy.evaluate(Some(&identity)) == Decision::Allow
+        })
         .map(|r| {
             serde_json::json!({
                 "id": r.id,

@@ -66,10 +66,7 @@ impl SniResolver {
                 return Err(pem_err("no certificate in PEM".into()));
             }
             let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| pem_err(format!("key: {e}")))?;
-            let signing = provider
-                .key_provider
-                .load_private_key(key)
-                .map_err(|e| pem_err(format!("key: {e}")))?;
+            let signing = provider.key_provider.load_private_key(key).map_err(|e| pem_err(format!("key: {e}")))?;
             let names = cert_names(&chain[0]);
             keys.push(NamedKey { names, key: Arc::new(CertifiedKey::new(chain, signing)) });
         }
@@ -96,9 +93,7 @@ impl ResolvesServerCert for SniResolver {
 
 fn name_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
-        Some(suffix) => host
-            .split_once('.')
-            .is_some_and(|(_, rest)| rest == suffix),
+        Some(suffix) => host.split_once('.').is_some_and(|(_, rest)| rest == suffix),
         None => pattern == host,
     }
 }
@@ -127,9 +122,7 @@ pub fn root_store(pem: &[u8], label: &str) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(pem) {
         let cert = cert.map_err(|e| TlsError::Pem { what: label.into(), reason: e.to_string() })?;
-        store
-            .add(cert)
-            .map_err(|e| TlsError::Pem { what: label.into(), reason: e.to_string() })?;
+        store.add(cert).map_err(|e| TlsError::Pem { what: label.into(), reason: e.to_string() })?;
     }
     if store.is_empty() {
         return Err(TlsError::Pem { what: label.into(), reason: "no CA certificate in PEM".into() });

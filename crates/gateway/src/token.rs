@@ -16,8 +16,21 @@ use crate::policy::Identity;
 /// Claims an identity provider's ID token carries that describe the token itself rather than
 /// the user; they are not copied into our session token.
 const NOT_COPIED: &[&str] = &[
-    "iss", "aud", "exp", "iat", "nbf", "jti", "nonce", "at_hash", "c_hash", "s_hash", "auth_time",
-    "azp", "sid", "acr", "amr",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "auth_time",
+    "azp",
+    "sid",
+    "acr",
+    "amr",
 ];
 
 /// Clock skew forgiven on `nbf`: a token minted by a replica whose clock runs a little ahead is
@@ -142,10 +155,12 @@ impl TokenKeys {
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.validate_aud = false;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
             })?;
         let claims = data.claims;
         match claims.get("nbf") {
@@ -223,12 +238,8 @@ mod tests {
     fn hs256_token_is_refused_even_with_right_claims() {
         let k = keys();
         let claims = serde_json::json!({"sub":"alice","iss":"https://auth.test","exp": unix_now() + 60});
-        let t = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(b"secret"),
-        )
-        .unwrap();
+        let t = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"secret"))
+            .unwrap();
         assert_eq!(k.verify(&t), Err(TokenError::Invalid), "the algorithm is pinned to ES256");
     }
 
@@ -246,7 +257,8 @@ mod tests {
     fn future_nbf_is_not_yet_valid() {
         let k = keys();
         let sign = |nbf: serde_json::Value| {
-            let claims = serde_json::json!({"sub":"alice","iss":"https://auth.test","exp": unix_now() + 3600, "nbf": nbf});
+            let claims =
+                serde_json::json!({"sub":"alice","iss":"https://auth.test","exp": unix_now() + 3600, "nbf": nbf});
             let mut h = Header::new(Algorithm::ES256);
             h.kid = Some(k.kid.clone());
             jsonwebtoken::encode(&h, &claims, &k.encoding).unwrap()

@@ -117,9 +117,8 @@ async fn via_proxy(
     let proxy = join(host, port);
     let tcp = dial(host, port).await?;
     let mut stream: Stream = if tls {
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
-            UpstreamError::Unavailable { target: proxy.clone(), reason: e.to_string() }
-        })?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| UpstreamError::Unavailable { target: proxy.clone(), reason: e.to_string() })?;
         let tls = tokio_rustls::TlsConnector::from(proxy_tls.clone())
             .connect(name, tcp)
             .await

@@ -66,17 +66,16 @@ async fn auth_headers_are_stripped_and_refusals_map_to_502_and_503() {
     let stack = Stack::start(Opts { routes: &routes, ..Default::default() }).await;
     let t = stack.token_for("bob@example.com");
     let r = stack
-        .connect(
-            "db.example.com:5432",
-            &[("Authorization", &format!("Pomerium {t}")), ("X-Trace", "keep-me")],
-            None,
-        )
+        .connect("db.example.com:5432", &[("Authorization", &format!("Pomerium {t}")), ("X-Trace", "keep-me")], None)
         .await;
     assert_eq!(r.status, 502, "the upstream proxy's refusal → 502: {}", r.head);
     assert!(r.body_text().contains("403 Access violation"), "the body names the proxy's answer: {}", r.body_text());
     let head = seen.await.unwrap();
     assert!(head.starts_with("CONNECT db.example.com:5432 HTTP/1.1\r\n"), "the original target is forwarded: {head}");
-    assert!(!head.contains(&t) && !head.to_ascii_lowercase().contains("authorization"), "the token never reaches the proxy: {head}");
+    assert!(
+        !head.contains(&t) && !head.to_ascii_lowercase().contains("authorization"),
+        "the token never reaches the proxy: {head}"
+    );
     assert!(head.contains("x-trace: keep-me"), "other headers pass: {head}");
     let r = stack.connect("gone.example.com:5432", &[("Authorization", &format!("Pomerium {t}"))], None).await;
     assert_eq!(r.status, 503, "an unreachable upstream proxy → 503: {}", r.head);

@@ -4,9 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use porthole_gateway::config::{
-    ConfigError, ConfigIssue, Loaded, MtlsEnforcement, Upstream, load_file, parse_str,
-};
+use porthole_gateway::config::{ConfigError, ConfigIssue, Loaded, MtlsEnforcement, Upstream, load_file, parse_str};
 use porthole_gateway::policy::{Decision, Identity};
 
 fn fixtures() -> PathBuf {
@@ -66,71 +64,29 @@ const SEED: &str = "routes:
 fn seed_example_loads() {
     let loaded = ok(SEED);
     let c = &loaded.config;
-    assert!(
-        loaded.warnings.is_empty(),
-        "the seed has nothing to warn about: {:?}",
-        loaded.warnings
-    );
-    assert_eq!(
-        c.address, "0.0.0.0:443",
-        "address defaults to :443 on all interfaces"
-    );
+    assert!(loaded.warnings.is_empty(), "the seed has nothing to warn about: {:?}", loaded.warnings);
+    assert_eq!(c.address, "0.0.0.0:443", "address defaults to :443 on all interfaces");
     assert_eq!(c.certificates.len(), 1, "certificate_file gives one pair");
-    assert!(
-        c.certificates[0]
-            .cert_pem
-            .starts_with(b"-----BEGIN CERTIFICATE"),
-        "cert PEM is loaded"
-    );
-    assert_eq!(
-        format!("{:?}", c.certificates[0].key_pem),
-        "<redacted>",
-        "key bytes never print"
-    );
+    assert!(c.certificates[0].cert_pem.starts_with(b"-----BEGIN CERTIFICATE"), "cert PEM is loaded");
+    assert_eq!(format!("{:?}", c.certificates[0].key_pem), "<redacted>", "key bytes never print");
     let idp = c.idp.as_ref().expect("idp_provider: oidc gives an IdP");
     assert_eq!(idp.scopes, ["openid", "profile", "email"], "default scopes");
-    assert!(
-        c.signing_key
-            .as_ref()
-            .is_some_and(|k| k.0.contains("EC PRIVATE KEY")),
-        "signing key decoded"
-    );
-    assert_eq!(
-        c.cookie_expire,
-        Duration::from_secs(14 * 3600),
-        "cookie_expire defaults to 14h"
-    );
+    assert!(c.signing_key.as_ref().is_some_and(|k| k.0.contains("EC PRIVATE KEY")), "signing key decoded");
+    assert_eq!(c.cookie_expire, Duration::from_secs(14 * 3600), "cookie_expire defaults to 14h");
     let r = &c.routes[0];
     assert_eq!(
         (r.from.host.as_str(), r.from.port, r.from.bastion.as_deref()),
         ("redis.corp.example.com", Some(6379), None)
     );
-    assert_eq!(
-        r.to,
-        [Upstream::Tcp {
-            host: "redis.internal".into(),
-            port: 6379
-        }]
-    );
+    assert_eq!(r.to, [Upstream::Tcp { host: "redis.internal".into(), port: 6379 }]);
     assert_eq!(r.line, 9, "the route's line is where `- from` is");
     let admin = Identity {
         user: "u".into(),
         email: Some("x@example.com".into()),
-        claims: serde_json::json!({"groups": ["admins"]})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        claims: serde_json::json!({"groups": ["admins"]}).as_object().cloned().unwrap_or_default(),
     };
-    assert_eq!(
-        r.policy.evaluate(Some(&admin)),
-        Decision::Allow,
-        "the seed policy lets admins in"
-    );
-    assert_eq!(
-        r.policy.evaluate(None),
-        Decision::LoginRequired,
-        "and needs a session"
-    );
+    assert_eq!(r.policy.evaluate(Some(&admin)), Decision::Allow, "the seed policy lets admins in");
+    assert_eq!(r.policy.evaluate(None), Decision::LoginRequired, "and needs a session");
 }
 
 #[test]
@@ -150,16 +106,10 @@ fn unknown_key_has_line_and_suggestion() {
     let e = errors(
         "routes:\n  - fromm: tcp+https://a.example.com:22\n    to: tcp://a:22\n    allow_any_authenticated_user: true\n",
     );
-    let typo = e
-        .iter()
-        .find(|i| i.message.contains("`fromm`"))
-        .expect("the typo is reported");
+    let typo = e.iter().find(|i| i.message.contains("`fromm`")).expect("the typo is reported");
     assert_eq!(typo.line, 9, "the typo is on line 9: {typo}");
     assert_eq!(typo.field, "routes[0].fromm");
-    assert!(
-        typo.message.contains("did you mean `from`?"),
-        "suggests from: {typo}"
-    );
+    assert!(typo.message.contains("did you mean `from`?"), "suggests from: {typo}");
 }
 
 #[test]
@@ -168,10 +118,7 @@ fn every_error_is_reported_at_once() {
         "cookie_expire: forever\naddresss: ':8443'\nroutes:\n  - from: tcp+https://a.example.com\n    to: tcp://a\n    idle_timeout: soon\n",
     );
     let has = |s: &str| e.iter().any(|i| i.message.contains(s));
-    assert!(
-        has("`forever` is not a duration"),
-        "bad cookie_expire: {e:#?}"
-    );
+    assert!(has("`forever` is not a duration"), "bad cookie_expire: {e:#?}");
     assert!(has("did you mean `address`"), "typo in address: {e:#?}");
     assert!(has("needs a port"), "tcp:// without a port: {e:#?}");
     assert!(has("`soon` is not a duration"), "bad idle_timeout: {e:#?}");
@@ -185,10 +132,7 @@ fn bad_policy_is_an_error_at_its_line() {
     );
     assert_eq!(e[0].line, 14, "the unknown criterion's line: {e:#?}");
     assert_eq!(e[0].field, "routes[0].policy.allow.or[0].groupz");
-    assert!(
-        e[0].message.contains("supported criteria"),
-        "lists the supported ones: {e:#?}"
-    );
+    assert!(e[0].message.contains("supported criteria"), "lists the supported ones: {e:#?}");
     let e = errors(
         "routes:\n  - from: tcp+https://a.example.com:22\n    to: tcp://a:22\n    policy:\n      - allow:\n          either:\n            - accept: true\n",
     );
@@ -198,47 +142,27 @@ fn bad_policy_is_an_error_at_its_line() {
 
 #[test]
 fn missing_certificate_file_names_path_and_field() {
-    let Err(ConfigError::Invalid(e)) = parse_str(
-        "certificate_file: nope.pem\ncertificate_key_file: key.pem\n",
-        &fixtures(),
-    ) else {
+    let Err(ConfigError::Invalid(e)) =
+        parse_str("certificate_file: nope.pem\ncertificate_key_file: key.pem\n", &fixtures())
+    else {
         panic!("a missing file is an error");
     };
-    let issue = e
-        .iter()
-        .find(|i| i.field == "certificate_file")
-        .expect("reported on the field");
-    assert!(
-        issue.message.contains("nope.pem"),
-        "names the path: {issue}"
-    );
+    let issue = e.iter().find(|i| i.field == "certificate_file").expect("reported on the field");
+    assert!(issue.message.contains("nope.pem"), "names the path: {issue}");
     assert_eq!(issue.line, 1);
     let Err(ConfigError::Invalid(e)) = parse_str("routes: []\n", &fixtures()) else {
         panic!("no certificate is an error");
     };
-    assert!(
-        e.iter()
-            .any(|i| i.message.contains("at least one server certificate")),
-        "{e:#?}"
-    );
+    assert!(e.iter().any(|i| i.message.contains("at least one server certificate")), "{e:#?}");
 }
 
 #[test]
 fn ignored_pomerium_keys_warn_once() {
-    let loaded = ok(&format!(
-        "shared_secret: abc\nlog_level: debug\n{SEED}    pass_identity_headers: true\n"
-    ));
+    let loaded = ok(&format!("shared_secret: abc\nlog_level: debug\n{SEED}    pass_identity_headers: true\n"));
     let w = &loaded.warnings;
     assert_eq!(w.len(), 3, "one warning per ignored key: {w:#?}");
-    assert!(
-        w.iter().any(|i| i.field == "shared_secret" && i.line == 8),
-        "{w:#?}"
-    );
-    assert!(
-        w.iter()
-            .any(|i| i.field == "routes[0].pass_identity_headers" && i.line == 19),
-        "{w:#?}"
-    );
+    assert!(w.iter().any(|i| i.field == "shared_secret" && i.line == 8), "{w:#?}");
+    assert!(w.iter().any(|i| i.field == "routes[0].pass_identity_headers" && i.line == 19), "{w:#?}");
 }
 
 #[test]
@@ -246,15 +170,9 @@ fn duplicate_from_names_both_lines() {
     let e = errors(
         "routes:\n  - from: tcp+https://a.example.com:22\n    to: tcp://a:22\n    allow_public_unauthenticated_access: true\n  - from: tcp+https://A.example.com:22\n    to: tcp://b:22\n    allow_public_unauthenticated_access: true\n",
     );
-    let d = e
-        .iter()
-        .find(|i| i.message.contains("duplicate"))
-        .expect("duplicate reported");
+    let d = e.iter().find(|i| i.message.contains("duplicate")).expect("duplicate reported");
     assert_eq!(d.line, 12);
-    assert!(
-        d.message.contains("line 9") && d.message.contains("line 12"),
-        "names both lines: {d}"
-    );
+    assert!(d.message.contains("line 9") && d.message.contains("line 12"), "names both lines: {d}");
 }
 
 #[test]
@@ -271,47 +189,20 @@ fn from_forms() {
     allowed_users: [a@example.com]
 ");
     let r = &loaded.config.routes;
-    assert_eq!(
-        (r[0].from.host.as_str(), r[0].from.port),
-        ("db.internal", Some(5432)),
-        "bastion: first path segment"
-    );
+    assert_eq!((r[0].from.host.as_str(), r[0].from.port), ("db.internal", Some(5432)), "bastion: first path segment");
     assert_eq!(r[0].from.bastion.as_deref(), Some("proxy.example.com:8443"));
     assert_eq!(r[1].from.port, None, "no port matches any port");
-    assert_eq!(
-        r[1].to,
-        [Upstream::Tcp {
-            host: "::1".into(),
-            port: 22
-        }],
-        "IPv6 brackets stripped"
-    );
+    assert_eq!(r[1].to, [Upstream::Tcp { host: "::1".into(), port: 22 }], "IPv6 brackets stripped");
     assert_eq!(r[2].from.host, "2001:db8::1");
-    assert_eq!(
-        r[2].to[1],
-        Upstream::Proxy {
-            tls: true,
-            host: "proxy2.internal".into(),
-            port: 443
-        }
-    );
+    assert_eq!(r[2].to[1], Upstream::Proxy { tls: true, host: "proxy2.internal".into(), port: 443 });
     assert!(r[0].allow_public_unauthenticated_access);
 
     let has = |body: &str, s: &str| errors(body).iter().any(|i| i.message.contains(s));
-    let route = |from: &str| {
-        format!(
-            "routes:\n  - from: {from}\n    to: tcp://a:22\n    allow_any_authenticated_user: true\n"
-        )
-    };
-    assert!(has(
-        &route("udp+https://a.example.com:53"),
-        "UDP routes are not supported yet"
-    ));
+    let route =
+        |from: &str| format!("routes:\n  - from: {from}\n    to: tcp://a:22\n    allow_any_authenticated_user: true\n");
+    assert!(has(&route("udp+https://a.example.com:53"), "UDP routes are not supported yet"));
     assert!(has(&route("https://a.example.com"), "tcp routes only"));
-    assert!(has(
-        &route("tcp+https://p.example.com/db.internal"),
-        "needs a port"
-    ));
+    assert!(has(&route("tcp+https://p.example.com/db.internal"), "needs a port"));
 }
 
 #[test]
@@ -319,11 +210,7 @@ fn to_must_not_mix_tcp_and_proxies() {
     let e = errors(
         "routes:\n  - from: tcp+https://a.example.com:22\n    to: [tcp://a:22, http://proxy:3128]\n    allow_any_authenticated_user: true\n",
     );
-    assert!(
-        e.iter()
-            .any(|i| i.message.contains("mixes tcp://") && i.line == 10),
-        "{e:#?}"
-    );
+    assert!(e.iter().any(|i| i.message.contains("mixes tcp://") && i.line == 10), "{e:#?}");
 }
 
 #[test]
@@ -331,27 +218,14 @@ fn public_with_policy_and_missing_idp() {
     let e = errors(
         "routes:\n  - from: tcp+https://a.example.com:22\n    to: tcp://a:22\n    allow_public_unauthenticated_access: true\n    allowed_users: [a@b.c]\n",
     );
-    assert!(
-        e.iter().any(|i| i.message.contains("public route cannot")),
-        "{e:#?}"
-    );
+    assert!(e.iter().any(|i| i.message.contains("public route cannot")), "{e:#?}");
     let body = "certificate_file: cert.pem\ncertificate_key_file: key.pem\nroutes:\n  - from: tcp+https://a.example.com:22\n    to: tcp://a:22\n    allowed_domains: [example.com]\n";
-    let Err(ConfigError::Invalid(e)) = parse_str(body, &fixtures()) else {
-        panic!("needs an IdP")
-    };
-    assert!(
-        e.iter()
-            .any(|i| i.line == 3 && i.message.contains("no identity provider")),
-        "{e:#?}"
-    );
+    let Err(ConfigError::Invalid(e)) = parse_str(body, &fixtures()) else { panic!("needs an IdP") };
+    assert!(e.iter().any(|i| i.line == 3 && i.message.contains("no identity provider")), "{e:#?}");
     let Err(ConfigError::Invalid(e)) = parse_str("idp_provider: google\n", &fixtures()) else {
         panic!("only oidc is supported")
     };
-    assert!(
-        e.iter()
-            .any(|i| i.message.contains("supported value is `oidc`")),
-        "{e:#?}"
-    );
+    assert!(e.iter().any(|i| i.message.contains("supported value is `oidc`")), "{e:#?}");
 }
 
 #[test]
@@ -362,11 +236,7 @@ fn durations_and_globals() {
     let c = &loaded.config;
     assert_eq!(c.address, "127.0.0.1:8443");
     assert_eq!(c.cookie_expire, Duration::from_secs(5400), "Go-style 1h30m");
-    assert_eq!(
-        c.idp.as_ref().map(|i| i.scopes.len()),
-        Some(3),
-        "comma-separated scopes"
-    );
+    assert_eq!(c.idp.as_ref().map(|i| i.scopes.len()), Some(3), "comma-separated scopes");
     assert_eq!(c.routes[0].idle_timeout, Some(Duration::from_secs(90)));
     let zero = ok(&format!("{SEED}    idle_timeout: 0\n"));
     assert_eq!(
@@ -382,38 +252,15 @@ fn downstream_mtls_parsing() {
         "downstream_mtls:\n  ca: {}\n  enforcement: reject_connection\n  max_verify_depth: 2\n{SEED}",
         b64("cert.pem")
     ));
-    let m = loaded
-        .config
-        .downstream_mtls
-        .as_ref()
-        .expect("downstream_mtls parsed");
+    let m = loaded.config.downstream_mtls.as_ref().expect("downstream_mtls parsed");
     assert_eq!(m.enforcement, MtlsEnforcement::RejectConnection);
-    assert!(
-        m.ca_pem.starts_with(b"-----BEGIN CERTIFICATE"),
-        "base64 CA decoded"
-    );
-    assert!(
-        loaded
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("not supported yet")),
-        "max_verify_depth warns"
-    );
+    assert!(m.ca_pem.starts_with(b"-----BEGIN CERTIFICATE"), "base64 CA decoded");
+    assert!(loaded.warnings.iter().any(|w| w.message.contains("not supported yet")), "max_verify_depth warns");
     let file = ok(&format!("downstream_mtls:\n  ca_file: cert.pem\n{SEED}"));
     let m = file.config.downstream_mtls.expect("ca_file works");
-    assert_eq!(
-        m.enforcement,
-        MtlsEnforcement::PolicyWithDefaultDeny,
-        "default enforcement"
-    );
-    let e = errors(&format!(
-        "downstream_mtls:\n  ca_file: cert.pem\n  enforcement: strict\n{SEED}"
-    ));
-    assert!(
-        e.iter()
-            .any(|i| i.line == 10 && i.message.contains("unknown enforcement")),
-        "{e:#?}"
-    );
+    assert_eq!(m.enforcement, MtlsEnforcement::PolicyWithDefaultDeny, "default enforcement");
+    let e = errors(&format!("downstream_mtls:\n  ca_file: cert.pem\n  enforcement: strict\n{SEED}"));
+    assert!(e.iter().any(|i| i.line == 10 && i.message.contains("unknown enforcement")), "{e:#?}");
 }
 
 #[test]
@@ -423,30 +270,21 @@ fn inline_certificates_list() {
         b64("cert.pem"),
         b64("key.pem")
     );
-    let loaded = parse_str(&body, &fixtures())
-        .expect("base64 and path forms both load, and a public route needs no IdP");
+    let loaded =
+        parse_str(&body, &fixtures()).expect("base64 and path forms both load, and a public route needs no IdP");
     assert_eq!(loaded.config.certificates.len(), 2);
     assert!(loaded.config.idp.is_none());
 }
 
 #[test]
 fn invalid_yaml_reports_its_line() {
-    let Err(ConfigError::Invalid(e)) = parse_str(
-        "address: ':443'\nroutes:\n  - from: [unclosed\n",
-        &fixtures(),
-    ) else {
+    let Err(ConfigError::Invalid(e)) = parse_str("address: ':443'\nroutes:\n  - from: [unclosed\n", &fixtures()) else {
         panic!("broken YAML is an error");
     };
     assert!(e[0].message.starts_with("invalid YAML"), "{e:#?}");
-    assert!(
-        e[0].line >= 3,
-        "the error points at or after the broken line: {e:#?}"
-    );
+    assert!(e[0].line >= 3, "the error points at or after the broken line: {e:#?}");
     let text = ConfigError::Invalid(e).to_string();
-    assert!(
-        text.contains("line "),
-        "the error's message lists each issue: {text}"
-    );
+    assert!(text.contains("line "), "the error's message lists each issue: {text}");
 }
 
 #[test]
@@ -459,7 +297,11 @@ fn pomerium_timeouts_with_their_defaults_and_line_numbered_errors() {
     let set = ok(&format!("timeout_read: 2s\ntimeout_write: 1h\ntimeout_idle: 0\n{SEED}"));
     assert!(set.warnings.is_empty(), "the timeout keys are used now, not ignored: {:#?}", set.warnings);
     let t = set.config.timeouts;
-    assert_eq!((t.read, t.write, t.idle), (Some(Duration::from_secs(2)), Some(Duration::from_secs(3600)), None), "0 disables");
+    assert_eq!(
+        (t.read, t.write, t.idle),
+        (Some(Duration::from_secs(2)), Some(Duration::from_secs(3600)), None),
+        "0 disables"
+    );
 
     let e = errors(&format!("timeout_read: soon\ntimeout_idle: 5 minutes\n{SEED}"));
     assert_eq!(e.len(), 1, "`5 minutes` is a valid duration, `soon` is not: {e:#?}");

@@ -42,7 +42,11 @@ async fn every_status_over_raw_tls() {
 
     let r = stack.connect("nothere.example.com:1", &[], None).await;
     assert_eq!(r.status, 404, "no route → 404: {}", r.head);
-    assert!(r.body_text().contains("no route for nothere.example.com:1"), "404 body names the target: {}", r.body_text());
+    assert!(
+        r.body_text().contains("no route for nothere.example.com:1"),
+        "404 body names the target: {}",
+        r.body_text()
+    );
 
     let r = stack.connect("echo.example.com:7000", &[], None).await;
     assert_eq!(r.status, 302, "no token → 302 as Pomerium: {}", r.head);
@@ -63,7 +67,11 @@ async fn every_status_over_raw_tls() {
     assert_eq!(r.status, 200, "alice allowed: {}", r.head);
     assert!(r.head.starts_with("HTTP/1.1 200 OK\r\n"), "exact status line: {:?}", r.head);
     let lower = r.head.to_ascii_lowercase();
-    assert!(!lower.contains("content-length") && !lower.contains("transfer-encoding"), "no body framing on CONNECT 200: {:?}", r.head);
+    assert!(
+        !lower.contains("content-length") && !lower.contains("transfer-encoding"),
+        "no body framing on CONNECT 200: {:?}",
+        r.head
+    );
     assert_eq!(echo_round_trip(&mut r, b"PING\r\n").await, b"PING\r\n");
 
     let r = stack.connect("anyport.example.com:12345", &[("Authorization", &auth(&carol))], None).await;

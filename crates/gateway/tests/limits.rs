@@ -87,7 +87,10 @@ async fn slowloris_head_is_closed_after_timeout_read_while_others_are_served() {
     let took = started.elapsed();
     dribble.abort();
     assert!(closed, "a head still unfinished after timeout_read (2 s) must be closed; still open after {took:?}");
-    assert!(took >= Duration::from_millis(1800) && took < Duration::from_secs(5), "closed after about timeout_read: {took:?}");
+    assert!(
+        took >= Duration::from_millis(1800) && took < Duration::from_secs(5),
+        "closed after about timeout_read: {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -102,7 +105,10 @@ async fn idle_http1_connection_is_closed_after_timeout_idle() {
     let (_, closed) = read_until_closed(&mut s, Duration::from_secs(6)).await;
     let took = started.elapsed();
     assert!(closed, "a keep-alive connection with no request must close after timeout_idle (1 s); open after {took:?}");
-    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(4), "closed after about timeout_idle: {took:?}");
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "closed after about timeout_idle: {took:?}"
+    );
 }
 
 /// HTTP/2 over TLS (ALPN `h2`) with hyper's client.
@@ -133,8 +139,14 @@ async fn idle_http2_connection_is_closed_after_timeout_idle() {
     let started = Instant::now();
     let ended = tokio::time::timeout(Duration::from_secs(6), conn).await;
     let took = started.elapsed();
-    assert!(ended.is_ok(), "an HTTP/2 connection with no open stream must close after timeout_idle (1 s); open after {took:?}");
-    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(4), "closed after about timeout_idle: {took:?}");
+    assert!(
+        ended.is_ok(),
+        "an HTTP/2 connection with no open stream must close after timeout_idle (1 s); open after {took:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "closed after about timeout_idle: {took:?}"
+    );
 }
 
 #[tokio::test]
@@ -159,13 +171,19 @@ async fn http2_tunnel_keeps_its_connection_past_timeout_idle() {
     }
     assert!(!conn.is_finished(), "a connection carrying a live tunnel is not idle");
     drop(tunnel);
-    assert!(tokio::time::timeout(Duration::from_secs(8), conn).await.is_ok(), "once the tunnel ends the connection goes idle and closes");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(8), conn).await.is_ok(),
+        "once the tunnel ends the connection goes idle and closes"
+    );
 }
 
 #[tokio::test]
 async fn oversized_heads_get_431() {
     let (_echo, stack) = stack("").await;
-    let big = format!("CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nX-Big: {}\r\n\r\n", "a".repeat(100 * 1024));
+    let big = format!(
+        "CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
     let (status, text) = raw_status(&stack, big.as_bytes()).await;
     assert_eq!(status, 431, "a 100 KB head is refused with 431: {:.200}", text);
     let mut many = String::from("CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\n");
@@ -186,22 +204,31 @@ async fn malformed_connect_gets_400_with_a_sentence() {
         ("no Host", format!("CONNECT echo.example.com:7000 HTTP/1.1\r\n{auth}\r\n")),
         (
             "two Hosts",
-            format!("CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nHost: other.example.com:1\r\n{auth}\r\n"),
+            format!(
+                "CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nHost: other.example.com:1\r\n{auth}\r\n"
+            ),
         ),
         (
             "Content-Length body",
-            format!("CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nContent-Length: 5\r\n{auth}\r\nhello"),
+            format!(
+                "CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nContent-Length: 5\r\n{auth}\r\nhello"
+            ),
         ),
         (
             "chunked body",
-            format!("CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nTransfer-Encoding: chunked\r\n{auth}\r\n5\r\nhello\r\n0\r\n\r\n"),
+            format!(
+                "CONNECT echo.example.com:7000 HTTP/1.1\r\nHost: echo.example.com:7000\r\nTransfer-Encoding: chunked\r\n{auth}\r\n5\r\nhello\r\n0\r\n\r\n"
+            ),
         ),
     ];
     for (what, req) in cases {
         let started = Instant::now();
         let (status, text) = raw_status(&stack, req.as_bytes()).await;
         assert_eq!(status, 400, "{what} → 400: {text}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{what}: the connection is closed after the 400, its framing is not trusted");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{what}: the connection is closed after the 400, its framing is not trusted"
+        );
         let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
         assert!(body.trim_end().ends_with('.') || body.contains(' '), "{what}: the body is a sentence: {body:?}");
     }
@@ -218,18 +245,25 @@ async fn token_before_its_nbf_gets_401() {
         let claims = serde_json::json!({"sub": "alice", "email": "alice@example.com", "iss": stack.base_url(), "exp": now + 3600, "nbf": nbf});
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &key).unwrap()
     };
-    let r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {}", token(now + 3600)))], None).await;
+    let r = stack
+        .connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {}", token(now + 3600)))], None)
+        .await;
     assert_eq!(r.status, 401, "a token not valid for another hour → 401: {}", r.head);
     assert!(r.body_text().contains("not valid yet"), "the body says why: {}", r.body_text());
-    let r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {}", token(now - 10)))], None).await;
+    let r = stack
+        .connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {}", token(now - 10)))], None)
+        .await;
     assert_eq!(r.status, 200, "nbf in the past is valid: {}", r.head);
 }
 
 #[tokio::test]
 async fn unverified_email_satisfies_no_email_or_domain_criterion() {
     let (_echo, stack) = stack("").await;
-    for (verified, want) in [(serde_json::json!(false), 403), (serde_json::json!("false"), 403), (serde_json::json!(true), 200)] {
-        let t = stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com", "email_verified": verified}));
+    for (verified, want) in
+        [(serde_json::json!(false), 403), (serde_json::json!("false"), 403), (serde_json::json!(true), 200)]
+    {
+        let t =
+            stack.mint(serde_json::json!({"sub": "alice", "email": "alice@example.com", "email_verified": verified}));
         for route in ["echo.example.com:7000", "domain.example.com:7001"] {
             let r = stack.connect(route, &[("Authorization", &format!("Pomerium {t}"))], None).await;
             assert_eq!(r.status, want, "email_verified {verified} on {route}: {}", r.head);
@@ -266,7 +300,10 @@ async fn a_silent_tunnel_ends_at_timeout_idle_unless_its_route_says_otherwise() 
     let (_, closed) = read_until_closed(&mut quiet.stream, Duration::from_secs(6)).await;
     let took = started.elapsed();
     assert!(closed, "a tunnel without bytes for timeout_idle (1 s) must close; open after {took:?}");
-    assert!(took >= Duration::from_millis(800) && took < Duration::from_secs(4), "closed after about timeout_idle: {took:?}");
+    assert!(
+        took >= Duration::from_millis(800) && took < Duration::from_secs(4),
+        "closed after about timeout_idle: {took:?}"
+    );
     kept.stream.write_all(b"still").await.unwrap();
     let mut back = [0u8; 5];
     kept.stream.read_exact(&mut back).await.unwrap();
@@ -285,6 +322,9 @@ async fn http2_header_list_over_64_kib_is_refused() {
         .unwrap();
     assert_eq!(send.send_request(req).await.unwrap().status(), 431, "a 100 KB HTTP/2 header list → 431");
     let (mut send, _conn) = h2_client(&stack).await;
-    let ok = http::Request::get(format!("{}/healthz", stack.base_url())).header("x-token", "a".repeat(32 * 1024)).body(Empty::new()).unwrap();
+    let ok = http::Request::get(format!("{}/healthz", stack.base_url()))
+        .header("x-token", "a".repeat(32 * 1024))
+        .body(Empty::new())
+        .unwrap();
     assert_eq!(send.send_request(ok).await.unwrap().status(), 200, "a 32 KB header list is served");
 }

@@ -34,11 +34,15 @@ async fn login_through_real_idp_then_connect() {
     let stack = Stack::start(Opts { routes: &routes(&echo), idp: true, ..Default::default() }).await;
     let client = LoginClient::new(Some(stack.pki.ca_pem())).unwrap();
 
-    let login_api = format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A5555", stack.base_url());
+    let login_api =
+        format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A5555", stack.base_url());
     let (status, ctype, url) = get(&client, &login_api, None).await;
     assert_eq!(status, 200, "login API answers 200: {url}");
     assert!(ctype.starts_with("text/plain"), "login API is text/plain: {ctype}");
-    assert!(url.starts_with(&format!("{}/.pomerium/sign_in?", stack.base_url())), "the URL to open is this gateway's sign-in: {url}");
+    assert!(
+        url.starts_with(&format!("{}/.pomerium/sign_in?", stack.base_url())),
+        "the URL to open is this gateway's sign-in: {url}"
+    );
     assert!(!url.ends_with('\n'), "the body is the URL verbatim, no trailing newline");
 
     let token = client.login(&url, ALICE.email, PASSWORD).await.expect("alice logs in at the real IdP");
@@ -57,7 +61,8 @@ async fn login_through_real_idp_then_connect() {
         serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     assert_eq!(header["alg"], "ES256", "asymmetric signature");
 
-    let mut r = stack.connect("admins.example.com:7000", &[("Authorization", &format!("Pomerium {token}"))], None).await;
+    let mut r =
+        stack.connect("admins.example.com:7000", &[("Authorization", &format!("Pomerium {token}"))], None).await;
     assert_eq!(r.status, 200, "the token from the login is accepted: {}", r.head);
     r.stream.write_all(b"hello").await.unwrap();
     let mut buf = [0u8; 5];
@@ -101,7 +106,8 @@ async fn login_api_refuses_non_loopback_and_serves_jwks_and_healthz() {
     let client = LoginClient::new(Some(stack.pki.ca_pem())).unwrap();
     for bad in ["https%3A%2F%2Fevil.example.com%2F", "http%3A%2F%2F10.0.0.1%3A80", "javascript%3Aalert(1)"] {
         let (status, _, body) =
-            get(&client, &format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri={bad}", stack.base_url()), None).await;
+            get(&client, &format!("{}/.pomerium/api/v1/login?pomerium_redirect_uri={bad}", stack.base_url()), None)
+                .await;
         assert_eq!(status, 400, "{bad} must be refused: {body}");
     }
     let (status, _, _) = get(&client, &format!("{}/.pomerium/api/v1/login", stack.base_url()), None).await;
@@ -117,7 +123,10 @@ async fn login_api_refuses_non_loopback_and_serves_jwks_and_healthz() {
     // A tampered sign-in link is refused before anything reaches the IdP.
     let (status, _, body) = get(
         &client,
-        &format!("{}/.pomerium/sign_in?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A1&exp=9999999999&sig=AAAA", stack.base_url()),
+        &format!(
+            "{}/.pomerium/sign_in?pomerium_redirect_uri=http%3A%2F%2F127.0.0.1%3A1&exp=9999999999&sig=AAAA",
+            stack.base_url()
+        ),
         None,
     )
     .await;

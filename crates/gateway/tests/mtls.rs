@@ -9,7 +9,10 @@ use support::{Opts, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn route(echo: &EchoServer) -> String {
-    format!("  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr)
+    format!(
+        "  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    )
 }
 
 /// A stack whose `downstream_mtls` trusts `client_pki` (the CA file is read at config load).
@@ -89,6 +92,7 @@ async fn route_client_ca_applies_to_that_route_only() {
     assert_eq!(r.status, 495, "route CA, no certificate → 495: {}", r.head);
     let r = stack.connect("open.example.com:7000", &[("Authorization", &auth)], None).await;
     assert_eq!(r.status, 200, "other routes need no certificate: {}", r.head);
-    let r = stack.connect("secure.example.com:7000", &[("Authorization", &auth)], Some(&clients.client_cert("bob"))).await;
+    let r =
+        stack.connect("secure.example.com:7000", &[("Authorization", &auth)], Some(&clients.client_cert("bob"))).await;
     assert_eq!(r.status, 200, "with the route's CA certificate → 200: {}", r.head);
 }

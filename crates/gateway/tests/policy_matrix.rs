@@ -55,122 +55,32 @@ const SEED: &str = "
 ";
 
 /// `(policy, who, expected, why)`.
-type Case = (
-    &'static str,
-    Option<fn() -> Identity>,
-    Decision,
-    &'static str,
-);
+type Case = (&'static str, Option<fn() -> Identity>, Decision, &'static str);
 
 const CASES: &[Case] = &[
-    (
-        SEED,
-        Some(alice),
-        Decision::Allow,
-        "seed: alice's groups claim holds admins",
-    ),
-    (
-        SEED,
-        Some(bob),
-        Decision::Deny,
-        "seed: bob is neither user@example.com nor in admins",
-    ),
-    (
-        SEED,
-        None,
-        Decision::LoginRequired,
-        "seed: no session and the rule needs one",
-    ),
+    (SEED, Some(alice), Decision::Allow, "seed: alice's groups claim holds admins"),
+    (SEED, Some(bob), Decision::Deny, "seed: bob is neither user@example.com nor in admins"),
+    (SEED, None, Decision::LoginRequired, "seed: no session and the rule needs one"),
     (
         "allow: {or: [{email: {is: alice@example.com}}]}",
         Some(alice),
         Decision::Allow,
         "email is compares case-insensitively (Alice@Example.com)",
     ),
-    (
-        "allow: {or: [{email: {is: alice@example.com}}]}",
-        Some(carol),
-        Decision::Deny,
-        "carol's email differs",
-    ),
-    (
-        "allow: {or: [{email: {in: [x@y.z, bob@other.org]}}]}",
-        Some(bob),
-        Decision::Allow,
-        "bob is in the list",
-    ),
-    (
-        "allow: {or: [{email: carol@example.com}]}",
-        Some(carol),
-        Decision::Allow,
-        "a plain scalar means `is`",
-    ),
-    (
-        "allow: {or: [{domain: {is: example.com}}]}",
-        Some(carol),
-        Decision::Allow,
-        "carol's domain is example.com",
-    ),
-    (
-        "allow: {or: [{domain: {is: example.com}}]}",
-        Some(bob),
-        Decision::Deny,
-        "bob's domain is other.org",
-    ),
-    (
-        "allow: {or: [{groups: {has: dev}}]}",
-        Some(alice),
-        Decision::Allow,
-        "alice's groups array has dev",
-    ),
-    (
-        "allow: {or: [{groups: {has: dev}}]}",
-        Some(carol),
-        Decision::Deny,
-        "carol has no groups claim",
-    ),
-    (
-        "allow: {or: [{claim/groups: ops}]}",
-        Some(bob),
-        Decision::Allow,
-        "bob's string groups claim equals ops",
-    ),
-    (
-        "allow: {or: [{claim/groups: [x, dev]}]}",
-        Some(alice),
-        Decision::Allow,
-        "a list value matches any element",
-    ),
-    (
-        "allow: {or: [{claim/department: eng}]}",
-        Some(alice),
-        Decision::Allow,
-        "custom claim department = eng",
-    ),
-    (
-        "allow: {or: [{claim/department: eng}]}",
-        Some(bob),
-        Decision::Deny,
-        "bob's department is sales",
-    ),
-    (
-        "allow: {or: [{claim/level: 3}]}",
-        Some(alice),
-        Decision::Allow,
-        "numbers compare in JSON string form",
-    ),
-    (
-        "allow: {or: [{claim/verified: true}]}",
-        Some(bob),
-        Decision::Allow,
-        "booleans compare in JSON string form",
-    ),
-    (
-        "allow: {or: [{user: {is: carol-id}}]}",
-        Some(carol),
-        Decision::Allow,
-        "user compares the sub",
-    ),
+    ("allow: {or: [{email: {is: alice@example.com}}]}", Some(carol), Decision::Deny, "carol's email differs"),
+    ("allow: {or: [{email: {in: [x@y.z, bob@other.org]}}]}", Some(bob), Decision::Allow, "bob is in the list"),
+    ("allow: {or: [{email: carol@example.com}]}", Some(carol), Decision::Allow, "a plain scalar means `is`"),
+    ("allow: {or: [{domain: {is: example.com}}]}", Some(carol), Decision::Allow, "carol's domain is example.com"),
+    ("allow: {or: [{domain: {is: example.com}}]}", Some(bob), Decision::Deny, "bob's domain is other.org"),
+    ("allow: {or: [{groups: {has: dev}}]}", Some(alice), Decision::Allow, "alice's groups array has dev"),
+    ("allow: {or: [{groups: {has: dev}}]}", Some(carol), Decision::Deny, "carol has no groups claim"),
+    ("allow: {or: [{claim/groups: ops}]}", Some(bob), Decision::Allow, "bob's string groups claim equals ops"),
+    ("allow: {or: [{claim/groups: [x, dev]}]}", Some(alice), Decision::Allow, "a list value matches any element"),
+    ("allow: {or: [{claim/department: eng}]}", Some(alice), Decision::Allow, "custom claim department = eng"),
+    ("allow: {or: [{claim/department: eng}]}", Some(bob), Decision::Deny, "bob's department is sales"),
+    ("allow: {or: [{claim/level: 3}]}", Some(alice), Decision::Allow, "numbers compare in JSON string form"),
+    ("allow: {or: [{claim/verified: true}]}", Some(bob), Decision::Allow, "booleans compare in JSON string form"),
+    ("allow: {or: [{user: {is: carol-id}}]}", Some(carol), Decision::Allow, "user compares the sub"),
     (
         "allow: {and: [{domain: {is: example.com}}, {groups: {has: admins}}]}",
         Some(carol),
@@ -225,18 +135,8 @@ const CASES: &[Case] = &[
         Decision::Allow,
         "the deny rule does not match alice",
     ),
-    (
-        "allow: {or: [{accept: true}]}",
-        None,
-        Decision::Allow,
-        "accept needs no session",
-    ),
-    (
-        "allow: {or: [{accept: true}]}",
-        Some(bob),
-        Decision::Allow,
-        "accept allows a session too",
-    ),
+    ("allow: {or: [{accept: true}]}", None, Decision::Allow, "accept needs no session"),
+    ("allow: {or: [{accept: true}]}", Some(bob), Decision::Allow, "accept allows a session too"),
     (
         "[{allow: {or: [{accept: true}]}}, {deny: {or: [{accept: true}]}}]",
         None,
@@ -249,42 +149,12 @@ const CASES: &[Case] = &[
         Decision::Allow,
         "reject never holds (as Pomerium), so this deny rule never fires",
     ),
-    (
-        "allow: {or: [{reject: true}]}",
-        None,
-        Decision::Deny,
-        "reject needs no session: deny, not login",
-    ),
-    (
-        "allow: {or: [{reject: true}]}",
-        Some(alice),
-        Decision::Deny,
-        "reject never allows",
-    ),
-    (
-        "allow: {or: [{authenticated_user: true}]}",
-        Some(bob),
-        Decision::Allow,
-        "any session is authenticated",
-    ),
-    (
-        "allow: {or: [{authenticated_user: true}]}",
-        None,
-        Decision::LoginRequired,
-        "no session: log in first",
-    ),
-    (
-        "allow: {or: [{email: {is: nobody@example.com}}]}",
-        Some(alice),
-        Decision::Deny,
-        "no match is deny",
-    ),
-    (
-        "[{action: allow, or: [{groups: {in: [ops]}}]}]",
-        Some(bob),
-        Decision::Allow,
-        "the `action:` rule form works",
-    ),
+    ("allow: {or: [{reject: true}]}", None, Decision::Deny, "reject needs no session: deny, not login"),
+    ("allow: {or: [{reject: true}]}", Some(alice), Decision::Deny, "reject never allows"),
+    ("allow: {or: [{authenticated_user: true}]}", Some(bob), Decision::Allow, "any session is authenticated"),
+    ("allow: {or: [{authenticated_user: true}]}", None, Decision::LoginRequired, "no session: log in first"),
+    ("allow: {or: [{email: {is: nobody@example.com}}]}", Some(alice), Decision::Deny, "no match is deny"),
+    ("[{action: allow, or: [{groups: {in: [ops]}}]}]", Some(bob), Decision::Allow, "the `action:` rule form works"),
 ];
 
 #[test]
@@ -299,117 +169,48 @@ fn policy_matrix() {
 
 #[test]
 fn legacy_keys() {
-    let users = Policy::default().with_legacy(&LegacyRules {
-        allowed_users: vec!["bob@other.org".into()],
-        ..LegacyRules::default()
-    });
-    assert_eq!(
-        users.evaluate(Some(&bob())),
-        Decision::Allow,
-        "allowed_users lists bob"
-    );
-    assert_eq!(
-        users.evaluate(Some(&alice())),
-        Decision::Deny,
-        "allowed_users does not list alice"
-    );
-    assert_eq!(
-        users.evaluate(None),
-        Decision::LoginRequired,
-        "allowed_users needs a session"
-    );
+    let users = Policy::default()
+        .with_legacy(&LegacyRules { allowed_users: vec!["bob@other.org".into()], ..LegacyRules::default() });
+    assert_eq!(users.evaluate(Some(&bob())), Decision::Allow, "allowed_users lists bob");
+    assert_eq!(users.evaluate(Some(&alice())), Decision::Deny, "allowed_users does not list alice");
+    assert_eq!(users.evaluate(None), Decision::LoginRequired, "allowed_users needs a session");
 
-    let domains = Policy::default().with_legacy(&LegacyRules {
-        allowed_domains: vec!["example.com".into()],
-        ..LegacyRules::default()
-    });
-    assert_eq!(
-        domains.evaluate(Some(&carol())),
-        Decision::Allow,
-        "carol is in an allowed domain"
-    );
-    assert_eq!(
-        domains.evaluate(Some(&bob())),
-        Decision::Deny,
-        "bob's domain is not allowed"
-    );
+    let domains = Policy::default()
+        .with_legacy(&LegacyRules { allowed_domains: vec!["example.com".into()], ..LegacyRules::default() });
+    assert_eq!(domains.evaluate(Some(&carol())), Decision::Allow, "carol is in an allowed domain");
+    assert_eq!(domains.evaluate(Some(&bob())), Decision::Deny, "bob's domain is not allowed");
 
-    let any = Policy::default().with_legacy(&LegacyRules {
-        allow_any_authenticated_user: true,
-        ..LegacyRules::default()
-    });
-    assert_eq!(
-        any.evaluate(Some(&bob())),
-        Decision::Allow,
-        "any authenticated user is allowed"
-    );
-    assert_eq!(
-        any.evaluate(None),
-        Decision::LoginRequired,
-        "but a session is needed"
-    );
+    let any =
+        Policy::default().with_legacy(&LegacyRules { allow_any_authenticated_user: true, ..LegacyRules::default() });
+    assert_eq!(any.evaluate(Some(&bob())), Decision::Allow, "any authenticated user is allowed");
+    assert_eq!(any.evaluate(None), Decision::LoginRequired, "but a session is needed");
 
-    let public = Policy::default().with_legacy(&LegacyRules {
-        allow_public_unauthenticated_access: true,
-        ..LegacyRules::default()
-    });
-    assert_eq!(
-        public.evaluate(None),
-        Decision::Allow,
-        "a public route needs no session"
-    );
-    assert!(
-        !public.needs_session(),
-        "a public route needs no identity provider"
-    );
+    let public = Policy::default()
+        .with_legacy(&LegacyRules { allow_public_unauthenticated_access: true, ..LegacyRules::default() });
+    assert_eq!(public.evaluate(None), Decision::Allow, "a public route needs no session");
+    assert!(!public.needs_session(), "a public route needs no identity provider");
 }
 
 #[test]
 fn empty_policy_denies() {
-    assert_eq!(
-        Policy::default().evaluate(Some(&alice())),
-        Decision::Deny,
-        "no rules: deny"
-    );
-    assert_eq!(
-        Policy::default().evaluate(None),
-        Decision::Deny,
-        "no rules and no session: deny, not login"
-    );
+    assert_eq!(Policy::default().evaluate(Some(&alice())), Decision::Deny, "no rules: deny");
+    assert_eq!(Policy::default().evaluate(None), Decision::Deny, "no rules and no session: deny, not login");
 }
 
 #[test]
 fn bad_policies_name_the_problem_and_line() {
     let err = Policy::parse_yaml_str("allow:\n  or:\n    - emial: {is: a@b.c}\n").unwrap_err();
-    assert_eq!(
-        err[0].line, 3,
-        "the unknown criterion is on line 3: {err:?}"
-    );
-    assert!(
-        err[0].message.contains("unknown criterion `emial`"),
-        "names it: {err:?}"
-    );
-    assert!(
-        err[0].message.contains("did you mean `email`"),
-        "suggests email: {err:?}"
-    );
+    assert_eq!(err[0].line, 3, "the unknown criterion is on line 3: {err:?}");
+    assert!(err[0].message.contains("unknown criterion `emial`"), "names it: {err:?}");
+    assert!(err[0].message.contains("did you mean `email`"), "suggests email: {err:?}");
 
     let err = Policy::parse_yaml_str("allow:\n  xor:\n    - accept: true\n").unwrap_err();
     assert_eq!(err[0].line, 2, "the bad operator is on line 2: {err:?}");
-    assert!(
-        err[0].message.contains("unknown operator `xor`"),
-        "names it: {err:?}"
-    );
+    assert!(err[0].message.contains("unknown operator `xor`"), "names it: {err:?}");
 
     let err = Policy::parse_yaml_str("allow:\n  or:\n    - email: {equals: a@b.c}\n").unwrap_err();
-    assert!(
-        err[0].message.contains("unknown operator `equals`"),
-        "names the matcher operator: {err:?}"
-    );
+    assert!(err[0].message.contains("unknown operator `equals`"), "names the matcher operator: {err:?}");
 
     let err = Policy::parse_yaml_str("allow:\n  or:\n    - source_ip: 10.0.0.0/8\n").unwrap_err();
-    assert!(
-        err[0].message.contains("not supported"),
-        "a Pomerium criterion we lack is an error: {err:?}"
-    );
+    assert!(err[0].message.contains("not supported"), "a Pomerium criterion we lack is an error: {err:?}");
 }

@@ -16,7 +16,10 @@ use support::{Opts, Stack};
 #[tokio::test]
 async fn a_login_started_on_one_replica_finishes_on_another() {
     let echo = EchoServer::start().await;
-    let routes = format!("  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr);
+    let routes = format!(
+        "  - from: tcp+https://echo.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    );
     let mut stack = Stack::start(Opts { routes: &routes, idp: true, ..Default::default() }).await;
     let client = LoginClient::new(Some(stack.pki.ca_pem())).unwrap();
     let url = client.fetch_login_url(&stack.base_url(), "http://127.0.0.1:5555/callback/x").await.unwrap();
@@ -35,9 +38,17 @@ async fn a_login_started_on_one_replica_finishes_on_another() {
     stack.gateway = Some(Gateway::new(loaded.config).unwrap().serve(listener).unwrap());
 
     let resp = client.http().get(callback.clone()).send().await.unwrap();
-    assert_eq!(resp.status().as_u16(), 302, "replica B finishes a login replica A started: {}", resp.text().await.unwrap_or_default());
+    assert_eq!(
+        resp.status().as_u16(),
+        302,
+        "replica B finishes a login replica A started: {}",
+        resp.text().await.unwrap_or_default()
+    );
     let location = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    assert!(location.as_str().starts_with("http://127.0.0.1:5555/callback/x?"), "back to the client's loopback path: {location}");
+    assert!(
+        location.as_str().starts_with("http://127.0.0.1:5555/callback/x?"),
+        "back to the client's loopback path: {location}"
+    );
     let token = jwt_from_redirect(&location).expect("pomerium_jwt");
 
     let r = stack.connect("echo.example.com:7000", &[("Authorization", &format!("Pomerium {token}"))], None).await;

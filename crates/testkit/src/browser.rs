@@ -20,15 +20,9 @@ pub const BROWSER_DEADLINE: Duration = Duration::from_secs(90);
 /// # Errors
 /// When `node_modules` or Chromium is missing, or the browser does not reach `stop_prefix`
 /// within [`BROWSER_DEADLINE`]; the error has the script's report (page URL and text).
-pub async fn browser_walk(
-    start_url: &str,
-    stop_prefix: &str,
-    email: &str,
-    password: &str,
-) -> anyhow::Result<Url> {
+pub async fn browser_walk(start_url: &str, stop_prefix: &str, email: &str, password: &str) -> anyhow::Result<Url> {
     let root = require_node_package("playwright-core")?;
-    let chromium =
-        std::env::var("PORTHOLE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let chromium = std::env::var("PORTHOLE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     anyhow::ensure!(
         std::path::Path::new(&chromium).exists(),
         "{chromium} is missing: run `make test` (it installs Debian's chromium)"
@@ -51,11 +45,7 @@ pub async fn browser_walk(
         .await
         .with_context(|| format!("the browser login took longer than {BROWSER_DEADLINE:?}"))??;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    anyhow::ensure!(
-        output.status.success(),
-        "browser login ({}): {stderr}",
-        output.status
-    );
+    anyhow::ensure!(output.status.success(), "browser login ({}): {stderr}", output.status);
     #[derive(serde::Deserialize)]
     struct Reached {
         url: String,

@@ -31,9 +31,7 @@ impl CallbackCatcher {
     /// # Errors
     /// When no loopback port can be bound.
     pub async fn start() -> anyhow::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("while binding the callback catcher")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await.context("while binding the callback catcher")?;
         let addr = listener.local_addr()?;
         let (tx, rx) = watch::channel(None);
         let task = tokio::spawn(async move {
@@ -46,12 +44,7 @@ impl CallbackCatcher {
                 });
             }
         });
-        Ok(Self {
-            redirect_uri: format!("http://{addr}"),
-            addr,
-            token: rx,
-            task,
-        })
+        Ok(Self { redirect_uri: format!("http://{addr}"), addr, token: rx, task })
     }
 
     /// Waits up to `within` for the token.
@@ -63,10 +56,7 @@ impl CallbackCatcher {
         let waited = tokio::time::timeout(within, rx.wait_for(Option::is_some)).await;
         match waited {
             Ok(Ok(token)) => Ok(token.clone().unwrap_or_default()),
-            _ => anyhow::bail!(
-                "no pomerium_jwt reached {} within {within:?}",
-                self.redirect_uri
-            ),
+            _ => anyhow::bail!("no pomerium_jwt reached {} within {within:?}", self.redirect_uri),
         }
     }
 
@@ -94,10 +84,8 @@ async fn serve(mut stream: TcpStream) -> anyhow::Result<Option<String>> {
     }
     let text = String::from_utf8_lossy(&head);
     let target = text.split_whitespace().nth(1).unwrap_or("/");
-    let jwt = Url::parse("http://callback.invalid")?
-        .join(target)
-        .ok()
-        .and_then(|u| crate::login::jwt_from_redirect(&u));
+    let jwt =
+        Url::parse("http://callback.invalid")?.join(target).ok().and_then(|u| crate::login::jwt_from_redirect(&u));
     let (status, body) = match jwt {
         Some(_) => ("200 OK", "login complete, you may close this page"),
         None => ("404 Not Found", "not found"),

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 
 /// A certificate and its private key, both PEM-encoded.
@@ -22,10 +22,7 @@ pub struct CertPair {
 
 impl std::fmt::Debug for CertPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertPair")
-            .field("cert_pem", &self.cert_pem)
-            .field("key_pem", &"<redacted>")
-            .finish()
+        f.debug_struct("CertPair").field("cert_pem", &self.cert_pem).field("key_pem", &"<redacted>").finish()
     }
 }
 
@@ -44,10 +41,7 @@ impl CertPair {
     /// # Errors
     /// When a file cannot be written.
     pub fn write_to(&self, dir: &Path, stem: &str) -> anyhow::Result<CertPaths> {
-        let paths = CertPaths {
-            cert: dir.join(format!("{stem}.crt")),
-            key: dir.join(format!("{stem}.key")),
-        };
+        let paths = CertPaths { cert: dir.join(format!("{stem}.crt")), key: dir.join(format!("{stem}.key")) };
         write(&paths.cert, &self.cert_pem)?;
         write(&paths.key, &self.key_pem)?;
         Ok(paths)
@@ -86,16 +80,10 @@ impl TestPki {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.distinguished_name = dn(common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let cert = params.self_signed(&key).expect("self-sign CA");
-        Self {
-            ca_pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        }
+        Self { ca_pem: cert.pem(), issuer: Issuer::new(params, key) }
     }
 
     /// The CA certificate, PEM-encoded: what a peer must trust.
@@ -126,10 +114,7 @@ impl TestPki {
         let mut params = CertificateParams::new(sans).expect("valid server names");
         params.distinguished_name = dn(names.first().copied().unwrap_or("server"));
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         self.sign(&params)
     }
 
@@ -149,10 +134,7 @@ impl TestPki {
     fn sign(&self, params: &CertificateParams) -> CertPair {
         let key = KeyPair::generate().expect("generate leaf key");
         let cert = params.signed_by(&key, &self.issuer).expect("sign leaf");
-        CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
+        CertPair { cert_pem: cert.pem(), key_pem: key.serialize_pem() }
     }
 }
 

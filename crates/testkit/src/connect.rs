@@ -43,7 +43,11 @@ pub fn client_config(ca_pem: &str, client: Option<&CertPair>) -> rustls::ClientC
 ///
 /// # Errors
 /// When the TCP connect or the handshake fails.
-pub async fn tls_connect(addr: SocketAddr, ca_pem: &str, client: Option<&CertPair>) -> std::io::Result<TlsStream<TcpStream>> {
+pub async fn tls_connect(
+    addr: SocketAddr,
+    ca_pem: &str,
+    client: Option<&CertPair>,
+) -> std::io::Result<TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(addr).await?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(ca_pem, client)));
     let name = ServerName::try_from("localhost").unwrap();

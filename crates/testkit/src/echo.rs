@@ -25,9 +25,7 @@ impl EchoServer {
     /// # Panics
     /// If binding a loopback port fails (the machine is out of ports).
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind echo server on loopback");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo server on loopback");
         let addr = listener.local_addr().expect("echo server address");
         let task = tokio::spawn(accept_loop(listener));
         Self { addr, task }

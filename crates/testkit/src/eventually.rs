@@ -44,11 +44,7 @@ where
 ///
 /// # Errors
 /// When the deadline passes; the error names `what` and the last failure the probe reported.
-pub async fn poll_until<T, E, F, Fut>(
-    what: &str,
-    within: Duration,
-    mut probe: F,
-) -> anyhow::Result<T>
+pub async fn poll_until<T, E, F, Fut>(what: &str, within: Duration, mut probe: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -71,7 +67,11 @@ where
 ///
 /// # Errors
 /// `step`'s own error at once, or "did not <what> within …" at the deadline.
-pub fn poll_until_blocking<T>(what: &str, within: Duration, mut step: impl FnMut() -> anyhow::Result<Option<T>>) -> anyhow::Result<T> {
+pub fn poll_until_blocking<T>(
+    what: &str,
+    within: Duration,
+    mut step: impl FnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
     let deadline = std::time::Instant::now() + within;
     loop {
         if let Some(done) = step()? {

@@ -4,13 +4,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static FORM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)<form\b([^>]*)>(.*?)</form>").expect("form regex"));
-static INPUT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").expect("input regex"));
+static FORM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<form\b([^>]*)>(.*?)</form>").expect("form regex"));
+static INPUT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").expect("input regex"));
 static ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"#)
-        .expect("attribute regex")
+    Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))"#).expect("attribute regex")
 });
 
 /// A form with a `password` field, its action, and the other fields' preset values.
@@ -65,21 +62,14 @@ impl LoginForm {
 fn attributes(text: &str) -> Vec<(String, String)> {
     ATTR.captures_iter(text)
         .map(|c| {
-            let value = c
-                .get(2)
-                .or_else(|| c.get(3))
-                .or_else(|| c.get(4))
-                .map_or("", |m| m.as_str());
+            let value = c.get(2).or_else(|| c.get(3)).or_else(|| c.get(4)).map_or("", |m| m.as_str());
             (c[1].to_ascii_lowercase(), unescape(value))
         })
         .collect()
 }
 
 fn get(attrs: &[(String, String)], name: &str) -> Option<String> {
-    attrs
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.clone())
+    attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
 fn unescape(s: &str) -> String {

@@ -44,26 +44,13 @@ pub struct TestAccount {
 }
 
 /// alice: groups `admins`, `dev`; department `eng`.
-pub const ALICE: TestAccount = TestAccount {
-    email: "alice@example.com",
-    sub: "alice",
-    groups: &["admins", "dev"],
-    department: "eng",
-};
+pub const ALICE: TestAccount =
+    TestAccount { email: "alice@example.com", sub: "alice", groups: &["admins", "dev"], department: "eng" };
 /// bob: group `dev`; department `sales`.
-pub const BOB: TestAccount = TestAccount {
-    email: "bob@example.com",
-    sub: "bob",
-    groups: &["dev"],
-    department: "sales",
-};
+pub const BOB: TestAccount =
+    TestAccount { email: "bob@example.com", sub: "bob", groups: &["dev"], department: "sales" };
 /// carol: another domain, no groups; department `eng`.
-pub const CAROL: TestAccount = TestAccount {
-    email: "carol@other.org",
-    sub: "carol",
-    groups: &[],
-    department: "eng",
-};
+pub const CAROL: TestAccount = TestAccount { email: "carol@other.org", sub: "carol", groups: &[], department: "eng" };
 /// Every account of the test IdP (must match `idp.mjs`).
 pub const ACCOUNTS: &[TestAccount] = &[ALICE, BOB, CAROL];
 
@@ -124,23 +111,16 @@ impl Idp {
             .context("while starting `node` (is Node.js installed? `make test` installs it)")?;
         let stdin = child.stdin.take().context("IdP stdin")?;
         let stdout = child.stdout.take().context("IdP stdout")?;
-        let stderr_of =
-            |log: &tempfile::NamedTempFile| std::fs::read_to_string(log.path()).unwrap_or_default();
+        let stderr_of = |log: &tempfile::NamedTempFile| std::fs::read_to_string(log.path()).unwrap_or_default();
 
         let mut line = String::new();
         let mut stdout = BufReader::new(stdout);
         let read = tokio::time::timeout(STARTUP_DEADLINE, stdout.read_line(&mut line)).await;
         match read {
             Ok(Ok(n)) if n > 0 => {}
-            Ok(Ok(_)) => anyhow::bail!(
-                "the IdP exited before printing its issuer:\n{}",
-                stderr_of(&log)
-            ),
+            Ok(Ok(_)) => anyhow::bail!("the IdP exited before printing its issuer:\n{}", stderr_of(&log)),
             Ok(Err(err)) => anyhow::bail!("reading the IdP's stdout: {err}\n{}", stderr_of(&log)),
-            Err(_) => anyhow::bail!(
-                "the IdP printed no issuer within {STARTUP_DEADLINE:?}:\n{}",
-                stderr_of(&log)
-            ),
+            Err(_) => anyhow::bail!("the IdP printed no issuer within {STARTUP_DEADLINE:?}:\n{}", stderr_of(&log)),
         }
         #[derive(serde::Deserialize)]
         struct Ready {

@@ -41,16 +41,11 @@ impl LoginClient {
             .timeout(REQUEST_TIMEOUT)
             .no_proxy();
         builder = match ca_pem {
-            Some(pem) => builder.add_root_certificate(
-                reqwest::Certificate::from_pem(pem.as_bytes()).context("the CA is not PEM")?,
-            ),
+            Some(pem) => builder
+                .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).context("the CA is not PEM")?),
             None => builder.danger_accept_invalid_certs(true),
         };
-        Ok(Self {
-            http: builder
-                .build()
-                .context("while building the login HTTP client")?,
-        })
+        Ok(Self { http: builder.build().context("while building the login HTTP client")? })
     }
 
     /// The underlying `reqwest` client (shares the cookie store).
@@ -66,15 +61,8 @@ impl LoginClient {
     /// When a request fails, a page is neither a redirect nor a login form, the credentials are
     /// refused (the login form comes back), or [`MAX_STEPS`] is exceeded. Each error names the
     /// URL, the status and the start of the body.
-    pub async fn walk(
-        &self,
-        start: &str,
-        email: &str,
-        password: &str,
-        stop: Stop<'_>,
-    ) -> anyhow::Result<Url> {
-        let mut url =
-            Url::parse(start).with_context(|| format!("the login URL {start:?} is not a URL"))?;
+    pub async fn walk(&self, start: &str, email: &str, password: &str, stop: Stop<'_>) -> anyhow::Result<Url> {
+        let mut url = Url::parse(start).with_context(|| format!("the login URL {start:?} is not a URL"))?;
         let mut post: Option<Vec<(String, String)>> = None;
         let mut forms_sent = 0;
         for _ in 0..MAX_STEPS {
@@ -82,10 +70,7 @@ impl LoginClient {
                 Some(fields) => self.http.post(url.clone()).form(&fields),
                 None => self.http.get(url.clone()),
             };
-            let response = request
-                .send()
-                .await
-                .with_context(|| format!("while requesting {url}"))?;
+            let response = request.send().await.with_context(|| format!("while requesting {url}"))?;
             let status = response.status();
             if status.is_redirection() {
                 let location = response
@@ -93,9 +78,7 @@ impl LoginClient {
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .with_context(|| format!("{status} from {url} without a usable Location"))?;
-                let next = url
-                    .join(location)
-                    .with_context(|| format!("bad Location {location:?} from {url}"))?;
+                let next = url.join(location).with_context(|| format!("bad Location {location:?} from {url}"))?;
                 if stop(&next) {
                     return Ok(next);
                 }
@@ -107,10 +90,7 @@ impl LoginClient {
                 anyhow::bail!("{status} from {url}: {}", excerpt(&body));
             }
             let form = LoginForm::find(&body).with_context(|| {
-                format!(
-                    "{status} from {url} is neither a redirect nor a login form: {}",
-                    excerpt(&body)
-                )
+                format!("{status} from {url} is neither a redirect nor a login form: {}", excerpt(&body))
             })?;
             forms_sent += 1;
             anyhow::ensure!(
@@ -118,9 +98,8 @@ impl LoginClient {
                 "the login form at {url} came back after submitting it: wrong email or password? {}",
                 excerpt(&body)
             );
-            let action = url
-                .join(&form.action)
-                .with_context(|| format!("bad form action {:?} at {url}", form.action))?;
+            let action =
+                url.join(&form.action).with_context(|| format!("bad form action {:?} at {url}", form.action))?;
             post = Some(form.fill(email, password));
             url = action;
         }
@@ -132,17 +111,11 @@ impl LoginClient {
     ///
     /// # Errors
     /// As [`LoginClient::walk`], and when the loopback redirect carries no `pomerium_jwt`.
-    pub async fn login(
-        &self,
-        login_url: &str,
-        email: &str,
-        password: &str,
-    ) -> anyhow::Result<String> {
+    pub async fn login(&self, login_url: &str, email: &str, password: &str) -> anyhow::Result<String> {
         // The IdP may be on loopback http too: stop only where the token is handed over.
         let stop = |u: &Url| is_loopback_http(u) && jwt_from_redirect(u).is_some();
         let last = self.walk(login_url, email, password, &stop).await?;
-        jwt_from_redirect(&last)
-            .with_context(|| format!("the final redirect {last} has no pomerium_jwt"))
+        jwt_from_redirect(&last).with_context(|| format!("the final redirect {last} has no pomerium_jwt"))
     }
 
     /// `GET <gateway_base>/.pomerium/api/v1/login?pomerium_redirect_uri=<redirect_uri>` and
@@ -150,29 +123,15 @@ impl LoginClient {
     ///
     /// # Errors
     /// When the request fails or the status is not 2xx (the error has the status and body).
-    pub async fn fetch_login_url(
-        &self,
-        gateway_base: &str,
-        redirect_uri: &str,
-    ) -> anyhow::Result<String> {
+    pub async fn fetch_login_url(&self, gateway_base: &str, redirect_uri: &str) -> anyhow::Result<String> {
         let mut url = Url::parse(gateway_base)
             .with_context(|| format!("the gateway base {gateway_base:?} is not a URL"))?
             .join("/.pomerium/api/v1/login")?;
-        url.query_pairs_mut()
-            .append_pair("pomerium_redirect_uri", redirect_uri);
-        let response = self
-            .http
-            .get(url.clone())
-            .send()
-            .await
-            .with_context(|| format!("while requesting {url}"))?;
+        url.query_pairs_mut().append_pair("pomerium_redirect_uri", redirect_uri);
+        let response = self.http.get(url.clone()).send().await.with_context(|| format!("while requesting {url}"))?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        anyhow::ensure!(
-            status.is_success(),
-            "{status} from {url}: {}",
-            excerpt(&body)
-        );
+        anyhow::ensure!(status.is_success(), "{status} from {url}: {}", excerpt(&body));
         Ok(body)
     }
 }
@@ -182,14 +141,8 @@ impl LoginClient {
 ///
 /// # Errors
 /// As [`LoginClient::login`].
-pub async fn login_without_browser(
-    login_url: &str,
-    email: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    LoginClient::new(None)?
-        .login(login_url, email, password)
-        .await
+pub async fn login_without_browser(login_url: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    LoginClient::new(None)?.login(login_url, email, password).await
 }
 
 /// Asks the gateway for a login URL bound to `redirect_uri`; trusts `ca_pem` if given, else any
@@ -197,14 +150,8 @@ pub async fn login_without_browser(
 ///
 /// # Errors
 /// As [`LoginClient::fetch_login_url`].
-pub async fn fetch_login_url(
-    gateway_base: &str,
-    redirect_uri: &str,
-    ca_pem: Option<&str>,
-) -> anyhow::Result<String> {
-    LoginClient::new(ca_pem)?
-        .fetch_login_url(gateway_base, redirect_uri)
-        .await
+pub async fn fetch_login_url(gateway_base: &str, redirect_uri: &str, ca_pem: Option<&str>) -> anyhow::Result<String> {
+    LoginClient::new(ca_pem)?.fetch_login_url(gateway_base, redirect_uri).await
 }
 
 /// Whether `url` is `http://127.0.0.1…` or `http://localhost…` (the CLI's callback listener).
@@ -216,10 +163,7 @@ pub fn is_loopback_http(url: &Url) -> bool {
 /// The `pomerium_jwt` query parameter of `url`, if any.
 #[must_use]
 pub fn jwt_from_redirect(url: &Url) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == "pomerium_jwt")
-        .map(|(_, v)| v.into_owned())
-        .filter(|v| !v.is_empty())
+    url.query_pairs().find(|(k, _)| k == "pomerium_jwt").map(|(_, v)| v.into_owned()).filter(|v| !v.is_empty())
 }
 
 /// The first 300 characters of a body, on one line, for error messages.

@@ -226,8 +226,59 @@ pub struct RsaPki {
 pub fn rsa_pki(dir: &Path) -> anyhow::Result<RsaPki> {
     let ext = dir.join("rsa-leaf.ext");
     std::fs::write(&ext, "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")?;
-    run(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa-ca.key", "-out", "rsa-ca.crt", "-days", "2", "-subj", "/CN=Porthole RSA Test CA"])?;
-    run(dir, &["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out", "rsa.csr", "-subj", "/CN=localhost"])?;
-    run(dir, &["x509", "-req", "-in", "rsa.csr", "-CA", "rsa-ca.crt", "-CAkey", "rsa-ca.key", "-CAcreateserial", "-out", "rsa.crt", "-days", "2", "-extfile", "rsa-leaf.ext"])?;
+    run(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa-ca.key",
+            "-out",
+            "rsa-ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Porthole RSA Test CA",
+        ],
+    )?;
+    run(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "rsa.key",
+            "-out",
+            "rsa.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    )?;
+    run(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "rsa.csr",
+            "-CA",
+            "rsa-ca.crt",
+            "-CAkey",
+            "rsa-ca.key",
+            "-CAcreateserial",
+            "-out",
+            "rsa.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "rsa-leaf.ext",
+        ],
+    )?;
     Ok(RsaPki { ca: dir.join("rsa-ca.crt"), cert: dir.join("rsa.crt"), key: dir.join("rsa.key") })
 }

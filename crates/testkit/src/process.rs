@@ -26,10 +26,7 @@ pub const STARTUP_DEADLINE: Duration = Duration::from_secs(15);
 /// If no loopback port can be bound.
 #[must_use]
 pub fn free_port() -> u16 {
-    StdTcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral loopback port")
-        .port()
+    StdTcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind an ephemeral loopback port").port()
 }
 
 /// Waits until a TCP connection to `addr` succeeds, or fails after `within`.
@@ -37,10 +34,8 @@ pub fn free_port() -> u16 {
 /// # Errors
 /// When nothing accepts on `addr` before the deadline; the error carries the last connect error.
 pub async fn wait_for_port(addr: SocketAddr, within: Duration) -> anyhow::Result<()> {
-    poll_until(&format!("waiting for {addr} to accept"), within, || async {
-        TcpStream::connect(addr).await.map(drop)
-    })
-    .await
+    poll_until(&format!("waiting for {addr} to accept"), within, || async { TcpStream::connect(addr).await.map(drop) })
+        .await
 }
 
 /// A child process that is killed (and reaped) when dropped, with its output in a log file.
@@ -56,21 +51,15 @@ impl KilledOnDrop {
     /// # Errors
     /// When the log file cannot be created or the program cannot be started.
     pub fn spawn(mut cmd: Command, log: &Path) -> anyhow::Result<Self> {
-        let out = std::fs::File::create(log)
-            .with_context(|| format!("while creating {}", log.display()))?;
-        let err = out
-            .try_clone()
-            .context("while duplicating a log file handle")?;
+        let out = std::fs::File::create(log).with_context(|| format!("while creating {}", log.display()))?;
+        let err = out.try_clone().context("while duplicating a log file handle")?;
         let child = cmd
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .spawn()
             .with_context(|| format!("while starting {:?}", cmd.get_program()))?;
-        Ok(Self {
-            child,
-            log: log.to_owned(),
-        })
+        Ok(Self { child, log: log.to_owned() })
     }
 
     /// The child's process id.
@@ -125,12 +114,7 @@ pub async fn spawn_redis() -> anyhow::Result<Redis> {
     if let Err(err) = poll_until("redis PING", STARTUP_DEADLINE, || redis_ping(addr)).await {
         anyhow::bail!("{err}\nredis log:\n{}", child.log_tail());
     }
-    Ok(Redis {
-        port,
-        addr,
-        _child: child,
-        _dir: dir,
-    })
+    Ok(Redis { port, addr, _child: child, _dir: dir })
 }
 
 /// Sends an inline `PING` to the Redis server at `addr` and checks for `+PONG`.
@@ -143,10 +127,7 @@ pub async fn redis_ping(addr: SocketAddr) -> anyhow::Result<()> {
     let mut buf = [0u8; 64];
     let n = stream.read(&mut buf).await?;
     let answer = String::from_utf8_lossy(&buf[..n]);
-    anyhow::ensure!(
-        answer.starts_with("+PONG"),
-        "unexpected PING answer {answer:?}"
-    );
+    anyhow::ensure!(answer.starts_with("+PONG"), "unexpected PING answer {answer:?}");
     Ok(())
 }
 
@@ -196,10 +177,5 @@ pub async fn spawn_tinyproxy() -> anyhow::Result<TinyProxy> {
     if let Err(err) = wait_for_port(addr, STARTUP_DEADLINE).await {
         anyhow::bail!("{err}\ntinyproxy log:\n{}", child.log_tail());
     }
-    Ok(TinyProxy {
-        port,
-        addr,
-        child,
-        _dir: dir,
-    })
+    Ok(TinyProxy { port, addr, child, _dir: dir })
 }

@@ -61,7 +61,12 @@ struct Way {
 
 impl Way {
     fn new() -> Self {
-        Self { cut: watch::Sender::new(false), tamper: AtomicBool::new(false), log: Mutex::new(Vec::new()), ended: AtomicBool::new(false) }
+        Self {
+            cut: watch::Sender::new(false),
+            tamper: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
+            ended: AtomicBool::new(false),
+        }
     }
 }
 

@@ -12,41 +12,15 @@ use url::Url;
 #[tokio::test]
 async fn callback_catcher_takes_the_jwt_and_answers_like_the_cli() {
     let catcher = CallbackCatcher::start().await.expect("catcher starts");
-    assert!(
-        catcher.redirect_uri.starts_with("http://127.0.0.1:"),
-        "loopback, no trailing slash"
-    );
+    assert!(catcher.redirect_uri.starts_with("http://127.0.0.1:"), "loopback, no trailing slash");
     let http = reqwest::Client::new();
-    let miss = http
-        .get(format!("{}/favicon.ico", catcher.redirect_uri))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(
-        miss.status(),
-        404,
-        "a request without pomerium_jwt is not a login"
-    );
+    let miss = http.get(format!("{}/favicon.ico", catcher.redirect_uri)).send().await.expect("GET");
+    assert_eq!(miss.status(), 404, "a request without pomerium_jwt is not a login");
     assert_eq!(catcher.try_token(), None);
-    let hit = http
-        .get(format!(
-            "{}/?pomerium_jwt=header.payload.sig",
-            catcher.redirect_uri
-        ))
-        .send()
-        .await
-        .expect("GET");
+    let hit = http.get(format!("{}/?pomerium_jwt=header.payload.sig", catcher.redirect_uri)).send().await.expect("GET");
     assert_eq!(hit.status(), 200);
-    assert!(
-        hit.text()
-            .await
-            .expect("body")
-            .starts_with("login complete")
-    );
-    let token = catcher
-        .token(Duration::from_secs(5))
-        .await
-        .expect("token arrives");
+    assert!(hit.text().await.expect("body").starts_with("login complete"));
+    let token = catcher.token(Duration::from_secs(5)).await.expect("token arrives");
     assert_eq!(token, "header.payload.sig");
 }
 
@@ -61,20 +35,14 @@ async fn chromium_logs_in_through_the_idp_form() {
         .append_pair("response_type", "code")
         .append_pair("scope", "openid email groups")
         .append_pair("redirect_uri", callback)
-        .append_pair(
-            "code_challenge",
-            &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier)),
-        )
+        .append_pair("code_challenge", &URL_SAFE_NO_PAD.encode(Sha256::digest(verifier)))
         .append_pair("code_challenge_method", "S256")
         .append_pair("state", "x")
         .append_pair("nonce", "y");
-    let reached = browser_walk(url.as_str(), callback, ALICE.email, PASSWORD)
-        .await
-        .expect("the browser reaches the callback");
+    let reached =
+        browser_walk(url.as_str(), callback, ALICE.email, PASSWORD).await.expect("the browser reaches the callback");
     assert!(
-        reached
-            .query_pairs()
-            .any(|(k, v)| k == "code" && !v.is_empty()),
+        reached.query_pairs().any(|(k, v)| k == "code" && !v.is_empty()),
         "the browser is sent to the callback with a code: {reached}"
     );
 }

@@ -19,10 +19,7 @@ async fn echoes_and_keeps_half_close() {
     let read = rd.read_to_end(&mut back);
     let ((), read) = tokio::join!(write, read);
     read.expect("read to EOF");
-    assert_eq!(
-        back, payload,
-        "every byte comes back, in order, before the EOF"
-    );
+    assert_eq!(back, payload, "every byte comes back, in order, before the EOF");
 }
 
 #[tokio::test]
@@ -30,8 +27,5 @@ async fn stops_accepting_when_dropped() {
     let echo = EchoServer::start().await;
     let addr = echo.addr;
     drop(echo);
-    assert_eventually!(
-        TcpStream::connect(addr).await.is_err(),
-        "a dropped EchoServer must release its port"
-    );
+    assert_eventually!(TcpStream::connect(addr).await.is_err(), "a dropped EchoServer must release its port");
 }

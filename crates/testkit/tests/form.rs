@@ -12,10 +12,7 @@ fn finds_the_password_form_and_keeps_hidden_fields() {
           <input type="text" name="login"><input type="password" name="password">
         </form>"#;
     let form = LoginForm::find(html).expect("the form with a password field is found");
-    assert_eq!(
-        form.action, "/interaction/abc/login?x=1&y=2",
-        "entities are decoded"
-    );
+    assert_eq!(form.action, "/interaction/abc/login?x=1&y=2", "entities are decoded");
     assert_eq!(
         form.fill("alice@example.com", "pw"),
         vec![
@@ -24,11 +21,7 @@ fn finds_the_password_form_and_keeps_hidden_fields() {
             ("password".to_owned(), "pw".to_owned()),
         ]
     );
-    assert_eq!(
-        LoginForm::find("<p>no form</p>"),
-        None,
-        "a page without a login form has none"
-    );
+    assert_eq!(LoginForm::find("<p>no form</p>"), None, "a page without a login form has none");
 }
 
 #[test]
@@ -37,9 +30,6 @@ fn recognises_the_loopback_redirect_with_a_jwt() {
     assert!(is_loopback_http(&url));
     assert_eq!(jwt_from_redirect(&url).as_deref(), Some("a.b.c"));
     let https = Url::parse("https://127.0.0.1:1/oauth2/callback?code=x").expect("URL");
-    assert!(
-        !is_loopback_http(&https),
-        "the gateway's own https callback is not the CLI's"
-    );
+    assert!(!is_loopback_http(&https), "the gateway's own https callback is not the CLI's");
     assert_eq!(jwt_from_redirect(&https), None);
 }

@@ -21,9 +21,7 @@ async fn redis_answers_ping_and_stops_on_drop() {
 async fn tinyproxy_connects_to_an_echo_server() {
     let echo = EchoServer::start().await;
     let proxy = spawn_tinyproxy().await.expect("tinyproxy starts");
-    let stream = TcpStream::connect(proxy.addr)
-        .await
-        .expect("connect to tinyproxy");
+    let stream = TcpStream::connect(proxy.addr).await.expect("connect to tinyproxy");
     let mut stream = BufReader::new(stream);
     let target = echo.addr;
     stream
@@ -32,10 +30,7 @@ async fn tinyproxy_connects_to_an_echo_server() {
         .await
         .expect("send CONNECT");
     let mut status = String::new();
-    stream
-        .read_line(&mut status)
-        .await
-        .expect("read status line");
+    stream.read_line(&mut status).await.expect("read status line");
     assert!(
         status.starts_with("HTTP/1.") && status.contains(" 200"),
         "tinyproxy must accept CONNECT to any port, got {status:?}; log:\n{}",
@@ -48,16 +43,9 @@ async fn tinyproxy_connects_to_an_echo_server() {
             break;
         }
     }
-    stream
-        .get_mut()
-        .write_all(b"hello through the proxy")
-        .await
-        .expect("write");
+    stream.get_mut().write_all(b"hello through the proxy").await.expect("write");
     // No half-close here: tinyproxy closes both directions when the client shuts down its side.
     let mut back = vec![0u8; b"hello through the proxy".len()];
     stream.read_exact(&mut back).await.expect("read echo");
-    assert_eq!(
-        back, b"hello through the proxy",
-        "the tunnel echoes the bytes"
-    );
+    assert_eq!(back, b"hello through the proxy", "the tunnel echoes the bytes");
 }

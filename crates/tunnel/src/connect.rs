@@ -25,8 +25,8 @@ use crate::target::Target;
 /// How long dialling the proxy (and then its TLS handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub use crate::io::Io;
 use crate::io::Either;
+pub use crate::io::Io;
 
 /// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
 /// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
@@ -51,7 +51,8 @@ impl fmt::Debug for Connected {
 /// The `Authorization: Pomerium <jwt>` line is present only when `token` is given.
 #[must_use]
 pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
-    let mut req = format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\nUser-Agent: Go-http-client/1.1\r\n");
+    let mut req =
+        format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\nUser-Agent: Go-http-client/1.1\r\n");
     if let Some(jwt) = token {
         req.push_str("Authorization: Pomerium ");
         req.push_str(jwt);

@@ -100,7 +100,12 @@ impl Half {
         }
     }
 
-    fn poll<R, W>(&mut self, cx: &mut Context<'_>, mut r: Pin<&mut R>, mut w: Pin<&mut W>) -> Poll<Result<(), (Role, io::Error)>>
+    fn poll<R, W>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut r: Pin<&mut R>,
+        mut w: Pin<&mut W>,
+    ) -> Poll<Result<(), (Role, io::Error)>>
     where
         R: AsyncRead + ?Sized,
         W: AsyncWrite + ?Sized,
@@ -240,12 +245,14 @@ where
             let t = tick.get_or_insert_with(|| Box::pin(tokio::time::sleep(HANGUP_CHECK)));
             if t.as_mut().poll(cx).is_ready() {
                 t.as_mut().reset(Instant::now() + HANGUP_CHECK);
-                if !a_to_b.done && a_to_b.write_blocked
+                if !a_to_b.done
+                    && a_to_b.write_blocked
                     && let Some(error) = a_to_b.check_hangup(&*a)
                 {
                     return Poll::Ready(Err(Fault { side: Which::A, error }));
                 }
-                if !b_to_a.done && b_to_a.write_blocked
+                if !b_to_a.done
+                    && b_to_a.write_blocked
                     && let Some(error) = b_to_a.check_hangup(&*b)
                 {
                     return Poll::Ready(Err(Fault { side: Which::B, error }));
@@ -268,7 +275,8 @@ mod tests {
     async fn copies_both_ways_with_half_close_and_returns_buffers() {
         let (mut a, mut a_peer) = tokio::io::duplex(1024);
         let (mut b, mut b_peer) = tokio::io::duplex(1024);
-        let task = tokio::spawn(async move { copy_bidirectional(&mut a, &mut b, 64 * 1024).await.map_err(|f| f.error) });
+        let task =
+            tokio::spawn(async move { copy_bidirectional(&mut a, &mut b, 64 * 1024).await.map_err(|f| f.error) });
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         let d2 = data.clone();
         let writer = tokio::spawn(async move {

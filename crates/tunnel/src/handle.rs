@@ -21,8 +21,8 @@ use tracing::Instrument as _;
 use crate::auth::{Authenticator, LoginError, LoginSettings, Token};
 use crate::code::ErrorCode;
 use crate::connect::{ConnectError, Connected, Connector};
-use crate::io::{Either, Stream};
 use crate::events::{PeerId, TunnelEvent};
+use crate::io::{Either, Stream};
 use crate::relay::{Counters, End, Party, relay};
 
 /// Most local connections served at once by one tunnel.
@@ -166,7 +166,13 @@ impl TunnelHandle {
         let peers = self.inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut list: Vec<PeerInfo> = peers
             .iter()
-            .map(|(id, p)| PeerInfo { id: *id, addr: p.addr, since: p.since, bytes_up: p.counters.up(), bytes_down: p.counters.down() })
+            .map(|(id, p)| PeerInfo {
+                id: *id,
+                addr: p.addr,
+                since: p.since,
+                bytes_up: p.counters.up(),
+                bytes_down: p.counters.down(),
+            })
             .collect();
         list.sort_by_key(|p| p.id);
         list
@@ -278,7 +284,9 @@ async fn serve_peer(stream: TcpStream, id: PeerId, addr: SocketAddr, inner: Arc<
 fn log_end(counters: &Counters, error: Option<&str>, code: Option<ErrorCode>) {
     let (bytes_up, bytes_down) = (counters.up(), counters.down());
     match (error, code) {
-        (Some(error), code) => tracing::debug!(bytes_up, bytes_down, error, code = code.map(ErrorCode::as_str), "connection failed"),
+        (Some(error), code) => {
+            tracing::debug!(bytes_up, bytes_down, error, code = code.map(ErrorCode::as_str), "connection failed")
+        }
         (None, _) => tracing::debug!(bytes_up, bytes_down, "connection closed"),
     }
 }
@@ -326,12 +334,14 @@ async fn run_one(
         End::Aborted { by: Party::Upstream, .. } if end.is_reset() => {
             (Some(format!("the upstream reset the connection after {} bytes", counters.down())), Some(ErrorCode::Reset))
         }
-        End::Aborted { by: Party::Upstream, reason, .. } => {
-            (Some(format!("the connection to the proxy failed after {} bytes: {reason}", counters.down())), Some(ErrorCode::Io))
-        }
-        End::Aborted { by: Party::Client, reason, .. } => {
-            (Some(format!("the local client went away after {} bytes: {reason}", counters.up())), Some(ErrorCode::Local))
-        }
+        End::Aborted { by: Party::Upstream, reason, .. } => (
+            Some(format!("the connection to the proxy failed after {} bytes: {reason}", counters.down())),
+            Some(ErrorCode::Io),
+        ),
+        End::Aborted { by: Party::Client, reason, .. } => (
+            Some(format!("the local client went away after {} bytes: {reason}", counters.up())),
+            Some(ErrorCode::Local),
+        ),
         End::Error(e) => (Some(format!("connection lost: {e}")), Some(ErrorCode::Io)),
     }
 }
@@ -401,7 +411,12 @@ async fn open(
 
 /// Runs one tunnel over an already connected local stream (stdin/stdout for ssh's
 /// `ProxyCommand`). Returns the failure sentence, if any.
-pub async fn run_stream<L>(local: L, config: TunnelConfig, auth: Arc<Authenticator>, events: broadcast::Sender<TunnelEvent>) -> Option<String>
+pub async fn run_stream<L>(
+    local: L,
+    config: TunnelConfig,
+    auth: Arc<Authenticator>,
+    events: broadcast::Sender<TunnelEvent>,
+) -> Option<String>
 where
     L: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

@@ -120,7 +120,12 @@ pub struct Counters {
 impl Counters {
     /// Fresh counters, starting now.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { up: AtomicU64::new(0), down: AtomicU64::new(0), start: Instant::now(), last: AtomicU64::new(0) })
+        Arc::new(Self {
+            up: AtomicU64::new(0),
+            down: AtomicU64::new(0),
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+        })
     }
 
     /// Bytes client → upstream so far.
@@ -243,7 +248,8 @@ where
         End::Aborted { by: Party::Upstream, kind, .. } => pass_abort_on(&mut upstream, &mut client, *kind).await,
         End::IdleTimeout | End::Shutdown => {
             use tokio::io::AsyncWriteExt as _;
-            let _ = tokio::time::timeout(CLOSE_GRACE, async { tokio::join!(client.shutdown(), upstream.shutdown()) }).await;
+            let _ =
+                tokio::time::timeout(CLOSE_GRACE, async { tokio::join!(client.shutdown(), upstream.shutdown()) }).await;
         }
         End::Closed | End::Error(_) => {}
     }
@@ -328,7 +334,8 @@ mod tests {
     async fn idle_timeout_ends_relay() {
         let (client, _client_peer) = tokio::io::duplex(1024);
         let (upstream, _upstream_peer) = tokio::io::duplex(1024);
-        let out = relay(client, upstream, Counters::new(), Some(Duration::from_secs(30)), CancellationToken::new()).await;
+        let out =
+            relay(client, upstream, Counters::new(), Some(Duration::from_secs(30)), CancellationToken::new()).await;
         assert_eq!(out.end, End::IdleTimeout);
     }
 }

@@ -39,7 +39,11 @@ impl ProxyAddr {
 
     /// pomerium-cli's `proxyHost`: `host:port` (IPv6 in brackets), the dial address.
     pub fn host_port(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// The login base URL: `https://host[:port]` with a default port left out (as pomerium-cli).

@@ -124,9 +124,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider)).with_safe_default_protocol_versions()?;
     let builder = if opts.disable_verification {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verify::AcceptAnyServerCert::new(provider)))
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(verify::AcceptAnyServerCert::new(provider)))
     } else {
         builder.with_root_certificates(roots(opts.ca_pem.as_deref())?)
     };
@@ -149,10 +147,8 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
 fn roots(extra: Option<&[u8]>) -> Result<RootCertStore, TlsError> {
     let mut roots = platform_roots().clone();
     if let Some(pem) = extra {
-        let added = CertificateDer::pem_slice_iter(pem)
-            .filter_map(Result::ok)
-            .filter(|c| roots.add(c.clone()).is_ok())
-            .count();
+        let added =
+            CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).filter(|c| roots.add(c.clone()).is_ok()).count();
         if added == 0 {
             return Err(TlsError::CaPem);
         }

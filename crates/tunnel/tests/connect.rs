@@ -90,7 +90,10 @@ async fn statuses_map_to_actionable_errors() {
     assert!(matches!(e, ConnectError::LoginRequired { status: 401 }), "{e:?}");
     assert_eq!(e.code(), ErrorCode::Auth);
     let e = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 26\r\n\r\n\nnot in group admins\nmore\n").await;
-    assert!(matches!(&e, ConnectError::Denied { destination, message } if destination == "db.example.com:5432" && message == "not in group admins"), "{e:?}");
+    assert!(
+        matches!(&e, ConnectError::Denied { destination, message } if destination == "db.example.com:5432" && message == "not in group admins"),
+        "{e:?}"
+    );
     assert_eq!(e.to_string(), "access denied to db.example.com:5432 by the proxy's policy: not in group admins (403)");
     assert_eq!(e.code(), ErrorCode::Denied);
     assert!(e.keeps_token(), "403 keeps the token (pomerium-cli too)");
@@ -99,13 +102,19 @@ async fn statuses_map_to_actionable_errors() {
     assert_eq!(e.code(), ErrorCode::NoRoute);
     assert!(e.keeps_token(), "404 keeps the token (pomerium-cli deletes it)");
     let e = answer(b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n").await;
-    assert!(matches!(&e, ConnectError::CertificateRequired { destination } if destination == "db.example.com:5432"), "{e:?}");
+    assert!(
+        matches!(&e, ConnectError::CertificateRequired { destination } if destination == "db.example.com:5432"),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("--client-cert"), "the message names the fix: {e}");
     let e = answer(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 15\r\n\r\nupstream down\r\n").await;
     assert_eq!(e.to_string(), "db.example.com:5432 is unavailable: the proxy could not reach it (upstream down)");
     assert_eq!(e.code(), ErrorCode::Unavailable);
     let e = answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\n").await;
-    assert!(matches!(&e, ConnectError::Status { status: 500, message } if message == "500 Internal Server Error"), "{e:?}");
+    assert!(
+        matches!(&e, ConnectError::Status { status: 500, message } if message == "500 Internal Server Error"),
+        "{e:?}"
+    );
     let e = answer(b"SSH-2.0-OpenSSH\r\n\r\n").await;
     assert!(matches!(e, ConnectError::Protocol { .. }), "not HTTP: {e:?}");
 }
@@ -115,7 +124,11 @@ async fn closed_port_is_a_dial_error() {
     let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let target = parse(&format!("http://127.0.0.1:{port}/db:5432"), None).unwrap();
     let e = Connector::new(target, None).connect(None).await.unwrap_err();
-    assert_eq!(e.to_string(), format!("cannot reach 127.0.0.1:{port}: connection refused"), "the sentence is unchanged");
+    assert_eq!(
+        e.to_string(),
+        format!("cannot reach 127.0.0.1:{port}: connection refused"),
+        "the sentence is unchanged"
+    );
     let ConnectError::Dial { source, .. } = &e else { panic!("a dial error: {e:?}") };
     assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused, "the typed cause is kept");
     assert_eq!(e.code(), ErrorCode::Proxy);
@@ -199,7 +212,10 @@ async fn client_certificate_route_from_pem_and_from_a_store() {
     let e = stack.connector("secure.example.com:7000", &stack.trusting(None)).connect(None).await.unwrap_err();
     assert!(matches!(e, ConnectError::CertificateRequired { .. }), "no certificate → 495: {e:?}");
     let alice = stack.clients.client_cert("alice");
-    let pem = ClientIdentity::Pem { cert_pem: alice.cert_pem.clone().into(), key_pem: alice.key_pem.clone().into_bytes().into() };
+    let pem = ClientIdentity::Pem {
+        cert_pem: alice.cert_pem.clone().into(),
+        key_pem: alice.key_pem.clone().into_bytes().into(),
+    };
     assert_echoes(&stack.connector("secure.example.com:7000", &stack.trusting(Some(pem)))).await;
     // A store whose first identity is from another CA: the server's CA hint must pick alice.
     let dir = tempfile::tempdir().unwrap();

@@ -137,7 +137,16 @@ fn origin_always_has_the_port() {
 fn whitespace_and_controls_never_reach_the_connect_line() {
     // Found by the `target` fuzz target: `a\r\nX:1` parsed as host `a\r\nX`, port 1, and the
     // CONNECT request then carried an injected header line.
-    for bad in ["a\r\nX:1", "db\n:5432", "a b:22", "db:5432\r", "tcp+https://proxy.example.com/a\tb:1", "h\u{0}:1", "h\u{7f}:1", "hé:1"] {
+    for bad in [
+        "a\r\nX:1",
+        "db\n:5432",
+        "a b:22",
+        "db:5432\r",
+        "tcp+https://proxy.example.com/a\tb:1",
+        "h\u{0}:1",
+        "h\u{7f}:1",
+        "hé:1",
+    ] {
         let err = parse(bad, None).unwrap_err();
         assert_eq!(err, TargetError::Destination(bad.into()), "{bad:?} must be refused");
     }

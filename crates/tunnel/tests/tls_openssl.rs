@@ -5,7 +5,10 @@
 
 mod openssl_peer;
 
-use openssl_peer::{Certs, WAIT, digits, handshake_done, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n};
+use openssl_peer::{
+    Certs, WAIT, digits, handshake_done, listen, our_client, our_client_config, our_server, our_server_config, pattern,
+    read_n,
+};
 use porthole_testkit::openssl::OpenSsl;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -21,9 +24,10 @@ async fn tls12_client_that_speaks_first_gets_its_answer() {
         let mut args = vec![version, "-rev", "-quiet", "-naccept", "1"];
         args.extend(cert_args(&certs.server_crt, &certs.server_key));
         let srv = OpenSsl::server(&args, WAIT).await.unwrap();
-        let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None))
-            .await
-            .unwrap_or_else(|e| panic!("{version}: the handshake with a server that waits for the client must end: {e}"));
+        let mut tls =
+            our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap_or_else(|e| {
+                panic!("{version}: the handshake with a server that waits for the client must end: {e}")
+            });
         tls.write_all(b"porthole speaks first\n").await.unwrap();
         tls.flush().await.unwrap();
         let mut line = Vec::new();
@@ -44,7 +48,11 @@ async fn tls12_client_that_speaks_first_gets_its_answer() {
             String::from_utf8_lossy(&line),
             srv.stderr_text()
         );
-        assert_eq!(String::from_utf8_lossy(&line), "tsrif skaeps elohtrop\n", "{version}: s_server -rev reverses the line");
+        assert_eq!(
+            String::from_utf8_lossy(&line),
+            "tsrif skaeps elohtrop\n",
+            "{version}: s_server -rev reverses the line"
+        );
     }
 }
 
@@ -70,7 +78,11 @@ async fn our_client_and_s_server_agree_on_every_suite() {
     let certs = Certs::new();
     let rsa = certs.rsa();
     for (version, suite, is_rsa) in SUITES {
-        let (crt, key, ca) = if is_rsa { (&rsa.cert, &rsa.key, std::fs::read(&rsa.ca).unwrap()) } else { (&certs.server_crt, &certs.server_key, certs.pki.ca_pem().as_bytes().to_vec()) };
+        let (crt, key, ca) = if is_rsa {
+            (&rsa.cert, &rsa.key, std::fs::read(&rsa.ca).unwrap())
+        } else {
+            (&certs.server_crt, &certs.server_key, certs.pki.ca_pem().as_bytes().to_vec())
+        };
         let mut args = vec![version, suite_flag(version), suite, "-brief", "-naccept", "1"];
         args.extend(cert_args(crt, key));
         let mut srv = OpenSsl::server(&args, WAIT).await.unwrap();
@@ -80,7 +92,11 @@ async fn our_client_and_s_server_agree_on_every_suite() {
         // done: in TLS 1.2 the old client returned from `connect` only when data came.
         let connect = tokio::spawn(our_client(srv.addr, our_client_config(&ca, None)));
         handshake_done(&srv).await;
-        assert!(srv.stderr_text().contains(&format!("Ciphersuite: {suite}\n")), "{suite} was negotiated: {}", srv.stderr_text());
+        assert!(
+            srv.stderr_text().contains(&format!("Ciphersuite: {suite}\n")),
+            "{suite} was negotiated: {}",
+            srv.stderr_text()
+        );
         srv.send(&down);
         let mut tls = connect.await.unwrap().unwrap_or_else(|e| panic!("{suite}: {e}; {}", srv.stderr_text()));
         let got = read_n(&mut tls, down.len()).await.unwrap_or_else(|e| panic!("{suite}: {e}; {}", srv.stderr_text()));
@@ -90,7 +106,10 @@ async fn our_client_and_s_server_agree_on_every_suite() {
         let out = srv.wait_stdout(up.len(), WAIT).await.unwrap();
         assert!(out == up, "{suite}: every byte our client → s_server, nothing more ({} bytes)", out.len());
         tls.shutdown().await.unwrap();
-        assert!(srv.wait_exit(WAIT).await.is_some(), "{suite}: s_server ends its one connection after our close_notify");
+        assert!(
+            srv.wait_exit(WAIT).await.is_some(),
+            "{suite}: s_server ends its one connection after our close_notify"
+        );
     }
 }
 
@@ -116,16 +135,38 @@ async fn s_client_and_our_server_agree_on_every_suite() {
             tls.shutdown().await?;
             std::io::Result::Ok(got)
         });
-        let args = [version, suite_flag(version), suite, "-brief", "-nocommands", "-CAfile", Certs::arg(&ca), "-servername", "localhost", "-verify_return_error"];
+        let args = [
+            version,
+            suite_flag(version),
+            suite,
+            "-brief",
+            "-nocommands",
+            "-CAfile",
+            Certs::arg(&ca),
+            "-servername",
+            "localhost",
+            "-verify_return_error",
+        ];
         let mut cli = OpenSsl::client(addr, &args).unwrap();
         handshake_done(&cli).await;
         cli.send(&up);
         let out = cli.wait_stdout(down.len(), WAIT).await.unwrap_or_else(|e| panic!("{suite}: {e:#}"));
-        let got = server.await.unwrap().unwrap_or_else(|e| panic!("{suite}: our server: {e}; s_client: {}", cli.stderr_text()));
+        let got = server
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{suite}: our server: {e}; s_client: {}", cli.stderr_text()));
         assert!(got == up, "{suite}: every byte s_client → our server");
-        assert!(cli.wait_exit(WAIT).await.is_some(), "{suite}: s_client ends after our close_notify: {}", cli.stderr_text());
+        assert!(
+            cli.wait_exit(WAIT).await.is_some(),
+            "{suite}: s_client ends after our close_notify: {}",
+            cli.stderr_text()
+        );
         assert!(cli.stdout() == down, "{suite}: every byte our server → s_client, nothing more ({} bytes)", out.len());
-        assert!(cli.stderr_text().contains(&format!("Ciphersuite: {suite}")), "{suite} was negotiated: {}", cli.stderr_text());
+        assert!(
+            cli.stderr_text().contains(&format!("Ciphersuite: {suite}")),
+            "{suite} was negotiated: {}",
+            cli.stderr_text()
+        );
     }
 }
 
@@ -156,7 +197,18 @@ async fn key_updates_requested_by_s_client_while_our_server_sends_megabytes() {
     let msgs = tempfile::NamedTempFile::new().unwrap();
     // `-nbio`: a blocking s_client that gets a KeyUpdate and no data keeps waiting in SSL_read
     // (auto-retry) and stops reading stdin, while our server waits for its data.
-    let args = ["-tls1_3", "-brief", "-nbio", "-CAfile", Certs::arg(&certs.ca), "-servername", "localhost", "-msg", "-msgfile", Certs::arg(msgs.path())];
+    let args = [
+        "-tls1_3",
+        "-brief",
+        "-nbio",
+        "-CAfile",
+        Certs::arg(&certs.ca),
+        "-servername",
+        "localhost",
+        "-msg",
+        "-msgfile",
+        Certs::arg(msgs.path()),
+    ];
     let cli = OpenSsl::client(addr, &args).unwrap();
     handshake_done(&cli).await;
     let steps = async {
@@ -193,7 +245,13 @@ async fn key_updates_requested_by_s_server_while_our_client_sends_megabytes() {
     let srv = OpenSsl::server(&args, WAIT).await.unwrap();
     let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), None)).await.unwrap();
     handshake_done(&srv).await;
-    let sent_updates = || std::fs::read_to_string(msgs.path()).unwrap_or_default().lines().filter(|l| l.starts_with(">>>") && l.contains(KEY_UPDATE)).count();
+    let sent_updates = || {
+        std::fs::read_to_string(msgs.path())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with(">>>") && l.contains(KEY_UPDATE))
+            .count()
+    };
     let hello = digits(0, 100);
     srv.send(&hello);
     assert!(read_n(&mut tls, hello.len()).await.unwrap() == hello);
@@ -239,10 +297,27 @@ async fn key_updates_requested_by_s_server_while_our_client_sends_megabytes() {
 async fn session_tickets_split_across_512_byte_records_lose_nothing() {
     let certs = Certs::new();
     let msgs = tempfile::NamedTempFile::new().unwrap();
-    let mut args = vec!["-tls1_3", "-brief", "-naccept", "1", "-max_send_frag", "512", "-Verify", "1", "-CAfile", Certs::arg(&certs.ca), "-num_tickets", "2", "-msg", "-msgfile", Certs::arg(msgs.path())];
+    let mut args = vec![
+        "-tls1_3",
+        "-brief",
+        "-naccept",
+        "1",
+        "-max_send_frag",
+        "512",
+        "-Verify",
+        "1",
+        "-CAfile",
+        Certs::arg(&certs.ca),
+        "-num_tickets",
+        "2",
+        "-msg",
+        "-msgfile",
+        Certs::arg(msgs.path()),
+    ];
     args.extend(cert_args(&certs.server_crt, &certs.server_key));
     let srv = OpenSsl::server(&args, WAIT).await.unwrap();
-    let mut tls = our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), Some(&certs.client))).await.unwrap();
+    let mut tls =
+        our_client(srv.addr, our_client_config(certs.pki.ca_pem().as_bytes(), Some(&certs.client))).await.unwrap();
     handshake_done(&srv).await;
     // A 3-, 2- and 1-byte message first, right behind the tickets, then 100 KB each way.
     for tail in [&b"abc"[..], b"de", b"f"] {
@@ -252,7 +327,10 @@ async fn session_tickets_split_across_512_byte_records_lose_nothing() {
     }
     let down = pattern(100_001, 11);
     srv.send(&down);
-    assert!(read_n(&mut tls, down.len()).await.unwrap() == down, "every byte s_server → our client at 512-byte records");
+    assert!(
+        read_n(&mut tls, down.len()).await.unwrap() == down,
+        "every byte s_server → our client at 512-byte records"
+    );
     let up = pattern(100_003, 13);
     tls.write_all(&up).await.unwrap();
     tls.flush().await.unwrap();

@@ -7,7 +7,9 @@ mod openssl_peer;
 
 use std::io::ErrorKind;
 
-use openssl_peer::{Certs, WAIT, handshake_done, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n};
+use openssl_peer::{
+    Certs, WAIT, handshake_done, listen, our_client, our_client_config, our_server, our_server_config, pattern, read_n,
+};
 use porthole_testkit::eventually::poll_until;
 use porthole_testkit::openssl::OpenSsl;
 use porthole_testkit::tls_mitm::{ALERT, APPLICATION_DATA, Record, TlsMitm, Toward};
@@ -18,7 +20,16 @@ const VERSIONS: [&str; 2] = ["-tls1_3", "-tls1_2"];
 
 /// `s_server` speaking `version` with the test certificate, one connection, data only on stdout.
 async fn s_server(certs: &Certs, version: &str) -> OpenSsl {
-    let args = [version, "-brief", "-naccept", "1", "-cert", Certs::arg(&certs.server_crt), "-key", Certs::arg(&certs.server_key)];
+    let args = [
+        version,
+        "-brief",
+        "-naccept",
+        "1",
+        "-cert",
+        Certs::arg(&certs.server_crt),
+        "-key",
+        Certs::arg(&certs.server_key),
+    ];
     OpenSsl::server(&args, WAIT).await.unwrap()
 }
 
@@ -31,7 +42,9 @@ fn s_client(certs: &Certs, version: &str, addr: std::net::SocketAddr) -> OpenSsl
 /// The next read, bounded: its byte count or its error.
 async fn next_read(s: &mut (impl AsyncRead + Unpin)) -> std::io::Result<usize> {
     let mut buf = [0u8; 4096];
-    tokio::time::timeout(WAIT, s.read(&mut buf)).await.map_err(|_| std::io::Error::other("the read neither returned nor failed within the deadline"))?
+    tokio::time::timeout(WAIT, s.read(&mut buf))
+        .await
+        .map_err(|_| std::io::Error::other("the read neither returned nor failed within the deadline"))?
 }
 
 /// Waits until the way `toward` ended (its sender closed), then returns the records sent that
@@ -79,7 +92,9 @@ async fn a_cut_towards_our_client_is_truncation_not_eof() {
         mitm.cut(Toward::Client);
         let after = next_read(&mut tls).await;
         if !after.as_ref().is_err_and(|e| e.kind() == ErrorKind::UnexpectedEof) {
-            problems.push(format!("{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"));
+            problems.push(format!(
+                "{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"
+            ));
         }
     }
     assert_none(&problems);
@@ -109,7 +124,9 @@ async fn a_cut_towards_our_server_is_truncation_not_eof() {
         mitm.cut(Toward::Server);
         let after = server.await.unwrap();
         if !after.as_ref().is_err_and(|e| e.kind() == ErrorKind::UnexpectedEof) {
-            problems.push(format!("{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"));
+            problems.push(format!(
+                "{version}: a FIN without close_notify must fail the read as UnexpectedEof, got {after:?}"
+            ));
         }
     }
     assert_none(&problems);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use porthole_testkit::certs::TestPki;
 use porthole_tunnel::tls::stream::{self, Handshaken as _};
-use rustls::crypto::ring::{cipher_suite as cs, default_provider};
 use rustls::crypto::CryptoProvider;
+use rustls::crypto::ring::{cipher_suite as cs, default_provider};
 use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject as _;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -19,9 +19,14 @@ fn provider(suite: SupportedCipherSuite) -> Arc<CryptoProvider> {
     Arc::new(CryptoProvider { cipher_suites: vec![suite], ..default_provider() })
 }
 
-fn configs(pki: &TestPki, suite: SupportedCipherSuite, version: &'static SupportedProtocolVersion) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
+fn configs(
+    pki: &TestPki,
+    suite: SupportedCipherSuite,
+    version: &'static SupportedProtocolVersion,
+) -> (Arc<ClientConfig>, Arc<ServerConfig>) {
     let pair = pki.server_cert(&["localhost"]);
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes()).map(Result::unwrap).collect();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes()).map(Result::unwrap).collect();
     let key = PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).unwrap();
     let server = ServerConfig::builder_with_provider(provider(suite))
         .with_protocol_versions(&[version])
@@ -33,8 +38,11 @@ fn configs(pki: &TestPki, suite: SupportedCipherSuite, version: &'static Support
     for c in CertificateDer::pem_slice_iter(pki.ca_pem().as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    let client =
-        ClientConfig::builder_with_provider(provider(suite)).with_protocol_versions(&[version]).unwrap().with_root_certificates(roots).with_no_client_auth();
+    let client = ClientConfig::builder_with_provider(provider(suite))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     (Arc::new(client), Arc::new(server))
 }
 
@@ -132,7 +140,11 @@ async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection
         tls.read_to_end(&mut b).await.unwrap();
         assert_eq!(b, b"ping");
     }
-    assert_eq!(srv.await.unwrap(), vec![false, true], "the ticket sent after the handshake resumes the second connection");
+    assert_eq!(
+        srv.await.unwrap(),
+        vec![false, true],
+        "the ticket sent after the handshake resumes the second connection"
+    );
 }
 
 #[tokio::test]
@@ -247,7 +259,8 @@ async fn relay_moves_every_byte_both_ways_with_half_close() {
         let tls = stream::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
         let counters = Counters::new();
         let proxy: Either<TcpStream, Box<stream::ClientStream>> = Either::Right(Box::new(tls));
-        let relay = tokio::spawn(relay(plain, proxy, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
+        let relay =
+            tokio::spawn(relay(plain, proxy, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
         let got = exchange(local.await.unwrap(), up.clone()).await;
         assert!(got == down, "{name}: every byte upstream → local, then EOF");
         assert!(srv.await.unwrap() == up, "{name}: every byte local → upstream, then EOF");
@@ -323,7 +336,10 @@ async fn a_reset_behind_a_blocked_write_ends_the_relay() {
     }
     socket2::SockRef::from(&local).set_linger(Some(std::time::Duration::ZERO)).unwrap();
     drop(local);
-    let out = tokio::time::timeout(std::time::Duration::from_secs(10), relay).await.expect("the relay notices the reset").unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), relay)
+        .await
+        .expect("the relay notices the reset")
+        .unwrap();
     assert!(matches!(&out.end, End::Aborted { by: Party::Client, .. }), "{:?}", out.end);
     // And the upstream is reset in turn (after the bytes that reached it).
     let mut sink = vec![0u8; 1 << 20];

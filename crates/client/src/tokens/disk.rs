@@ -42,12 +42,8 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 /// The I/O error from creating, writing, syncing or renaming the file.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("the path has no parent directory"))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("the path has no file name"))?;
+    let dir = path.parent().ok_or_else(|| io::Error::other("the path has no parent directory"))?;
+    let name = path.file_name().ok_or_else(|| io::Error::other("the path has no file name"))?;
     let temp = dir.join(format!(
         ".{}.{}.{}{TEMP_SUFFIX}",
         name.to_string_lossy(),

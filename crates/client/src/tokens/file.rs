@@ -28,10 +28,7 @@ pub struct FileStore {
 impl FileStore {
     /// A store in `<cache_dir>/tokens/` (created on the first [`TokenStore::store`]).
     pub fn new(cache_dir: &Path) -> Self {
-        Self {
-            dir: cache_dir.join(TOKENS_DIR),
-            index: OriginIndex::new(cache_dir),
-        }
+        Self { dir: cache_dir.join(TOKENS_DIR), index: OriginIndex::new(cache_dir) }
     }
 
     /// The directory that holds the token files.
@@ -65,10 +62,7 @@ impl FileStore {
             let is_temp = name.starts_with('.') && name.ends_with(disk::TEMP_SUFFIX);
             if is_token || is_temp {
                 disk::remove_if_exists(&entry.path()).map_err(|e| {
-                    StoreError::Backend(format!(
-                        "file token store: cannot remove {}: {e}",
-                        entry.path().display()
-                    ))
+                    StoreError::Backend(format!("file token store: cannot remove {}: {e}", entry.path().display()))
                 })?;
                 removed += usize::from(is_token);
             }
@@ -86,17 +80,13 @@ impl FileStore {
     }
 
     fn dir_error(&self, action: &str, e: &io::Error) -> StoreError {
-        StoreError::Backend(format!(
-            "file token store: cannot {action} {}: {e}",
-            self.dir.display()
-        ))
+        StoreError::Backend(format!("file token store: cannot {action} {}: {e}", self.dir.display()))
     }
 }
 
 impl TokenStore for FileStore {
     fn load(&self, origin: &str) -> Result<Option<Token>, StoreError> {
-        let text = disk::read_if_exists(&self.path_for(origin))
-            .map_err(|e| self.error("read", origin, &e))?;
+        let text = disk::read_if_exists(&self.path_for(origin)).map_err(|e| self.error("read", origin, &e))?;
         Ok(text.map(Token::new).filter(|t| !t.expose().is_empty()))
     }
 
@@ -108,8 +98,7 @@ impl TokenStore for FileStore {
     }
 
     fn delete(&self, origin: &str) -> Result<(), StoreError> {
-        disk::remove_if_exists(&self.path_for(origin))
-            .map_err(|e| self.error("delete", origin, &e))?;
+        disk::remove_if_exists(&self.path_for(origin)).map_err(|e| self.error("delete", origin, &e))?;
         self.index.remove(origin)
     }
 }
@@ -117,15 +106,9 @@ impl TokenStore for FileStore {
 /// The token file's name for `origin`: the lowercase hex SHA-256 of the origin's bytes, so
 /// file names reveal nothing about the proxies and need no escaping.
 pub fn file_name(origin: &str) -> String {
-    Sha256::digest(origin.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(origin.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn is_token_name(name: &str) -> bool {
-    name.len() == 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }

@@ -34,10 +34,7 @@ pub struct KeychainStore {
 impl KeychainStore {
     /// A store under service [`SERVICE`], with its origins index in `cache_dir`.
     pub fn new(cache_dir: &Path) -> Self {
-        Self {
-            service: SERVICE.to_owned(),
-            index: OriginIndex::new(cache_dir),
-        }
+        Self { service: SERVICE.to_owned(), index: OriginIndex::new(cache_dir) }
     }
 
     /// Whether a keychain service answers, without storing anything: looks up an entry that
@@ -54,19 +51,15 @@ impl KeychainStore {
         std::thread::Builder::new()
             .name("porthole-keychain-probe".into())
             .spawn(move || {
-                let outcome =
-                    keyring::Entry::new(SERVICE, PROBE_USER).and_then(|e| e.get_password());
+                let outcome = keyring::Entry::new(SERVICE, PROBE_USER).and_then(|e| e.get_password());
                 let _ = tx.send(match outcome {
                     Ok(_) | Err(keyring::Error::NoEntry | keyring::Error::Ambiguous(_)) => Ok(()),
                     Err(e) => Err(describe(&e)),
                 });
             })
             .map_err(|e| format!("cannot start the keychain probe: {e}"))?;
-        rx.recv_timeout(PROBE_TIMEOUT).unwrap_or_else(|_| {
-            Err(format!(
-                "the keychain service did not answer within {PROBE_TIMEOUT:?}"
-            ))
-        })
+        rx.recv_timeout(PROBE_TIMEOUT)
+            .unwrap_or_else(|_| Err(format!("the keychain service did not answer within {PROBE_TIMEOUT:?}")))
     }
 
     fn entry(&self, origin: &str) -> Result<keyring::Entry, StoreError> {
@@ -84,9 +77,7 @@ impl TokenStore for KeychainStore {
     }
 
     fn store(&self, origin: &str, token: &Token) -> Result<(), StoreError> {
-        self.entry(origin)?
-            .set_password(token.expose())
-            .map_err(|e| error("store", origin, &e))?;
+        self.entry(origin)?.set_password(token.expose()).map_err(|e| error("store", origin, &e))?;
         self.index.add(origin)
     }
 
@@ -101,11 +92,7 @@ impl TokenStore for KeychainStore {
 
 /// A keychain error as a [`StoreError`] naming the origin and the backend.
 fn error(action: &str, origin: &str, e: &keyring::Error) -> StoreError {
-    StoreError::Backend(format!(
-        "keychain ({}): cannot {action} the token for {origin}: {}",
-        backend(),
-        describe(e)
-    ))
+    StoreError::Backend(format!("keychain ({}): cannot {action} the token for {origin}: {}", backend(), describe(e)))
 }
 
 /// Says what went wrong without ever printing stored data: `keyring`'s `BadEncoding` carries
@@ -118,10 +105,7 @@ fn describe(e: &keyring::Error) -> String {
         }
         keyring::Error::NoEntry => "no such entry".to_owned(),
         keyring::Error::BadEncoding(_) => "the stored value is not UTF-8".to_owned(),
-        keyring::Error::Ambiguous(items) => format!(
-            "{} entries match; delete them and log in again",
-            items.len()
-        ),
+        keyring::Error::Ambiguous(items) => format!("{} entries match; delete them and log in again", items.len()),
         keyring::Error::TooLong(attr, limit) => {
             format!("{attr} is longer than the keychain allows ({limit})")
         }

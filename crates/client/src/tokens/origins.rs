@@ -24,9 +24,7 @@ pub struct OriginIndex {
 impl OriginIndex {
     /// The index in `cache_dir` (nothing is read or created yet).
     pub fn new(cache_dir: &Path) -> Self {
-        Self {
-            path: cache_dir.join(INDEX_FILE),
-        }
+        Self { path: cache_dir.join(INDEX_FILE) }
     }
 
     /// Where the index file is.
@@ -96,9 +94,6 @@ impl OriginIndex {
     }
 
     fn error(&self, action: &str, e: &dyn std::fmt::Display) -> StoreError {
-        StoreError::Backend(format!(
-            "cannot {action} the origins index {}: {e}",
-            self.path.display()
-        ))
+        StoreError::Backend(format!("cannot {action} the origins index {}: {e}", self.path.display()))
     }
 }

@@ -32,9 +32,7 @@ impl FromStr for StoreChoice {
             "keychain" => Ok(Self::Keychain),
             "file" => Ok(Self::File),
             "memory" => Ok(Self::Memory),
-            other => Err(format!(
-                "{STORE_ENV}={other:?} is not one of keychain, file, memory"
-            )),
+            other => Err(format!("{STORE_ENV}={other:?} is not one of keychain, file, memory")),
         }
     }
 }
@@ -61,13 +59,8 @@ impl StoreKind {
     pub fn warning(&self) -> Option<String> {
         match self {
             Self::Keychain => None,
-            Self::File { path, reason } => Some(format!(
-                "{reason}; tokens are kept in {} (mode 0600)",
-                path.display()
-            )),
-            Self::Memory => Some(format!(
-                "{STORE_ENV}=memory: tokens are kept in memory and forgotten on exit"
-            )),
+            Self::File { path, reason } => Some(format!("{reason}; tokens are kept in {} (mode 0600)", path.display())),
+            Self::Memory => Some(format!("{STORE_ENV}=memory: tokens are kept in memory and forgotten on exit")),
         }
     }
 }
@@ -97,26 +90,18 @@ pub fn default_store() -> (Arc<dyn TokenStore>, StoreKind) {
 pub fn store_in(cache_dir: &Path, choice: Option<StoreChoice>) -> (Arc<dyn TokenStore>, StoreKind) {
     let file = |reason: String| -> (Arc<dyn TokenStore>, StoreKind) {
         let store = FileStore::new(cache_dir);
-        let kind = StoreKind::File {
-            path: store.location().to_owned(),
-            reason,
-        };
+        let kind = StoreKind::File { path: store.location().to_owned(), reason };
         (Arc::new(store), kind)
     };
     match choice {
-        Some(StoreChoice::Keychain) => {
-            (Arc::new(KeychainStore::new(cache_dir)), StoreKind::Keychain)
-        }
+        Some(StoreChoice::Keychain) => (Arc::new(KeychainStore::new(cache_dir)), StoreKind::Keychain),
         Some(StoreChoice::File) => file(format!("the file store was chosen with {STORE_ENV}=file")),
         Some(StoreChoice::Memory) => (Arc::new(MemoryStore::default()), StoreKind::Memory),
         None => match KeychainStore::probe() {
             Ok(()) => (Arc::new(KeychainStore::new(cache_dir)), StoreKind::Keychain),
             Err(why) => {
                 tracing::debug!(backend = keychain::backend(), reason = %why, "keychain unreachable");
-                file(format!(
-                    "no keychain service reachable ({}: {why})",
-                    keychain::backend()
-                ))
+                file(format!("no keychain service reachable ({}: {why})", keychain::backend()))
             }
         },
     }

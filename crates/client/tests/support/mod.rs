@@ -19,9 +19,7 @@ pub fn in_child() -> bool {
 
 /// The cache directory a child was given.
 pub fn child_cache_dir() -> PathBuf {
-    PathBuf::from(
-        std::env::var_os("PORTHOLE_CACHE_DIR").expect("a child always gets PORTHOLE_CACHE_DIR"),
-    )
+    PathBuf::from(std::env::var_os("PORTHOLE_CACHE_DIR").expect("a child always gets PORTHOLE_CACHE_DIR"))
 }
 
 /// Where a child runs: directly, or inside `dbus-run-session` with an unlocked keyring.
@@ -46,18 +44,13 @@ pub fn run_in_child(name: &str, session: Session, home: &Path, envs: &[(&str, Os
         }
         Session::Keyring => {
             for tool in ["dbus-run-session", "gnome-keyring-daemon", "secret-tool"] {
-                assert!(
-                    on_path(tool),
-                    "{tool} is needed for the Secret Service tests: `make deps` installs it"
-                );
+                assert!(on_path(tool), "{tool} is needed for the Secret Service tests: `make deps` installs it");
             }
             // An empty password makes gnome-keyring prompt (there is no display): give one.
             let script = "printf porthole-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null \
                           && exec \"$0\" --exact \"$1\" --nocapture --test-threads=1";
             let mut c = Command::new("timeout");
-            c.args(["120", "dbus-run-session", "--", "sh", "-c", script])
-                .arg(&exe)
-                .arg(name);
+            c.args(["120", "dbus-run-session", "--", "sh", "-c", script]).arg(&exe).arg(name);
             c
         }
     };
@@ -67,8 +60,7 @@ pub fn run_in_child(name: &str, session: Session, home: &Path, envs: &[(&str, Os
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(home.join("run"), std::fs::Permissions::from_mode(0o700))
-            .expect("runtime dir mode");
+        std::fs::set_permissions(home.join("run"), std::fs::Permissions::from_mode(0o700)).expect("runtime dir mode");
     }
     cmd.env(CHILD_MARKER, "1")
         .env_remove("PORTHOLE_TOKEN_STORE")
@@ -110,6 +102,5 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }

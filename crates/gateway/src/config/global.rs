@@ -21,11 +21,7 @@ pub(crate) type Entries<'n, 'a> = HashMap<String, (&'n Node<'a>, &'n Node<'a>)>;
 /// Parses and validates the whole file; problems go to `issues`.
 pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Option<Config> {
     if yaml::is_null(root) {
-        issues.error(
-            1,
-            "",
-            "the config is empty; it needs certificates and routes",
-        );
+        issues.error(1, "", "the config is empty; it needs certificates and routes");
         return None;
     }
     let known = keys::all_of(keys::GLOBAL, keys::GLOBAL_IGNORED);
@@ -61,9 +57,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         .and_then(|(_, v)| values::duration(v, "cookie_expire", issues))
         .unwrap_or(DEFAULT_COOKIE_EXPIRE);
     let timeouts = timeouts(&map, issues);
-    let downstream_mtls = map
-        .get("downstream_mtls")
-        .and_then(|(_, v)| tls::downstream_mtls(v, base_dir, issues));
+    let downstream_mtls = map.get("downstream_mtls").and_then(|(_, v)| tls::downstream_mtls(v, base_dir, issues));
 
     let mut routes = Vec::new();
     if let Some((key_node, value)) = map.get("routes") {
@@ -113,20 +107,10 @@ fn timeouts(map: &Entries<'_, '_>, issues: &mut Issues) -> Timeouts {
 
 /// `:443` → `0.0.0.0:443`; checks there is a port.
 fn normalise_address(address: &str, line: usize, issues: &mut Issues) -> String {
-    let full = if address.starts_with(':') {
-        format!("0.0.0.0{address}")
-    } else {
-        address.to_owned()
-    };
-    let port_ok = full
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    let full = if address.starts_with(':') { format!("0.0.0.0{address}") } else { address.to_owned() };
+    let port_ok = full.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
     if !port_ok {
-        issues.error(
-            line,
-            "address",
-            format!("`{address}` is not `host:port` (e.g. `:443`, `127.0.0.1:8443`)"),
-        );
+        issues.error(line, "address", format!("`{address}` is not `host:port` (e.g. `:443`, `127.0.0.1:8443`)"));
     }
     full
 }
@@ -136,11 +120,7 @@ fn http_url(text: &str, line: usize, field: &str, issues: &mut Issues) -> Option
     match url::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
         Ok(_) => {
-            issues.error(
-                line,
-                field,
-                format!("`{text}` must be an http:// or https:// URL"),
-            );
+            issues.error(line, field, format!("`{text}` must be an http:// or https:// URL"));
             None
         }
         Err(e) => {
@@ -156,11 +136,7 @@ fn parse_routes(node: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Vec<Pa
         return Vec::new();
     }
     let Some(items) = node.data.as_sequence() else {
-        issues.error(
-            yaml::line(node),
-            "routes",
-            "expected a list of routes (`- from: …`)",
-        );
+        issues.error(yaml::line(node), "routes", "expected a list of routes (`- from: …`)");
         return Vec::new();
     };
     items
@@ -193,19 +169,9 @@ fn check_duplicates(routes: &[ParsedRoute], issues: &mut Issues) {
 /// `idp_*` keys.
 fn idp(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut Issues) -> Option<IdpConfig> {
     let Some((_, provider)) = map.get("idp_provider") else {
-        for key in [
-            "idp_provider_url",
-            "idp_client_id",
-            "idp_client_secret",
-            "idp_client_secret_file",
-            "idp_scopes",
-        ] {
+        for key in ["idp_provider_url", "idp_client_id", "idp_client_secret", "idp_client_secret_file", "idp_scopes"] {
             if let Some((n, _)) = map.get(key) {
-                issues.warn(
-                    yaml::line(n),
-                    key,
-                    "ignored because `idp_provider` is not set",
-                );
+                issues.warn(yaml::line(n), key, "ignored because `idp_provider` is not set");
             }
         }
         return None;
@@ -220,40 +186,24 @@ fn idp(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut Issues) -> Option<Id
         match map.get(key) {
             Some((_, v)) => yaml::string(v, key, issues).map(|s| (s, yaml::line(v))),
             None => {
-                issues.error(
-                    provider_line,
-                    key,
-                    format!("`{key}` is required with `idp_provider`"),
-                );
+                issues.error(provider_line, key, format!("`{key}` is required with `idp_provider`"));
                 None
             }
         }
     };
-    let provider_url = required("idp_provider_url", issues)
-        .and_then(|(u, line)| http_url(&u, line, "idp_provider_url", issues));
+    let provider_url =
+        required("idp_provider_url", issues).and_then(|(u, line)| http_url(&u, line, "idp_provider_url", issues));
     let client_id = required("idp_client_id", issues).map(|(s, _)| s);
-    let client_secret = match (
-        map.get("idp_client_secret"),
-        map.get("idp_client_secret_file"),
-    ) {
+    let client_secret = match (map.get("idp_client_secret"), map.get("idp_client_secret_file")) {
         (Some((_, v)), _) => yaml::string(v, "idp_client_secret", issues),
         (None, Some((_, v))) => yaml::string(v, "idp_client_secret_file", issues).and_then(|p| {
-            let bytes = values::read_file(
-                base_dir,
-                &p,
-                yaml::line(v),
-                "idp_client_secret_file",
-                issues,
-            )?;
+            let bytes = values::read_file(base_dir, &p, yaml::line(v), "idp_client_secret_file", issues)?;
             Some(String::from_utf8_lossy(&bytes).trim().to_owned())
         }),
         (None, None) => required("idp_client_secret", issues).map(|(s, _)| s),
     };
     let scopes = match map.get("idp_scopes") {
-        Some((_, v)) => yaml::string_list(v, "idp_scopes", true, issues)
-            .into_iter()
-            .map(|(s, _, _)| s)
-            .collect(),
+        Some((_, v)) => yaml::string_list(v, "idp_scopes", true, issues).into_iter().map(|(s, _, _)| s).collect(),
         None => ["openid", "profile", "email"].map(str::to_owned).to_vec(),
     };
     if name != "oidc" {

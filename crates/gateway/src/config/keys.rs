@@ -176,12 +176,7 @@ pub(crate) const ROUTE_HTTP_ONLY: &[&str] = &["redirect", "response"];
 pub(crate) const MTLS: &[&str] = &["ca", "ca_file", "enforcement"];
 
 /// `downstream_mtls` keys accepted with a "not supported yet, ignored" warning.
-pub(crate) const MTLS_IGNORED: &[&str] = &[
-    "crl",
-    "crl_file",
-    "match_subject_alt_names",
-    "max_verify_depth",
-];
+pub(crate) const MTLS_IGNORED: &[&str] = &["crl", "crl_file", "match_subject_alt_names", "max_verify_depth"];
 
 /// Every known key of a level, for "did you mean" hints.
 pub(crate) fn all_of(used: &[&'static str], ignored: &[&'static str]) -> Vec<&'static str> {

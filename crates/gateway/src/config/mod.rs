@@ -247,10 +247,7 @@ fn list_issues(issues: &[ConfigIssue]) -> String {
 /// # Errors
 /// [`ConfigError::Io`] when the file cannot be read, [`ConfigError::Invalid`] with every problem.
 pub fn load_file(path: &std::path::Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
     parse_str(&text, path.parent().unwrap_or(std::path::Path::new(".")))
 }
 
@@ -263,10 +260,7 @@ pub fn parse_str(text: &str, base_dir: &std::path::Path) -> Result<Loaded, Confi
     let mut issues = yaml::Issues::default();
     let config = global::parse(&root, base_dir, &mut issues);
     match config {
-        Some(config) if issues.errors.is_empty() => Ok(Loaded {
-            config,
-            warnings: issues.warnings,
-        }),
+        Some(config) if issues.errors.is_empty() => Ok(Loaded { config, warnings: issues.warnings }),
         _ => {
             let mut errors = issues.errors;
             errors.sort_by_key(|e| e.line);

@@ -22,12 +22,7 @@ pub(crate) struct ParsedRoute {
 }
 
 /// Parses one route; returns `None` when `from` or `to` is unusable (the problems are in `issues`).
-pub(crate) fn parse(
-    node: &Node<'_>,
-    field: &str,
-    base_dir: &Path,
-    issues: &mut Issues,
-) -> Option<ParsedRoute> {
+pub(crate) fn parse(node: &Node<'_>, field: &str, base_dir: &Path, issues: &mut Issues) -> Option<ParsedRoute> {
     let entries = yaml::entries(node, field, issues)?;
     let route_line = yaml::line(node);
     let mut known = keys::all_of(keys::ROUTE, keys::ROUTE_IGNORED);
@@ -39,28 +34,18 @@ pub(crate) fn parse(
         if keys::ROUTE.contains(&key.as_str()) {
             map.insert(key, (key_node, value));
         } else if keys::ROUTE_IGNORED.contains(&key.as_str()) {
-            issues.warn(
-                line,
-                sub,
-                format!("`{key}` has no effect for TCP routes; ignored"),
-            );
+            issues.warn(line, sub, format!("`{key}` has no effect for TCP routes; ignored"));
         } else if keys::ROUTE_HTTP_ONLY.contains(&key.as_str()) {
-            let message =
-                format!("`{key}` is for HTTP routes; this gateway serves tcp routes only");
+            let message = format!("`{key}` is for HTTP routes; this gateway serves tcp routes only");
             issues.error(line, sub, message);
         } else {
             issues.error(line, sub, yaml::unknown_key_message(&key, &known));
         }
     }
     let sub = |key: &str| yaml::join(field, key);
-    let string = |key: &str, issues: &mut Issues| {
-        map.get(key)
-            .and_then(|(_, v)| yaml::string(v, &sub(key), issues))
-    };
+    let string = |key: &str, issues: &mut Issues| map.get(key).and_then(|(_, v)| yaml::string(v, &sub(key), issues));
     let boolean = |key: &str, issues: &mut Issues| {
-        map.get(key)
-            .and_then(|(_, v)| yaml::boolean(v, &sub(key), issues))
-            .unwrap_or(false)
+        map.get(key).and_then(|(_, v)| yaml::boolean(v, &sub(key), issues)).unwrap_or(false)
     };
 
     let from = match map.get("from") {
@@ -68,33 +53,20 @@ pub(crate) fn parse(
             .and_then(|t| parse_from(&t, yaml::line(v), &sub("from"), issues))
             .map(|f| (f, yaml::line(v))),
         None => {
-            issues.error(
-                route_line,
-                sub("from"),
-                "`from` is required (e.g. `tcp+https://db.example.com:5432`)",
-            );
+            issues.error(route_line, sub("from"), "`from` is required (e.g. `tcp+https://db.example.com:5432`)");
             None
         }
     };
     let to = match map.get("to") {
         Some((_, v)) => parse_to(v, &sub("to"), issues),
         None => {
-            issues.error(
-                route_line,
-                sub("to"),
-                "`to` is required (e.g. `tcp://db.internal:5432`)",
-            );
+            issues.error(route_line, sub("to"), "`to` is required (e.g. `tcp://db.internal:5432`)");
             None
         }
     };
 
-    let policy_node = map
-        .get("policy")
-        .map(|(_, v)| *v)
-        .filter(|v| !yaml::is_null(v));
-    let policy = policy_node
-        .map(|v| crate::policy::parse_policy_node(v, &sub("policy"), issues))
-        .unwrap_or_default();
+    let policy_node = map.get("policy").map(|(_, v)| *v).filter(|v| !yaml::is_null(v));
+    let policy = policy_node.map(|v| crate::policy::parse_policy_node(v, &sub("policy"), issues)).unwrap_or_default();
     let legacy = legacy_rules(&map, field, issues);
     if legacy.allow_public_unauthenticated_access
         && (policy_node.is_some()
@@ -103,9 +75,7 @@ pub(crate) fn parse(
             || !legacy.allowed_domains.is_empty()
             || !legacy.allowed_idp_claims.is_empty())
     {
-        let line = map
-            .get("allow_public_unauthenticated_access")
-            .map_or(route_line, |(k, _)| yaml::line(k));
+        let line = map.get("allow_public_unauthenticated_access").map_or(route_line, |(k, _)| yaml::line(k));
         issues.error(
             line,
             sub("allow_public_unauthenticated_access"),
@@ -115,17 +85,11 @@ pub(crate) fn parse(
     }
     let policy: Policy = policy.with_legacy(&legacy);
     if policy.is_empty() {
-        issues.warn(
-            route_line,
-            field,
-            "the route has no policy: every connection will be denied",
-        );
+        issues.warn(route_line, field, "the route has no policy: every connection will be denied");
     }
 
     let tls_downstream_client_ca_pem = client_ca(&map, field, base_dir, issues);
-    let idle_timeout = map
-        .get("idle_timeout")
-        .and_then(|(_, v)| values::duration(v, &sub("idle_timeout"), issues));
+    let idle_timeout = map.get("idle_timeout").and_then(|(_, v)| values::duration(v, &sub("idle_timeout"), issues));
     let preserve_host_header = boolean("preserve_host_header", issues);
     let name = string("name", issues);
     let description = string("description", issues);
@@ -151,11 +115,7 @@ pub(crate) fn parse(
 
 /// `allowed_users`, `allowed_domains`, `allowed_idp_claims`, `allow_any_authenticated_user`,
 /// `allow_public_unauthenticated_access`.
-fn legacy_rules(
-    map: &HashMap<String, (&Node<'_>, &Node<'_>)>,
-    field: &str,
-    issues: &mut Issues,
-) -> LegacyRules {
+fn legacy_rules(map: &HashMap<String, (&Node<'_>, &Node<'_>)>, field: &str, issues: &mut Issues) -> LegacyRules {
     let list = |key: &str, issues: &mut Issues| -> Vec<String> {
         map.get(key)
             .map(|(_, v)| yaml::string_list(v, &yaml::join(field, key), false, issues))
@@ -165,16 +125,13 @@ fn legacy_rules(
             .collect()
     };
     let flag = |key: &str, issues: &mut Issues| {
-        map.get(key)
-            .and_then(|(_, v)| yaml::boolean(v, &yaml::join(field, key), issues))
-            .unwrap_or(false)
+        map.get(key).and_then(|(_, v)| yaml::boolean(v, &yaml::join(field, key), issues)).unwrap_or(false)
     };
     let mut claims = Vec::new();
     if let Some((_, v)) = map.get("allowed_idp_claims") {
         let claims_field = yaml::join(field, "allowed_idp_claims");
         for (name, _, values) in yaml::entries(v, &claims_field, issues).unwrap_or_default() {
-            let values =
-                yaml::string_list(values, &yaml::join(&claims_field, &name), false, issues);
+            let values = yaml::string_list(values, &yaml::join(&claims_field, &name), false, issues);
             claims.push((name, values.into_iter().map(|(s, _, _)| s).collect()));
         }
     }
@@ -202,15 +159,9 @@ fn client_ca(
     let text = yaml::string(v, &sub, issues)?;
     let (pem, source) = if key.ends_with("_file") {
         let source = format!("file `{}`", values::resolve(base_dir, &text).display());
-        (
-            values::read_file(base_dir, &text, line, &sub, issues)?,
-            source,
-        )
+        (values::read_file(base_dir, &text, line, &sub, issues)?, source)
     } else {
-        (
-            values::base64_pem(&text, line, &sub, issues)?,
-            format!("`{key}`"),
-        )
+        (values::base64_pem(&text, line, &sub, issues)?, format!("`{key}`"))
     };
     values::check_certs(&pem, &source, line, &sub, issues).then_some(pem)
 }
@@ -218,19 +169,10 @@ fn client_ca(
 /// Splits `host[:port]` / `[v6][:port]`; lower-cases the host and strips IPv6 brackets.
 pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or("unclosed `[` in an IPv6 address")?;
+        let (host, after) = rest.split_once(']').ok_or("unclosed `[` in an IPv6 address")?;
         match after {
             "" => (host, None),
-            _ => (
-                host,
-                Some(
-                    after
-                        .strip_prefix(':')
-                        .ok_or("expected `:port` after `]`")?,
-                ),
-            ),
+            _ => (host, Some(after.strip_prefix(':').ok_or("expected `:port` after `]`")?)),
         }
     } else {
         match authority.rsplit_once(':') {
@@ -259,25 +201,15 @@ pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), 
 
 /// Parses `from` (docs/protocol.md §1.3): plain `tcp+https://host[:port]` or bastion
 /// `tcp+https://proxy[:port]/host:port`.
-pub(crate) fn parse_from(
-    raw: &str,
-    line: usize,
-    field: &str,
-    issues: &mut Issues,
-) -> Option<RouteFrom> {
+pub(crate) fn parse_from(raw: &str, line: usize, field: &str, issues: &mut Issues) -> Option<RouteFrom> {
     let lower = raw.to_ascii_lowercase();
-    let rest = if let Some(rest) = ["tcp+https://", "tcp+http://"]
-        .iter()
-        .find_map(|p| lower.strip_prefix(p))
-    {
+    let rest = if let Some(rest) = ["tcp+https://", "tcp+http://"].iter().find_map(|p| lower.strip_prefix(p)) {
         rest
     } else {
         let message = if lower.starts_with("udp+") {
             format!("`{raw}`: UDP routes are not supported yet")
         } else if lower.starts_with("http://") || lower.starts_with("https://") {
-            format!(
-                "`{raw}` is an HTTP route; this gateway serves tcp routes only (write `tcp+https://host:port`)"
-            )
+            format!("`{raw}` is an HTTP route; this gateway serves tcp routes only (write `tcp+https://host:port`)")
         } else {
             format!("`{raw}` must start with `tcp+https://` or `tcp+http://`")
         };
@@ -295,12 +227,7 @@ pub(crate) fn parse_from(
     };
     let target = path.split('/').find(|s| !s.is_empty());
     let Some(target) = target else {
-        return Some(RouteFrom {
-            raw: raw.to_owned(),
-            host: proxy.0,
-            port: proxy.1,
-            bastion: None,
-        });
+        return Some(RouteFrom { raw: raw.to_owned(), host: proxy.0, port: proxy.1, bastion: None });
     };
     match split_host_port(target) {
         Ok((host, Some(port))) => Some(RouteFrom {
@@ -309,10 +236,7 @@ pub(crate) fn parse_from(
             port: Some(port),
             bastion: Some(authority.to_ascii_lowercase()),
         }),
-        Ok((_, None)) => bad(
-            issues,
-            format!("the bastion target `{target}` needs a port (`host:port`)"),
-        ),
+        Ok((_, None)) => bad(issues, format!("the bastion target `{target}` needs a port (`host:port`)")),
         Err(why) => bad(issues, why),
     }
 }
@@ -325,14 +249,9 @@ fn parse_to(node: &Node<'_>, field: &str, issues: &mut Issues) -> Option<Vec<Ups
         return None;
     }
     let before = issues.errors.len();
-    let upstreams: Vec<Upstream> = items
-        .iter()
-        .filter_map(|(text, line, item_field)| parse_upstream(text, *line, item_field, issues))
-        .collect();
-    let tcp = upstreams
-        .iter()
-        .filter(|u| matches!(u, Upstream::Tcp { .. }))
-        .count();
+    let upstreams: Vec<Upstream> =
+        items.iter().filter_map(|(text, line, item_field)| parse_upstream(text, *line, item_field, issues)).collect();
+    let tcp = upstreams.iter().filter(|u| matches!(u, Upstream::Tcp { .. })).count();
     if tcp != 0 && tcp != upstreams.len() {
         issues.error(
             yaml::line(node),
@@ -352,42 +271,23 @@ fn parse_upstream(text: &str, line: usize, field: &str, issues: &mut Issues) -> 
             Ok((host, Some(port))) if !authority.contains('/') => {
                 return Some(Upstream::Tcp { host, port });
             }
-            Ok((_, Some(_))) => issues.error(
-                line,
-                field,
-                format!("`{text}`: a tcp:// upstream has no path"),
-            ),
-            Ok((_, None)) => issues.error(
-                line,
-                field,
-                format!("`{text}` needs a port (`tcp://host:port`)"),
-            ),
+            Ok((_, Some(_))) => issues.error(line, field, format!("`{text}`: a tcp:// upstream has no path")),
+            Ok((_, None)) => issues.error(line, field, format!("`{text}` needs a port (`tcp://host:port`)")),
             Err(why) => issues.error(line, field, format!("`{text}`: {why}")),
         }
         return None;
     }
     if lower.starts_with("udp://") {
-        issues.error(
-            line,
-            field,
-            format!("`{text}`: UDP routes are not supported yet"),
-        );
+        issues.error(line, field, format!("`{text}`: UDP routes are not supported yet"));
         return None;
     }
-    let parsed = url::Url::parse(text)
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let parsed = url::Url::parse(text).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
     let Some(url) = parsed else {
-        let message =
-            format!("`{text}` must be `tcp://host:port` or an `http(s)://host[:port]` proxy");
+        let message = format!("`{text}` must be `tcp://host:port` or an `http(s)://host[:port]` proxy");
         issues.error(line, field, message);
         return None;
     };
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
     Some(Upstream::Proxy {
         tls: url.scheme() == "https",
         host: host.to_owned(),

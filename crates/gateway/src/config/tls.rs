@@ -10,31 +10,14 @@ use super::yaml::{self, Issues, Node};
 use super::{CertificatePair, DownstreamMtls, MtlsEnforcement, Secret, SecretBytes};
 
 /// `certificate_file`/`certificate_key_file`, `certificate`/`certificate_key`, `certificates:`.
-pub(crate) fn certificates(
-    map: &Entries<'_, '_>,
-    base_dir: &Path,
-    issues: &mut Issues,
-) -> Vec<CertificatePair> {
+pub(crate) fn certificates(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut Issues) -> Vec<CertificatePair> {
     let mut out = Vec::new();
     let errors_before = issues.errors.len();
-    for (cert_key, key_key) in [
-        ("certificate_file", "certificate_key_file"),
-        ("certificate", "certificate_key"),
-    ] {
+    for (cert_key, key_key) in [("certificate_file", "certificate_key_file"), ("certificate", "certificate_key")] {
         match (map.get(cert_key), map.get(key_key)) {
-            (Some((_, c)), Some((_, k))) => {
-                out.extend(pair(c, cert_key, k, key_key, base_dir, issues))
-            }
-            (Some((n, _)), None) => issues.error(
-                yaml::line(n),
-                key_key,
-                format!("`{cert_key}` needs `{key_key}`"),
-            ),
-            (None, Some((n, _))) => issues.error(
-                yaml::line(n),
-                cert_key,
-                format!("`{key_key}` needs `{cert_key}`"),
-            ),
+            (Some((_, c)), Some((_, k))) => out.extend(pair(c, cert_key, k, key_key, base_dir, issues)),
+            (Some((n, _)), None) => issues.error(yaml::line(n), key_key, format!("`{cert_key}` needs `{key_key}`")),
+            (None, Some((n, _))) => issues.error(yaml::line(n), cert_key, format!("`{key_key}` needs `{cert_key}`")),
             (None, None) => {}
         }
     }
@@ -42,19 +25,10 @@ pub(crate) fn certificates(
         match list.data.as_sequence() {
             Some(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    out.extend(list_entry(
-                        item,
-                        &format!("certificates[{i}]"),
-                        base_dir,
-                        issues,
-                    ));
+                    out.extend(list_entry(item, &format!("certificates[{i}]"), base_dir, issues));
                 }
             }
-            None => issues.error(
-                yaml::line(list),
-                "certificates",
-                "expected a list of `{cert, key}`",
-            ),
+            None => issues.error(yaml::line(list), "certificates", "expected a list of `{cert, key}`"),
         }
     }
     if out.is_empty() && issues.errors.len() == errors_before {
@@ -69,12 +43,7 @@ pub(crate) fn certificates(
 }
 
 /// One `certificates:` entry: `cert`/`key` (base64 PEM or path) or `cert_file`/`key_file`.
-fn list_entry(
-    item: &Node<'_>,
-    field: &str,
-    base_dir: &Path,
-    issues: &mut Issues,
-) -> Option<CertificatePair> {
+fn list_entry(item: &Node<'_>, field: &str, base_dir: &Path, issues: &mut Issues) -> Option<CertificatePair> {
     let entries = yaml::entries(item, field, issues)?;
     let (mut cert, mut key) = (None, None);
     for (k, key_node, v) in entries {
@@ -82,27 +51,17 @@ fn list_entry(
             "cert" | "cert_file" => cert = Some((k, v)),
             "key" | "key_file" => key = Some((k, v)),
             _ => {
-                let message =
-                    yaml::unknown_key_message(&k, &["cert", "key", "cert_file", "key_file"]);
+                let message = yaml::unknown_key_message(&k, &["cert", "key", "cert_file", "key_file"]);
                 issues.error(yaml::line(key_node), yaml::join(field, &k), message);
             }
         }
     }
     match (cert, key) {
-        (Some((ck, c)), Some((kk, k))) => pair(
-            c,
-            &yaml::join(field, &ck),
-            k,
-            &yaml::join(field, &kk),
-            base_dir,
-            issues,
-        ),
+        (Some((ck, c)), Some((kk, k))) => {
+            pair(c, &yaml::join(field, &ck), k, &yaml::join(field, &kk), base_dir, issues)
+        }
         _ => {
-            issues.error(
-                yaml::line(item),
-                field,
-                "a certificate entry needs both `cert` and `key`",
-            );
+            issues.error(yaml::line(item), field, "a certificate entry needs both `cert` and `key`");
             None
         }
     }
@@ -124,21 +83,13 @@ fn pair(
     let cert = load(cert, cert_field, issues).and_then(|(pem, source)| {
         values::check_certs(&pem, &source, yaml::line(cert), cert_field, issues).then_some(pem)
     });
-    let key = load(key, key_field, issues).and_then(|(pem, source)| {
-        values::check_key(&pem, &source, yaml::line(key), key_field, issues).then_some(pem)
-    });
-    Some(CertificatePair {
-        cert_pem: cert?,
-        key_pem: SecretBytes(key?),
-    })
+    let key = load(key, key_field, issues)
+        .and_then(|(pem, source)| values::check_key(&pem, &source, yaml::line(key), key_field, issues).then_some(pem));
+    Some(CertificatePair { cert_pem: cert?, key_pem: SecretBytes(key?) })
 }
 
 /// `signing_key` (base64 PEM) or `signing_key_file` (PEM, or base64 PEM): an EC P-256 key.
-pub(crate) fn signing_key(
-    map: &Entries<'_, '_>,
-    base_dir: &Path,
-    issues: &mut Issues,
-) -> Option<Secret> {
+pub(crate) fn signing_key(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut Issues) -> Option<Secret> {
     let (field, node, pem) = if let Some((_, v)) = map.get("signing_key") {
         let text = yaml::string(v, "signing_key", issues)?;
         let pem = if values::looks_like_pem(text.as_bytes()) {
@@ -164,22 +115,14 @@ pub(crate) fn signing_key(
         return None;
     }
     if !values::is_p256_key(&pem) {
-        issues.error(
-            line,
-            field,
-            "the signing key must be an EC P-256 (prime256v1) private key",
-        );
+        issues.error(line, field, "the signing key must be an EC P-256 (prime256v1) private key");
         return None;
     }
     Some(Secret(String::from_utf8_lossy(&pem).into_owned()))
 }
 
 /// `downstream_mtls:` mapping.
-pub(crate) fn downstream_mtls(
-    node: &Node<'_>,
-    base_dir: &Path,
-    issues: &mut Issues,
-) -> Option<DownstreamMtls> {
+pub(crate) fn downstream_mtls(node: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Option<DownstreamMtls> {
     let entries = yaml::entries(node, "downstream_mtls", issues)?;
     let known = keys::all_of(keys::MTLS, keys::MTLS_IGNORED);
     let mut ca_pem = None;
@@ -192,8 +135,8 @@ pub(crate) fn downstream_mtls(
                 ca_pem = yaml::string(v, &field, issues).and_then(|t| values::base64_pem(&t, line, &field, issues));
             }
             "ca_file" => {
-                ca_pem = yaml::string(v, &field, issues)
-                    .and_then(|p| values::read_file(base_dir, &p, line, &field, issues));
+                ca_pem =
+                    yaml::string(v, &field, issues).and_then(|p| values::read_file(base_dir, &p, line, &field, issues));
             }
             "enforcement" => match yaml::string(v, &field, issues).as_deref() {
                 Some("policy_with_default_deny") => enforcement = MtlsEnforcement::PolicyWithDefaultDeny,
@@ -213,24 +156,11 @@ pub(crate) fn downstream_mtls(
         }
     }
     let Some(ca_pem) = ca_pem else {
-        issues.warn(
-            yaml::line(node),
-            "downstream_mtls",
-            "no `ca` or `ca_file`: downstream_mtls has no effect",
-        );
+        issues.warn(yaml::line(node), "downstream_mtls", "no `ca` or `ca_file`: downstream_mtls has no effect");
         return None;
     };
-    if !values::check_certs(
-        &ca_pem,
-        "the client CA",
-        yaml::line(node),
-        "downstream_mtls",
-        issues,
-    ) {
+    if !values::check_certs(&ca_pem, "the client CA", yaml::line(node), "downstream_mtls", issues) {
         return None;
     }
-    Some(DownstreamMtls {
-        ca_pem,
-        enforcement,
-    })
+    Some(DownstreamMtls { ca_pem, enforcement })
 }

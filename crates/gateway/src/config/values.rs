@@ -28,14 +28,10 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let number: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let seconds = match &rest[..unit_len] {
             "ns" => 1e-9,
             "us" | "µs" | "μs" => 1e-6,
@@ -71,30 +67,16 @@ pub(crate) fn duration(node: &Node<'_>, field: &str, issues: &mut Issues) -> Opt
 /// Resolves a path from the config against the config file's folder.
 pub(crate) fn resolve(base_dir: &Path, path: &str) -> PathBuf {
     let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_owned()
-    } else {
-        base_dir.join(p)
-    }
+    if p.is_absolute() { p.to_owned() } else { base_dir.join(p) }
 }
 
 /// Reads a file named in the config; records an error naming the field and the path.
-pub(crate) fn read_file(
-    base_dir: &Path,
-    path: &str,
-    line: usize,
-    field: &str,
-    issues: &mut Issues,
-) -> Option<Vec<u8>> {
+pub(crate) fn read_file(base_dir: &Path, path: &str, line: usize, field: &str, issues: &mut Issues) -> Option<Vec<u8>> {
     let full = resolve(base_dir, path);
     match std::fs::read(&full) {
         Ok(bytes) => Some(bytes),
         Err(e) => {
-            issues.error(
-                line,
-                field,
-                format!("cannot read file `{}`: {e}", full.display()),
-            );
+            issues.error(line, field, format!("cannot read file `{}`: {e}", full.display()));
             None
         }
     }
@@ -110,20 +92,11 @@ pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Decodes a base64 value that must hold PEM text; records an error otherwise.
-pub(crate) fn base64_pem(
-    text: &str,
-    line: usize,
-    field: &str,
-    issues: &mut Issues,
-) -> Option<Vec<u8>> {
+pub(crate) fn base64_pem(text: &str, line: usize, field: &str, issues: &mut Issues) -> Option<Vec<u8>> {
     match decode_base64(text) {
         Some(bytes) if looks_like_pem(&bytes) => Some(bytes),
         Some(_) => {
-            issues.error(
-                line,
-                field,
-                "the base64 value does not decode to PEM text (`-----BEGIN …`)",
-            );
+            issues.error(line, field, "the base64 value does not decode to PEM text (`-----BEGIN …`)");
             None
         }
         None => {
@@ -139,13 +112,7 @@ pub(crate) fn looks_like_pem(bytes: &[u8]) -> bool {
 }
 
 /// Checks that PEM holds at least one certificate; `source` names it in the message.
-pub(crate) fn check_certs(
-    pem: &[u8],
-    source: &str,
-    line: usize,
-    field: &str,
-    issues: &mut Issues,
-) -> bool {
+pub(crate) fn check_certs(pem: &[u8], source: &str, line: usize, field: &str, issues: &mut Issues) -> bool {
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
     match certs {
         Ok(certs) if !certs.is_empty() => true,
@@ -154,32 +121,18 @@ pub(crate) fn check_certs(
             false
         }
         Err(e) => {
-            issues.error(
-                line,
-                field,
-                format!("{source} is not a valid PEM certificate: {e}"),
-            );
+            issues.error(line, field, format!("{source} is not a valid PEM certificate: {e}"));
             false
         }
     }
 }
 
 /// Checks that PEM holds a private key; `source` names it in the message.
-pub(crate) fn check_key(
-    pem: &[u8],
-    source: &str,
-    line: usize,
-    field: &str,
-    issues: &mut Issues,
-) -> bool {
+pub(crate) fn check_key(pem: &[u8], source: &str, line: usize, field: &str, issues: &mut Issues) -> bool {
     match PrivateKeyDer::from_pem_slice(pem) {
         Ok(_) => true,
         Err(e) => {
-            issues.error(
-                line,
-                field,
-                format!("{source} is not a valid PEM private key: {e}"),
-            );
+            issues.error(line, field, format!("{source} is not a valid PEM private key: {e}"));
             false
         }
     }
@@ -195,17 +148,13 @@ pub(crate) fn pem_inline_or_file(
     issues: &mut Issues,
 ) -> Option<(Vec<u8>, String)> {
     if looks_like_pem(text.as_bytes()) {
-        return Some((
-            text.as_bytes().to_vec(),
-            format!("the inline value of `{field}`"),
-        ));
+        return Some((text.as_bytes().to_vec(), format!("the inline value of `{field}`")));
     }
     if let Some(bytes) = decode_base64(text).filter(|b| looks_like_pem(b)) {
         return Some((bytes, format!("the base64 value of `{field}`")));
     }
     let full = resolve(base_dir, text);
-    read_file(base_dir, text, line, field, issues)
-        .map(|b| (b, format!("file `{}`", full.display())))
+    read_file(base_dir, text, line, field, issues).map(|b| (b, format!("file `{}`", full.display())))
 }
 
 /// Whether a PEM private key is on the P-256 curve: its DER names the `prime256v1` OID
@@ -216,6 +165,5 @@ pub(crate) fn is_p256_key(pem: &[u8]) -> bool {
         return false;
     };
     let der = key.secret_der();
-    !matches!(key, PrivateKeyDer::Pkcs1(_))
-        && der.windows(PRIME256V1.len()).any(|w| w == PRIME256V1)
+    !matches!(key, PrivateKeyDer::Pkcs1(_)) && der.windows(PRIME256V1.len()).any(|w| w == PRIME256V1)
 }

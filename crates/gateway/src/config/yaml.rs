@@ -22,30 +22,19 @@ pub(crate) struct Issues {
 impl Issues {
     /// Records an error.
     pub fn error(&mut self, line: usize, field: impl Into<String>, message: impl Into<String>) {
-        self.errors.push(ConfigIssue {
-            line,
-            field: field.into(),
-            message: message.into(),
-        });
+        self.errors.push(ConfigIssue { line, field: field.into(), message: message.into() });
     }
 
     /// Records a warning.
     pub fn warn(&mut self, line: usize, field: impl Into<String>, message: impl Into<String>) {
-        self.warnings.push(ConfigIssue {
-            line,
-            field: field.into(),
-            message: message.into(),
-        });
+        self.warnings.push(ConfigIssue { line, field: field.into(), message: message.into() });
     }
 }
 
 /// Parses YAML text into its first document (an empty file gives a null node).
 pub(crate) fn load(text: &str) -> Result<Node<'_>, ConfigIssue> {
     match MarkedYaml::load_from_str(text) {
-        Ok(docs) => Ok(docs
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| MarkedYaml::value_from_str("~"))),
+        Ok(docs) => Ok(docs.into_iter().next().unwrap_or_else(|| MarkedYaml::value_from_str("~"))),
         Err(e) => Err(ConfigIssue {
             line: e.marker().line(),
             field: String::new(),
@@ -61,11 +50,7 @@ pub(crate) fn line(node: &Node<'_>) -> usize {
 
 /// Joins a parent field path and a key (`routes[0]` + `to` → `routes[0].to`).
 pub(crate) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
 }
 
 /// Whether the node is YAML null (`~`, `null`, or nothing).
@@ -128,17 +113,11 @@ pub(crate) fn string_list(
         return Vec::new();
     };
     let parts: Vec<String> = if split_commas {
-        text.split(',')
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect()
+        text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
     } else {
         vec![text]
     };
-    parts
-        .into_iter()
-        .map(|s| (s, line(node), field.to_owned()))
-        .collect()
+    parts.into_iter().map(|s| (s, line(node), field.to_owned())).collect()
 }
 
 /// The entries of a mapping as `(key text, key node, value node)`; records an error (and returns
@@ -179,12 +158,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// The closest of `known` to `key` within edit distance 2, if any.
 pub(crate) fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    known
-        .iter()
-        .map(|k| (edit_distance(key, k), *k))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    known.iter().map(|k| (edit_distance(key, k), *k)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, k)| k)
 }
 
 /// The message for an unknown key, with a "did you mean" hint when one is close.

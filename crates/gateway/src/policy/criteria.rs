@@ -21,8 +21,7 @@ pub enum StringMatcher {
 
 impl StringMatcher {
     /// The operator names accepted in YAML.
-    pub const OPERATORS: &'static [&'static str] =
-        &["is", "in", "starts_with", "ends_with", "contains"];
+    pub const OPERATORS: &'static [&'static str] = &["is", "in", "starts_with", "ends_with", "contains"];
 
     /// Whether `s` matches; `fold` compares case-insensitively.
     pub fn matches(&self, s: &str, fold: bool) -> bool {
@@ -66,16 +65,8 @@ pub enum Criterion {
 
 impl Criterion {
     /// The criterion names accepted in YAML (`claim/<name>` stands for any claim).
-    pub const NAMES: &'static [&'static str] = &[
-        "accept",
-        "reject",
-        "authenticated_user",
-        "email",
-        "domain",
-        "user",
-        "groups",
-        "claim/<name>",
-    ];
+    pub const NAMES: &'static [&'static str] =
+        &["accept", "reject", "authenticated_user", "email", "domain", "user", "groups", "claim/<name>"];
 
     /// Whether deciding this criterion needs a session.
     pub fn needs_session(&self) -> bool {
@@ -116,12 +107,7 @@ fn email(who: &Identity) -> Option<String> {
     if unverified {
         return None;
     }
-    who.email.clone().or_else(|| {
-        who.claims
-            .get("email")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    })
+    who.email.clone().or_else(|| who.claims.get("email").and_then(Value::as_str).map(str::to_owned))
 }
 
 /// A JSON scalar in its string form (`"x"` → `x`, `3` → `3`, `true` → `true`).

@@ -183,11 +183,7 @@ impl Policy {
         let node = crate::config::yaml::load(text).map_err(|e| vec![e])?;
         let mut issues = crate::config::yaml::Issues::default();
         let policy = parse::parse_policy(&node, "policy", &mut issues);
-        if issues.errors.is_empty() {
-            Ok(policy)
-        } else {
-            Err(issues.errors)
-        }
+        if issues.errors.is_empty() { Ok(policy) } else { Err(issues.errors) }
     }
 
     /// Adds allow blocks compiled from the legacy route keys.
@@ -209,16 +205,10 @@ impl Policy {
             terms.push(Term::Criterion(Criterion::Domain(m)));
         }
         for (name, values) in &legacy.allowed_idp_claims {
-            terms.push(Term::Criterion(Criterion::Claim {
-                name: name.clone(),
-                values: values.clone(),
-            }));
+            terms.push(Term::Criterion(Criterion::Claim { name: name.clone(), values: values.clone() }));
         }
         if !terms.is_empty() {
-            self.allow.push(Block {
-                op: Operator::Or,
-                terms,
-            });
+            self.allow.push(Block { op: Operator::Or, terms });
         }
         self
     }
@@ -226,10 +216,7 @@ impl Policy {
     /// Whether some criterion needs a session (anything but `accept`/`reject`): a route with
     /// such a policy needs an identity provider.
     pub fn needs_session(&self) -> bool {
-        self.allow
-            .iter()
-            .chain(&self.deny)
-            .any(Block::needs_session)
+        self.allow.iter().chain(&self.deny).any(Block::needs_session)
     }
 
     /// Whether the policy has no rules at all (every request is denied).

@@ -56,11 +56,7 @@ fn parse_rule(node: &Node<'_>, field: &str, policy: &mut Policy, issues: &mut Is
         match yaml::scalar_text(value).as_deref() {
             Some("allow") => policy.allow.extend(block),
             Some("deny") => policy.deny.extend(block),
-            _ => issues.error(
-                yaml::line(value),
-                action_field,
-                "expected `allow` or `deny`",
-            ),
+            _ => issues.error(yaml::line(value), action_field, "expected `allow` or `deny`"),
         }
         return;
     }
@@ -70,19 +66,12 @@ fn parse_rule(node: &Node<'_>, field: &str, policy: &mut Policy, issues: &mut Is
     for (key, key_node, value) in &entries {
         let sub = yaml::join(field, key);
         match key.as_str() {
-            "allow" => policy
-                .allow
-                .extend(parse_operators(value, &sub, &[], issues)),
-            "deny" => policy
-                .deny
-                .extend(parse_operators(value, &sub, &[], issues)),
+            "allow" => policy.allow.extend(parse_operators(value, &sub, &[], issues)),
+            "deny" => policy.deny.extend(parse_operators(value, &sub, &[], issues)),
             _ => issues.error(
                 yaml::line(key_node),
                 sub,
-                format!(
-                    "{}; a rule has `allow:` and/or `deny:`",
-                    yaml::unknown_key_message(key, RULE_KEYS)
-                ),
+                format!("{}; a rule has `allow:` and/or `deny:`", yaml::unknown_key_message(key, RULE_KEYS)),
             ),
         }
     }
@@ -90,12 +79,7 @@ fn parse_rule(node: &Node<'_>, field: &str, policy: &mut Policy, issues: &mut Is
 
 /// Parses an action mapping (`or: [...]`, `and: [...]` …) into one block; several operators in
 /// one mapping must all hold. Keys in `skip` are left to the caller.
-fn parse_operators(
-    node: &Node<'_>,
-    field: &str,
-    skip: &[&str],
-    issues: &mut Issues,
-) -> Option<Block> {
+fn parse_operators(node: &Node<'_>, field: &str, skip: &[&str], issues: &mut Issues) -> Option<Block> {
     let before = issues.errors.len();
     let entries = yaml::entries(node, field, issues)?;
     let mut blocks = Vec::new();
@@ -105,36 +89,23 @@ fn parse_operators(
         }
         let sub = yaml::join(field, key);
         match operator(key) {
-            Some(op) => blocks.push(Block {
-                op,
-                terms: parse_terms(value, &sub, issues),
-            }),
+            Some(op) => blocks.push(Block { op, terms: parse_terms(value, &sub, issues) }),
             None => issues.error(
                 yaml::line(key_node),
                 sub,
-                format!(
-                    "unknown operator `{key}`; supported operators: and, or, not, nor{}",
-                    hint(key, OPERATORS)
-                ),
+                format!("unknown operator `{key}`; supported operators: and, or, not, nor{}", hint(key, OPERATORS)),
             ),
         }
     }
     match blocks.len() {
         0 => {
             if issues.errors.len() == before {
-                issues.error(
-                    yaml::line(node),
-                    field,
-                    "expected one of `and`, `or`, `not`, `nor`",
-                );
+                issues.error(yaml::line(node), field, "expected one of `and`, `or`, `not`, `nor`");
             }
             None
         }
         1 => blocks.pop(),
-        _ => Some(Block {
-            op: Operator::And,
-            terms: blocks.into_iter().map(Term::Block).collect(),
-        }),
+        _ => Some(Block { op: Operator::And, terms: blocks.into_iter().map(Term::Block).collect() }),
     }
 }
 
@@ -151,9 +122,7 @@ fn operator(key: &str) -> Option<Operator> {
 
 /// `; did you mean `x`?` or nothing.
 fn hint(key: &str, known: &[&str]) -> String {
-    yaml::suggest(key, known)
-        .map(|k| format!("; did you mean `{k}`?"))
-        .unwrap_or_default()
+    yaml::suggest(key, known).map(|k| format!("; did you mean `{k}`?")).unwrap_or_default()
 }
 
 /// Parses the list under an operator: criteria and nested operator blocks.
@@ -186,10 +155,7 @@ fn parse_terms(node: &Node<'_>, field: &str, issues: &mut Issues) -> Vec<Term> {
         let (key, key_node, value) = &entries[0];
         let sub = yaml::join(&item_field, key);
         if let Some(op) = operator(key) {
-            terms.push(Term::Block(Block {
-                op,
-                terms: parse_terms(value, &sub, issues),
-            }));
+            terms.push(Term::Block(Block { op, terms: parse_terms(value, &sub, issues) }));
         } else if let Some(c) = parse_criterion(key, key_node, value, &sub, issues) {
             terms.push(Term::Criterion(c));
         }
@@ -208,9 +174,7 @@ fn parse_criterion(
     match key {
         "accept" => yaml::boolean(value, field, issues).map(Criterion::Accept),
         "reject" => yaml::boolean(value, field, issues).map(Criterion::Reject),
-        "authenticated_user" => {
-            yaml::boolean(value, field, issues).map(Criterion::AuthenticatedUser)
-        }
+        "authenticated_user" => yaml::boolean(value, field, issues).map(Criterion::AuthenticatedUser),
         "email" => string_matcher(value, field, issues).map(Criterion::Email),
         "domain" => string_matcher(value, field, issues).map(Criterion::Domain),
         "user" => string_matcher(value, field, issues).map(Criterion::User),
@@ -218,35 +182,19 @@ fn parse_criterion(
         _ if key.starts_with("claim/") => {
             let name = &key["claim/".len()..];
             if name.is_empty() {
-                issues.error(
-                    yaml::line(key_node),
-                    field,
-                    "`claim/` needs a claim name, e.g. `claim/groups`",
-                );
+                issues.error(yaml::line(key_node), field, "`claim/` needs a claim name, e.g. `claim/groups`");
                 return None;
             }
             let values = scalars(value, field, issues)?;
-            Some(Criterion::Claim {
-                name: name.to_owned(),
-                values,
-            })
+            Some(Criterion::Claim { name: name.to_owned(), values })
         }
         _ => {
             let supported = Criterion::NAMES.join(", ");
             let message = if UNSUPPORTED.contains(&key) {
-                format!(
-                    "criterion `{key}` is not supported by this gateway; supported criteria: {supported}"
-                )
+                format!("criterion `{key}` is not supported by this gateway; supported criteria: {supported}")
             } else {
-                let names: Vec<&str> = Criterion::NAMES
-                    .iter()
-                    .copied()
-                    .filter(|n| !n.contains('<'))
-                    .collect();
-                format!(
-                    "unknown criterion `{key}`; supported criteria: {supported}{}",
-                    hint(key, &names)
-                )
+                let names: Vec<&str> = Criterion::NAMES.iter().copied().filter(|n| !n.contains('<')).collect();
+                format!("unknown criterion `{key}`; supported criteria: {supported}{}", hint(key, &names))
             };
             issues.error(yaml::line(key_node), field, message);
             None
@@ -257,18 +205,11 @@ fn parse_criterion(
 /// A scalar, or a list of scalars, as strings.
 fn scalars(node: &Node<'_>, field: &str, issues: &mut Issues) -> Option<Vec<String>> {
     if node.data.as_sequence().is_none() && yaml::scalar_text(node).is_none() {
-        issues.error(
-            yaml::line(node),
-            field,
-            "expected a value or a list of values",
-        );
+        issues.error(yaml::line(node), field, "expected a value or a list of values");
         return None;
     }
     let before = issues.errors.len();
-    let items: Vec<String> = yaml::string_list(node, field, false, issues)
-        .into_iter()
-        .map(|(s, _, _)| s)
-        .collect();
+    let items: Vec<String> = yaml::string_list(node, field, false, issues).into_iter().map(|(s, _, _)| s).collect();
     (issues.errors.len() == before).then_some(items)
 }
 
@@ -322,11 +263,7 @@ fn single_operator<'n, 'a>(
 ) -> Option<(String, &'n Node<'a>, &'n Node<'a>)> {
     let mut entries = yaml::entries(node, field, issues)?;
     if entries.len() != 1 {
-        issues.error(
-            yaml::line(node),
-            field,
-            "expected exactly one operator, e.g. `is: value`",
-        );
+        issues.error(yaml::line(node), field, "expected exactly one operator, e.g. `is: value`");
         return None;
     }
     entries.pop()
@@ -337,10 +274,6 @@ fn bad_operator(op: &str, op_node: &Node<'_>, field: &str, known: &[&str], issue
     issues.error(
         yaml::line(op_node),
         field,
-        format!(
-            "unknown operator `{op}`; supported: {}{}",
-            known.join(", "),
-            hint(op, known)
-        ),
+        format!("unknown operator `{op}`; supported: {}{}", known.join(", "), hint(op, known)),
     );
 }

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use porthole_gateway::token::TokenKeys;
 use porthole_gateway::{Gateway, Running};
 use porthole_testkit::certs::{CertPair, TestPki};
-use porthole_testkit::idp::{self, Idp};
 pub use porthole_testkit::connect::{Reply, connect_on, tls_connect};
+use porthole_testkit::idp::{self, Idp};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -79,7 +79,8 @@ impl Stack {
 
     /// Signs a token with the gateway's key, as a login would, for `claims`.
     pub fn mint(&self, claims: serde_json::Value) -> String {
-        let (keys, _) = TokenKeys::new(Some(&self.signing_key_pem), self.base_url(), Duration::from_secs(3600)).unwrap();
+        let (keys, _) =
+            TokenKeys::new(Some(&self.signing_key_pem), self.base_url(), Duration::from_secs(3600)).unwrap();
         keys.issue(claims.as_object().expect("claims object")).expect("sign")
     }
 
@@ -102,4 +103,3 @@ impl Stack {
         connect_on(stream, authority, headers).await
     }
 }
-

@@ -109,7 +109,11 @@ async fn wait_for_token(callback: CallbackServer, timeout: Duration) -> Result<T
 ///
 /// # Errors
 /// [`LoginError::Fetch`] for network errors and non-2xx answers.
-pub async fn fetch_login_url(base: &str, redirect: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<String, LoginError> {
+pub async fn fetch_login_url(
+    base: &str,
+    redirect: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<String, LoginError> {
     fetch(base, redirect, tls).await.map_err(|source| LoginError::Fetch { base: base.to_owned(), source })
 }
 
@@ -161,12 +165,18 @@ mod tests {
         let callback = CallbackServer::bind().await.expect("a loopback port");
         let started = tokio::time::Instant::now();
         let e = wait_for_token(callback, Duration::from_secs(300)).await.expect_err("nobody comes back");
-        assert_eq!(started.elapsed(), Duration::from_secs(300), "the wait ends at its deadline, not before or long after");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(300),
+            "the wait ends at its deadline, not before or long after"
+        );
         assert_eq!(
             e.to_string(),
             "login not completed within 5 min; run the command again to get a new login URL (or use --no-browser and open it yourself)"
         );
-        assert!(LoginError::Timeout(Duration::from_secs(90)).to_string().starts_with("login not completed within 90 s;"));
+        assert!(
+            LoginError::Timeout(Duration::from_secs(90)).to_string().starts_with("login not completed within 90 s;")
+        );
     }
 
     #[tokio::test]

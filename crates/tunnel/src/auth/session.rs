@@ -40,7 +40,9 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("service_account", &self.service_account.is_some()).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("service_account", &self.service_account.is_some())
+            .finish_non_exhaustive()
     }
 }
 

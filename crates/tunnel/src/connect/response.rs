@@ -62,9 +62,7 @@ pub async fn read_head<R: AsyncRead + Unpin>(io: &mut R) -> Result<Head, Connect
             }
         }
     };
-    tokio::time::timeout(HEAD_TIMEOUT, read)
-        .await
-        .map_err(|_| protocol("no answer to CONNECT within 30 s"))?
+    tokio::time::timeout(HEAD_TIMEOUT, read).await.map_err(|_| protocol("no answer to CONNECT within 30 s"))?
 }
 
 fn parse(buf: &[u8]) -> Result<Option<Head>, ConnectError> {

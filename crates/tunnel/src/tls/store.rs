@@ -57,7 +57,9 @@ impl StoreResolver {
             }
         }
         if identities.is_empty() {
-            return Err(store_err("no client identity found (expected *.pem with certificate and key, or name.crt + name.key)".into()));
+            return Err(store_err(
+                "no client identity found (expected *.pem with certificate and key, or name.crt + name.key)".into(),
+            ));
         }
         Ok(Self { identities, issuer, subject })
     }
@@ -92,7 +94,8 @@ impl ResolvesClientCert for StoreResolver {
 
 fn load_identity(cert_file: &Path, key_file: &Path) -> Result<Identity, String> {
     let cert_pem = std::fs::read(cert_file).map_err(|e| e.to_string())?;
-    let key_pem = if cert_file == key_file { cert_pem.clone() } else { std::fs::read(key_file).map_err(|e| e.to_string())? };
+    let key_pem =
+        if cert_file == key_file { cert_pem.clone() } else { std::fs::read(key_file).map_err(|e| e.to_string())? };
     let key = certified_key(&cert_pem, &key_pem)?;
     let (issuer, subject) = {
         let leaf = key.cert.first().ok_or("no certificate")?;

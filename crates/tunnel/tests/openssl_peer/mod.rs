@@ -67,7 +67,10 @@ pub fn our_client_config(ca_pem: &[u8], client: Option<&CertPair>) -> Arc<rustls
     let opts = TlsOptions {
         disable_verification: false,
         ca_pem: Some(ca_pem.to_vec()),
-        client: client.map(|c| ClientIdentity::Pem { cert_pem: c.cert_pem.clone().into_bytes(), key_pem: KeyPem(c.key_pem.clone().into_bytes()) }),
+        client: client.map(|c| ClientIdentity::Pem {
+            cert_pem: c.cert_pem.clone().into_bytes(),
+            key_pem: KeyPem(c.key_pem.clone().into_bytes()),
+        }),
     };
     client_config(&opts).unwrap()
 }
@@ -79,7 +82,10 @@ pub fn our_server_config(cert_pem: &[u8], key_pem: &[u8]) -> Arc<rustls::ServerC
 }
 
 /// Our client: TCP to `addr`, then `stream::connect` for `localhost`, within [`WAIT`].
-pub async fn our_client(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin + Send> {
+pub async fn our_client(
+    addr: SocketAddr,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin + Send> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").unwrap();
     tokio::time::timeout(WAIT, porthole_tunnel::tls::stream::connect(config, name, tcp))
@@ -88,7 +94,10 @@ pub async fn our_client(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> 
 }
 
 /// Our server: accepts one TCP connection on `listener`, then `stream::accept`.
-pub async fn our_server(listener: &TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin + Send> {
+pub async fn our_server(
+    listener: &TcpListener,
+    config: Arc<rustls::ServerConfig>,
+) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin + Send> {
     let (tcp, _) = tokio::time::timeout(WAIT, listener.accept()).await.map_err(std::io::Error::other)??;
     tokio::time::timeout(WAIT, porthole_tunnel::tls::stream::accept(config, tcp))
         .await
@@ -119,7 +128,8 @@ pub fn digits(from: usize, lines: usize) -> Vec<u8> {
 /// `openssl s_client` as the peer too, about one run in six).
 pub async fn handshake_done(peer: &OpenSsl) {
     porthole_testkit::eventually::poll_until("openssl finishes its handshake", WAIT, || {
-        let done = peer.stderr_text().contains("Ciphersuite: ") || peer.stdout().windows(10).any(|w| w == b"CIPHER is ");
+        let done =
+            peer.stderr_text().contains("Ciphersuite: ") || peer.stdout().windows(10).any(|w| w == b"CIPHER is ");
         async move { if done { Ok(()) } else { Err("not yet") } }
     })
     .await
@@ -129,6 +139,8 @@ pub async fn handshake_done(peer: &OpenSsl) {
 /// Reads exactly `n` bytes within [`WAIT`].
 pub async fn read_n(s: &mut (impl AsyncRead + Unpin), n: usize) -> std::io::Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    tokio::time::timeout(WAIT, s.read_exact(&mut buf)).await.map_err(|_| std::io::Error::other(format!("{n} bytes did not arrive within {WAIT:?}")))??;
+    tokio::time::timeout(WAIT, s.read_exact(&mut buf))
+        .await
+        .map_err(|_| std::io::Error::other(format!("{n} bytes did not arrive within {WAIT:?}")))??;
     Ok(buf)
 }
