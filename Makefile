@@ -5,16 +5,19 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := test
 
-# Debian packages the tests start (command that proves each one is there: package name).
-DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools tinyproxy:tinyproxy chromium:chromium \
-	sshd:openssh-server ssh:openssh-client node:nodejs npm:npm openssl:openssl \
+# Debian packages, by who needs them (a command that proves each one is there: its package).
+# `make demo` runs node (the IdP, the UI build), redis and openssl, and builds the desktop app
+# against WebKitGTK and the tray library.
+DEMO_DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools node:nodejs npm:npm openssl:openssl
+DESKTOP_DEB_PACKAGES := libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+# The tests start these as well.
+TEST_DEB_TOOLS := tinyproxy:tinyproxy chromium:chromium sshd:openssh-server ssh:openssh-client \
 	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools \
 	stunnel4:stunnel4 iperf3:iperf3 haproxy:haproxy
-# PostgreSQL's server binaries are not on PATH in Debian: check the package instead. The
-# desktop app builds against WebKitGTK and the tray library, and its end-to-end test drives the
-# real window under Xvfb through WebKitWebDriver.
-DEB_PACKAGES := postgresql libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
-	xvfb webkit2gtk-driver
+# PostgreSQL's binaries are not on PATH in Debian: check the package instead (psql_tunnel.rs
+# runs initdb, postgres and psql from /usr/lib/postgresql). The desktop's end-to-end test drives
+# the real window under Xvfb through WebKitWebDriver.
+TEST_DEB_PACKAGES := postgresql xvfb webkit2gtk-driver
 NEXTEST_VERSION := 0.9.143
 CARGO_FUZZ_VERSION := 0.13.2
 # `make fuzz`: seconds per target, and the sanitizer (`none`: the code is safe Rust, and
@@ -25,30 +28,45 @@ FUZZ_SANITIZER ?= none
 FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm),/dev/shm,/tmp)
 FUZZ_TARGETS := connect_response gateway_head target gateway_config policy desktop_import login_callback
 TAURI_DRIVER_VERSION := 2.1.0
+# `make lint`'s unused-dependency check; the version is pinned because its verdict depends on it.
+CARGO_MACHETE_VERSION := 0.9.2
+# Where cargo-machete looks: the workspace's crates (fuzz/ is its own workspace, and
+# --with-metadata would rewrite its lock file).
+MACHETE_PATHS := crates src-tauri tests
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test deps deb-deps node-deps rust-deps ui-build test-ui test-rust lint bench-smoke demo clean-demo bench fuzz fuzz-replay
+.PHONY: test deps deb-deps demo-deb-deps node-deps rust-deps machete-dep ui-build test-ui test-rust lint docs \
+	bench-smoke demo clean-demo bench fuzz fuzz-replay
 
 ## test: install what is missing, then run all tests (UI, Rust, end to end) and clippy.
 test: deps ui-build test-ui test-rust lint bench-smoke
 
-## deps: Debian packages, npm packages and cargo-nextest, each only if missing.
+## deps: Debian packages, npm packages and the cargo tools the tests use, each only if missing.
 deps: deb-deps node-deps rust-deps
 
+# $(call deb_install,<command:package pairs>,<packages>): apt-get installs what is missing.
+define deb_install
+@missing=""; \
+for pair in $(1); do \
+  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+  command -v "$$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$$cmd" ] || missing="$$missing $$pkg"; \
+done; \
+for pkg in $(2); do \
+  dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+done; \
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages:$$missing"; \
+  $(SUDO) apt-get update -qq; \
+  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+fi
+endef
+
 deb-deps:
-	@missing=""; \
-	for pair in $(DEB_TOOLS); do \
-	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
-	  command -v "$$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$$cmd" ] || missing="$$missing $$pkg"; \
-	done; \
-	for pkg in $(DEB_PACKAGES); do \
-	  dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -qq; \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call deb_install,$(DEMO_DEB_TOOLS) $(TEST_DEB_TOOLS),$(DESKTOP_DEB_PACKAGES) $(TEST_DEB_PACKAGES))
+
+# Only what `make demo` runs or builds.
+demo-deb-deps:
+	$(call deb_install,$(DEMO_DEB_TOOLS),$(DESKTOP_DEB_PACKAGES))
 
 # node_modules is fresh when npm's record of it is newer than package-lock.json.
 node-deps: node_modules/.package-lock.json
@@ -56,9 +74,13 @@ node_modules/.package-lock.json: package-lock.json package.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-rust-deps:
+rust-deps: machete-dep
 	@command -v cargo-nextest >/dev/null 2>&1 || cargo install --locked cargo-nextest --version $(NEXTEST_VERSION)
 	@command -v tauri-driver >/dev/null 2>&1 || cargo install --locked tauri-driver --version $(TAURI_DRIVER_VERSION)
+
+machete-dep:
+	@[ "$$(cargo-machete --version 2>/dev/null)" = "$(CARGO_MACHETE_VERSION)" ] || \
+	  cargo install --locked cargo-machete --version $(CARGO_MACHETE_VERSION)
 
 ## ui-build: the web UI the desktop app embeds (ui/dist); the Tauri crate needs it to compile.
 ui-build: node-deps
@@ -71,8 +93,20 @@ test-ui: ui-build
 test-rust:
 	cargo nextest run --workspace --no-fail-fast
 
-lint:
-	cargo clippy --workspace --all-targets -- -D warnings
+## lint: formatting (rustfmt.toml), unused dependencies (cargo-machete; a false positive goes in
+## [package.metadata.cargo-machete] ignored, with the reason), clippy. Runs all three, then
+## fails if any failed.
+lint: machete-dep
+	@failed=""; \
+	cargo fmt --all --check || failed="$$failed formatting (run cargo fmt --all);"; \
+	cargo machete --with-metadata $(MACHETE_PATHS) || failed="$$failed unused dependencies (remove them);"; \
+	cargo clippy --workspace --all-targets -- -D warnings || failed="$$failed clippy;"; \
+	if [ -n "$$failed" ]; then echo "make lint failed:$$failed"; exit 1; fi
+
+## docs: regenerate docs/desktop-api.md from the bindings and the desktop's commands (the test
+## suite fails while it is stale).
+docs:
+	UPDATE_DOCS=1 cargo nextest run -p porthole-e2e --test desktop_api
 
 # A ~15 s run of every benchmark path on the debug binaries the tests just built (no rebuild):
 # proves bench/run works, measures nothing.
@@ -80,7 +114,8 @@ bench-smoke:
 	PORTHOLE_BENCH_PROFILE=debug bench/run --smoke --no-deps --no-build
 
 ## demo: build, start the IdP and a Redis upstream, run porthole-gateway (Ctrl-C stops all).
-demo: deps
+## Installs only what the demo runs, not the test toolchain.
+demo: demo-deb-deps node-deps
 	scripts/demo.sh
 
 clean-demo:

@@ -76,8 +76,10 @@ def _ping(port, timeout=10.0):
     while not reply.endswith(b"\r\n"):
         chunk = s.recv(64)
         if not chunk:
-            raise RuntimeError(f"connection closed after {reply!r}")
+            raise RuntimeError(f"PING on port {port}: the connection closed after {reply!r}")
         reply += chunk
+        if len(reply) > 1024:
+            raise RuntimeError(f"PING on port {port}: no line end in the first 1 KiB of the reply: {reply[:80]!r}")
     if reply != b"+PONG\r\n":
         raise RuntimeError(f"unexpected reply {reply!r}")
     return s
@@ -127,17 +129,30 @@ def idle_memory(path, count, restart):
     return out
 
 
+# INFO commandstats is a few KiB; a reply past this is not one.
+INFO_CAP = 1 << 20
+
+
 def redis_pings(port):
-    """PING calls redis has served so far (INFO commandstats, asked directly, not tunnelled)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"INFO commandstats\r\n")
-    data = b""
-    while True:
-        data += s.recv(65536)
-        head, _, rest = data.partition(b"\r\n")
-        if head.startswith(b"$") and len(rest) >= int(head[1:]):
-            break
-    s.close()
+    """PING calls redis has served so far (INFO commandstats, asked directly, not tunnelled).
+    Ends with an error, never a hang, when redis closes the connection, answers something other
+    than a bulk string, or sends more than INFO_CAP bytes (each recv waits at most 5 s)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"INFO commandstats\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"redis on port {port} closed the connection during INFO commandstats "
+                                   f"after {len(data)} bytes: {data[:80]!r}")
+            data += chunk
+            head, sep, rest = data.partition(b"\r\n")
+            if sep and not head.startswith(b"$"):
+                raise RuntimeError(f"redis on port {port} answered INFO commandstats with {head[:80]!r}")
+            if sep and len(rest) >= int(head[1:]):
+                break
+            if len(data) > INFO_CAP:
+                raise RuntimeError(f"redis on port {port}: INFO commandstats reply over {INFO_CAP} bytes")
     m = re.search(rb"cmdstat_ping:calls=(\d+)", data)
     return int(m.group(1)) if m else 0
 

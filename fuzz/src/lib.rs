@@ -52,10 +52,10 @@ fn assert_one_request(bytes: &[u8], headers: usize) {
 pub fn connect_response(data: &[u8]) {
     runtime().block_on(async {
         let mut io = data;
-        if let Ok(head) = response::read_head(&mut io).await {
+        if let Ok(head) = porthole_io::connect::read_answer(&mut io).await {
             let consumed = &data[..data.len() - io.len()];
             assert!(consumed.ends_with(&head.rest), "the bytes read past the head are the ones after it");
-            assert!(consumed.len() - head.rest.len() <= response::MAX_HEAD, "the head is at most MAX_HEAD");
+            assert!(consumed.len() - head.rest.len() <= porthole_io::connect::MAX_HEAD, "the head is at most MAX_HEAD");
             let _ = response::refusal_message(&mut io, head).await;
         }
     });
@@ -91,10 +91,8 @@ pub fn gateway_head(data: &[u8]) {
             let _ = porthole_gateway::route::split_authority(target);
         }
     }
-    if let Some(porthole_gateway::upstream::ProxyAnswer::Accepted { head_len }) =
-        porthole_gateway::upstream::proxy_answer(data)
-    {
-        assert!(head_len <= data.len());
+    if let Ok(Some(head)) = porthole_io::head::parse_response_head(data, porthole_io::connect::MAX_HEAD) {
+        assert!(data.ends_with(&head.rest), "the bytes past the head are the input's last ones");
     }
 }
 
@@ -162,7 +160,7 @@ pub fn desktop_import(data: &[u8]) {
 /// `login_callback`: one request head at the login callback; a token it yields must make a
 /// well-formed CONNECT request.
 pub fn login_callback(data: &[u8]) {
-    if let Some(callback) = porthole_tunnel::auth::login::parse_callback(data, CALLBACK_PATH)
+    if let Some(callback) = porthole_tunnel::auth::callback::parse_callback(data, CALLBACK_PATH)
         && let Some(token) = callback.token
     {
         assert_one_request(&request_bytes("db.example.com:5432", Some(token.expose())), 3);

@@ -9,7 +9,7 @@ pub mod forward;
 pub mod tray;
 
 use porthole_client::app::{App, AppOptions};
-use porthole_tunnel::auth::Browser;
+use porthole_client::tunnel_options;
 use tauri::Manager;
 
 /// The window's label.
@@ -21,13 +21,11 @@ pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Bu
 }
 
 /// The app's options from the environment; `PORTHOLE_BROWSER_CMD` names a program to open login
-/// URLs with instead of the system browser (as the CLI's `--browser-cmd`).
+/// URLs with instead of the system browser (chosen as the CLI chooses for `--browser-cmd`).
+/// Every tunnel is then built by [`porthole_client::TunnelOptions`], as `porthole tcp` builds its.
 pub fn options() -> AppOptions {
-    let mut options = AppOptions::from_env();
-    if let Some(cmd) = std::env::var("PORTHOLE_BROWSER_CMD").ok().filter(|c| !c.is_empty()) {
-        options.browser = Browser::Command(cmd);
-    }
-    options
+    let command = std::env::var("PORTHOLE_BROWSER_CMD").ok();
+    AppOptions { browser: tunnel_options::browser(command.as_deref(), false), ..AppOptions::from_env() }
 }
 
 /// Shows and focuses the main window.

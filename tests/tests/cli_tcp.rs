@@ -231,6 +231,46 @@ async fn client_certificate_route_needs_the_certificate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_cert_from_store_honours_the_config_dir() {
+    // `--client-cert-from-store` reads `<PORTHOLE_CONFIG_DIR>/certs`, the directory the desktop
+    // app uses for `clientCert.kind = "store"`; the OS config dir (here an empty XDG one) is
+    // not consulted when PORTHOLE_CONFIG_DIR is set.
+    let echo = EchoServer::start().await;
+    let clients = TestPki::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = clients.write_ca_to(dir.path()).unwrap();
+    let config_dir = dir.path().join("config");
+    let store = config_dir.join("certs");
+    std::fs::create_dir_all(&store).unwrap();
+    clients.client_cert("alice").write_to(&store, "alice").unwrap();
+    let routes = echo_route(
+        "tcp+https://mtls.corp.example.com:7001",
+        &echo,
+        &format!("    tls_downstream_client_ca_file: {}\n", ca.display()),
+    );
+    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
+    let mut cmd = stack.porthole("alice@example.com");
+    cmd.env("PORTHOLE_CONFIG_DIR", &config_dir)
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+        .env_remove("PORTHOLE_CERT_DIR")
+        .args(["tcp", "mtls.corp.example.com:7001", "--listen", "127.0.0.1:0", "--pomerium-url", &stack.url()])
+        .arg("--alternate-ca-path")
+        .arg(&stack.ca_path)
+        .arg("--browser-cmd")
+        .arg(bin("porthole-test-browser"))
+        .arg("--client-cert-from-store");
+    let log = stack.dir.path().join("porthole-store.log");
+    let tunnel = porthole_e2e::cli::Porthole::spawn(cmd, &log)
+        .unwrap_or_else(|e| panic!("porthole starts with the store in the config dir: {e:#}"));
+    assert_eq!(
+        echo_through(tunnel.addr, b"from the store").unwrap_or_default(),
+        b"from the store",
+        "the store's certificate passes mTLS:\n{}",
+        tunnel.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_needs_no_browser() {
     let echo = EchoServer::start().await;
     let stack = TestGateway::start(GatewayOpts {

@@ -1,17 +1,15 @@
-//! `porthole tcp`: build the tunnel from pomerium-cli's flags, run it on a local port or on
-//! stdin/stdout, and show its events until Ctrl-C.
+//! `porthole tcp`: pomerium-cli's flags turned into [`TunnelOptions`] (the builder the desktop
+//! app uses too), the tunnel run on a local port or on stdin/stdout, and its events shown
+//! until Ctrl-C.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
-use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, Token};
-use porthole_tunnel::connect::Connector;
-use porthole_tunnel::target;
-use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions};
-use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle, run_stream};
+use porthole_client::tunnel_options::{self, ClientCertSource, KeySource, PemSource, TunnelOptions};
+use porthole_tunnel::auth::{Authenticator, Token};
+use porthole_tunnel::handle::{TunnelHandle, run_stream};
 use tokio::sync::broadcast;
 
 use crate::args::TcpArgs;
@@ -22,12 +20,7 @@ use crate::output::Printer;
 /// # Errors
 /// Bad flags or destination, unreadable files, or a listen address that cannot be bound.
 pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
-    let target = target::parse(&args.destination, args.pomerium_url.as_deref().filter(|s| !s.is_empty()))?;
-    let tls = if target.proxy.tls() {
-        Some(porthole_tunnel::tls::client_config(&tls_options(&args)?).context("while setting up TLS")?)
-    } else {
-        None
-    };
+    let config = tunnel_options(&args)?.build()?;
     let printer = Printer::new(args.json, args.no_browser());
     let mut warnings = Vec::new();
     if args.insecure() {
@@ -42,15 +35,6 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
         store
     };
     let auth = Arc::new(Authenticator::new(store, service_account));
-    let browser = match (&args.browser_cmd, args.no_browser()) {
-        (_, true) => Browser::Print,
-        (Some(cmd), false) if !cmd.is_empty() => Browser::Command(cmd.clone()),
-        _ => Browser::System,
-    };
-    let config = TunnelConfig {
-        connector: Arc::new(Connector::new(target, tls.clone())),
-        login: LoginSettings { tls, browser, timeout: args.login_timeout },
-    };
     let (events, rx) = broadcast::channel(1024);
     let printing = tokio::spawn(printer.run(rx, warnings.clone(), args.listen != "-"));
 
@@ -80,41 +64,36 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn tls_options(args: &TcpArgs) -> anyhow::Result<TlsOptions> {
-    // `--ca-cert` wins over `--alternate-ca-path`, as in pomerium-cli.
-    let ca_pem = match (&args.ca_cert, &args.alternate_ca_path) {
-        (Some(b64), _) if !b64.is_empty() => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .context("failed to decode base64-encoded certificate authority (--ca-cert)")?,
-        ),
-        (_, Some(path)) => {
-            Some(std::fs::read(path).with_context(|| format!("while reading --alternate-ca-path {}", path.display()))?)
-        }
+/// The tunnel's options from the flags. `--ca-cert` wins over `--alternate-ca-path`, as in
+/// pomerium-cli; files are read when the tunnel is built, and only for a TLS proxy.
+fn tunnel_options(args: &TcpArgs) -> anyhow::Result<TunnelOptions> {
+    let ca = match (&args.ca_cert, &args.alternate_ca_path) {
+        (Some(b64), _) if !b64.is_empty() => Some(PemSource::Base64(b64.clone())),
+        (_, Some(path)) => Some(PemSource::File { path: path.clone(), flag: Some("--alternate-ca-path") }),
         _ => None,
     };
-    let client = match (&args.client_cert, &args.client_key, args.use_store()) {
-        (Some(cert), Some(key), _) => Some(ClientIdentity::Pem {
-            cert_pem: std::fs::read(cert).with_context(|| format!("while reading --client-cert {}", cert.display()))?,
-            key_pem: std::fs::read(key)
-                .with_context(|| format!("while reading --client-key {}", key.display()))?
-                .into(),
+    let client_cert = match (&args.client_cert, &args.client_key, args.use_store()) {
+        (Some(cert), Some(key), _) => Some(ClientCertSource::Pem {
+            cert: PemSource::File { path: cert.clone(), flag: Some("--client-cert") },
+            key: KeySource::File { path: key.clone(), flag: Some("--client-key") },
         }),
         (Some(_), None, _) => bail!("--client-cert needs --client-key"),
         (None, Some(_), _) => bail!("--client-key needs --client-cert"),
-        (None, None, true) => Some(ClientIdentity::Store {
-            dir: crate::tokens::cert_store_dir(),
-            issuer: args.client_cert_issuer.as_deref().filter(|s| !s.is_empty()).map(NameFilter::parse).transpose()?,
-            subject: args
-                .client_cert_subject
-                .as_deref()
-                .filter(|s| !s.is_empty())
-                .map(NameFilter::parse)
-                .transpose()?,
+        (None, None, true) => Some(ClientCertSource::Store {
+            issuer: args.client_cert_issuer.clone(),
+            subject: args.client_cert_subject.clone(),
         }),
         (None, None, false) => None,
     };
-    Ok(TlsOptions { disable_verification: args.insecure(), ca_pem, client })
+    Ok(TunnelOptions {
+        pomerium_url: args.pomerium_url.clone(),
+        disable_tls_verification: args.insecure(),
+        ca,
+        client_cert,
+        browser: tunnel_options::browser(args.browser_cmd.as_deref(), args.no_browser()),
+        login_timeout: args.login_timeout,
+        ..TunnelOptions::new(args.destination.clone())
+    })
 }
 
 fn service_account(args: &TcpArgs) -> anyhow::Result<Option<Token>> {

@@ -1,7 +1,6 @@
 //! Where tokens live for the CLI (the OS keychain, shared with the desktop app, or a 0600 file
 //! when no keychain is reachable), and `logout` / `cache location` / `cache clear`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -17,17 +16,6 @@ pub fn store() -> (Arc<dyn TokenStore>, Option<String>) {
 /// A store that keeps nothing past this run (service accounts are not persisted).
 pub fn memory_store() -> Arc<dyn TokenStore> {
     Arc::new(MemoryStore::default())
-}
-
-/// The directory of PEM client identities used by `--client-cert-from-store` on Linux:
-/// `$PORTHOLE_CERT_DIR`, else `<config dir>/porthole/certs`.
-pub fn cert_store_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PORTHOLE_CERT_DIR") {
-        return PathBuf::from(dir);
-    }
-    directories::ProjectDirs::from("", "", "porthole")
-        .map(|d| d.config_dir().join("certs"))
-        .unwrap_or_else(|| PathBuf::from("porthole-certs"))
 }
 
 /// The token origin for what a person types: `https://proxy.example.com`, `proxy:8443`, …

@@ -2,7 +2,7 @@
 //! tunnels with their status and logs, import/export, sign-in state and settings — and the
 //! [`AppEvent`]s it publishes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -10,18 +10,14 @@ use std::time::Duration;
 use porthole_tunnel::auth::{Authenticator, Browser, TokenStore};
 use tokio::sync::broadcast;
 
+use crate::connections::Connections;
 use crate::error::{AppError, ErrorCode};
-use crate::logs::LogRing;
 use crate::model::{
     ConnectionStatus, ConnectionView, ImportReport, LogEntry, LogEvent, Profile, ProfileDraft, Settings, StatusEvent,
 };
-use crate::profiles::{ProfileStore, write_atomic};
-use crate::running::Running;
+use crate::profiles::ProfileStore;
 use crate::secrets::{KeyringSecrets, SecretStore};
-use crate::{import_export, tokens, validate};
-
-/// The settings file, beside `connections.json`.
-pub const SETTINGS_FILE: &str = "settings.json";
+use crate::{import_export, settings, tokens, tunnel_options, validate};
 
 /// What the UI hears: `status`, `log` and `connections-changed`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,36 +71,37 @@ pub struct AppOptions {
 impl AppOptions {
     /// The config dir from `PORTHOLE_CONFIG_DIR` or the OS, the token store from
     /// [`tokens::default_store`] (blocks for the keychain probe), keys in the keychain, the
-    /// system browser, five-minute logins.
+    /// system browser, five-minute logins, and the certificate store the CLI uses too
+    /// ([`tunnel_options::cert_store_dir`]).
     pub fn from_env() -> Self {
-        let config_dir = crate::profiles::config_dir();
-        let cert_store_dir =
-            std::env::var_os("PORTHOLE_CERT_DIR").map_or_else(|| config_dir.join("certs"), PathBuf::from);
         Self {
+            config_dir: crate::profiles::config_dir(),
             cache_dir: tokens::cache_location(),
             tokens: tokens::default_store().0,
             secrets: Arc::new(KeyringSecrets),
             browser: Browser::System,
-            login_timeout: Duration::from_secs(300),
-            cert_store_dir,
-            config_dir,
+            login_timeout: tunnel_options::DEFAULT_LOGIN_TIMEOUT,
+            cert_store_dir: tunnel_options::cert_store_dir(),
         }
     }
 }
 
-pub(crate) struct Shared {
+/// What every clone of one [`App`] shares.
+pub(crate) struct AppState {
     pub(crate) profiles: Mutex<ProfileStore>,
+    /// One login per proxy origin across every tunnel of this app.
     pub(crate) auth: Arc<Authenticator>,
     pub(crate) tokens: Arc<dyn TokenStore>,
     pub(crate) cache_dir: PathBuf,
     pub(crate) browser: Browser,
     pub(crate) login_timeout: Duration,
     pub(crate) cert_store_dir: PathBuf,
-    pub(crate) running: tokio::sync::Mutex<HashMap<String, Running>>,
-    pub(crate) status: Mutex<HashMap<String, ConnectionStatus>>,
-    pub(crate) logs: Mutex<HashMap<String, LogRing>>,
+    /// Held while a tunnel is started or taken out, so a profile is started at most once.
+    pub(crate) transitions: tokio::sync::Mutex<()>,
+    /// Status, log and live tunnel of each connection.
+    pub(crate) connections: Connections,
+    /// Origins logged in to during this run (the origins index may not list them yet).
     pub(crate) origins: Mutex<HashSet<String>>,
-    pub(crate) runs: Mutex<HashMap<String, u64>>,
     pub(crate) events: broadcast::Sender<AppEvent>,
 }
 
@@ -116,12 +113,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The application: one per process, cheap to clone.
 #[derive(Clone)]
 pub struct App {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Arc<AppState>,
 }
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("profiles", &*lock(&self.shared.profiles)).finish_non_exhaustive()
+        f.debug_struct("App").field("profiles", &*lock(&self.state.profiles)).finish_non_exhaustive()
     }
 }
 
@@ -134,7 +131,7 @@ impl App {
         let profiles = ProfileStore::open(&options.config_dir, options.secrets)?;
         let (events, _) = broadcast::channel(1024);
         Ok(Self {
-            shared: Arc::new(Shared {
+            state: Arc::new(AppState {
                 profiles: Mutex::new(profiles),
                 auth: Arc::new(Authenticator::new(options.tokens.clone(), None)),
                 tokens: options.tokens,
@@ -142,11 +139,9 @@ impl App {
                 browser: options.browser,
                 login_timeout: options.login_timeout,
                 cert_store_dir: options.cert_store_dir,
-                running: tokio::sync::Mutex::new(HashMap::new()),
-                status: Mutex::new(HashMap::new()),
-                logs: Mutex::new(HashMap::new()),
+                transitions: tokio::sync::Mutex::new(()),
+                connections: Connections::default(),
                 origins: Mutex::new(HashSet::new()),
-                runs: Mutex::new(HashMap::new()),
                 events,
             }),
         })
@@ -154,13 +149,13 @@ impl App {
 
     /// A new subscription to the app's events.
     pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
-        self.shared.events.subscribe()
+        self.state.events.subscribe()
     }
 
     /// Every saved connection with its status, sorted by name (case-insensitively).
     pub fn list_connections(&self) -> Vec<ConnectionView> {
-        let profiles: Vec<Profile> = lock(&self.shared.profiles).list().to_vec();
-        let status = lock(&self.shared.status).clone();
+        let profiles: Vec<Profile> = lock(&self.state.profiles).list().to_vec();
+        let status = self.state.connections.statuses();
         let mut views: Vec<ConnectionView> = profiles
             .into_iter()
             .map(|profile| {
@@ -180,7 +175,7 @@ impl App {
     /// # Errors
     /// `not_found`.
     pub fn profile(&self, id: &str) -> Result<Profile, AppError> {
-        lock(&self.shared.profiles).get(id).cloned().ok_or_else(|| AppError::no_profile(id))
+        lock(&self.state.profiles).get(id).cloned().ok_or_else(|| AppError::no_profile(id))
     }
 
     /// Validates and saves a draft (new id when `draft.id` is null).
@@ -188,7 +183,7 @@ impl App {
     /// # Errors
     /// `invalid` with every field problem; `not_found`; `io`; `keychain`.
     pub fn save_connection(&self, draft: &ProfileDraft) -> Result<Profile, AppError> {
-        let profile = lock(&self.shared.profiles).save(draft)?;
+        let profile = lock(&self.state.profiles).save(draft)?;
         self.emit(AppEvent::ConnectionsChanged);
         Ok(profile)
     }
@@ -200,9 +195,8 @@ impl App {
     pub async fn delete_connection(&self, id: &str) -> Result<(), AppError> {
         self.profile(id)?;
         self.disconnect(id).await?;
-        lock(&self.shared.profiles).delete(id)?;
-        lock(&self.shared.status).remove(id);
-        lock(&self.shared.logs).remove(id);
+        lock(&self.state.profiles).delete(id)?;
+        self.state.connections.remove(id);
         self.emit(AppEvent::ConnectionsChanged);
         Ok(())
     }
@@ -212,19 +206,19 @@ impl App {
     /// # Errors
     /// `not_found`; `io`; `keychain`.
     pub fn duplicate_connection(&self, id: &str) -> Result<Profile, AppError> {
-        let copy = lock(&self.shared.profiles).duplicate(id)?;
+        let copy = lock(&self.state.profiles).duplicate(id)?;
         self.emit(AppEvent::ConnectionsChanged);
         Ok(copy)
     }
 
     /// A connection's log, oldest first (at most 500 lines).
     pub fn logs(&self, id: &str) -> Vec<LogEntry> {
-        lock(&self.shared.logs).get(id).map(LogRing::to_vec).unwrap_or_default()
+        self.state.connections.logs(id)
     }
 
     /// A connection's status.
     pub fn status(&self, id: &str) -> ConnectionStatus {
-        lock(&self.shared.status).get(id).cloned().unwrap_or_default()
+        self.state.connections.status(id)
     }
 
     /// Imports Pomerium Desktop JSON, de-duplicating.
@@ -232,7 +226,7 @@ impl App {
     /// # Errors
     /// `import`; `io`; `keychain`.
     pub fn import_connections(&self, json: &str) -> Result<ImportReport, AppError> {
-        let report = import_export::import(&mut lock(&self.shared.profiles), json)?;
+        let report = import_export::import(&mut lock(&self.state.profiles), json)?;
         self.emit(AppEvent::ConnectionsChanged);
         Ok(report)
     }
@@ -247,15 +241,14 @@ impl App {
         include_tags: bool,
         include_private_keys: bool,
     ) -> Result<String, AppError> {
-        import_export::export(&lock(&self.shared.profiles), ids, include_tags, include_private_keys)
+        import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys)
     }
 
     /// Proxy origins that have a stored token.
     pub async fn signed_in(&self) -> Vec<String> {
-        let mut origins: HashSet<String> =
-            tokens::OriginIndex::new(&self.shared.cache_dir).list().into_iter().collect();
-        origins.extend(lock(&self.shared.origins).iter().cloned());
-        let store = self.shared.tokens.clone();
+        let mut origins: HashSet<String> = tokens::OriginIndex::new(&self.state.cache_dir).list().into_iter().collect();
+        origins.extend(lock(&self.state.origins).iter().cloned());
+        let store = self.state.tokens.clone();
         let mut list = tokio::task::spawn_blocking(move || {
             origins.into_iter().filter(|o| matches!(store.load(o), Ok(Some(_)))).collect::<Vec<_>>()
         })
@@ -272,18 +265,18 @@ impl App {
     pub async fn sign_out(&self, origin: &str) -> Result<(), AppError> {
         // First the engine's copy (a token an unwritable store refused lives only there), so a
         // store that fails below still leaves this process signed out.
-        self.shared.auth.forget(origin).await;
-        let (store, dir, o) = (self.shared.tokens.clone(), self.shared.cache_dir.clone(), origin.to_owned());
+        self.state.auth.forget(origin).await;
+        let (store, dir, o) = (self.state.tokens.clone(), self.state.cache_dir.clone(), origin.to_owned());
         tokio::task::spawn_blocking(move || tokens::logout(store.as_ref(), &dir, &o))
             .await
             .map_err(|e| AppError::new(ErrorCode::Keychain, e.to_string()))?
             .map_err(|e| AppError::new(ErrorCode::Keychain, e.to_string()))?;
-        lock(&self.shared.origins).remove(origin);
+        lock(&self.state.origins).remove(origin);
         Ok(())
     }
 
-    fn settings_path(&self) -> PathBuf {
-        lock(&self.shared.profiles).dir().join(SETTINGS_FILE)
+    fn config_dir(&self) -> PathBuf {
+        lock(&self.state.profiles).dir().to_owned()
     }
 
     /// The settings (defaults when none were saved).
@@ -291,29 +284,20 @@ impl App {
     /// # Errors
     /// `io` when settings.json is unreadable or corrupt.
     pub fn get_settings(&self) -> Result<Settings, AppError> {
-        let path = self.settings_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                AppError::new(ErrorCode::Io, format!("{} is corrupt at line {}: {e}", path.display(), e.line()))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(e) => Err(AppError::io("read", &path, &e)),
-        }
+        settings::load(&self.config_dir())
     }
 
-    /// Saves the settings.
+    /// Saves the settings (atomically: a failed save leaves the old file).
     ///
     /// # Errors
     /// `io`.
     pub fn set_settings(&self, settings: &Settings) -> Result<Settings, AppError> {
-        let path = self.settings_path();
-        let json = serde_json::to_vec_pretty(settings).map_err(|e| AppError::new(ErrorCode::Io, e.to_string()))?;
-        write_atomic(&path, &json).map_err(|e| AppError::io("save", &path, &e))?;
+        settings::save(&self.config_dir(), settings)?;
         Ok(settings.clone())
     }
 
     pub(crate) fn emit(&self, event: AppEvent) {
-        let _ = self.shared.events.send(event);
+        let _ = self.state.events.send(event);
     }
 }
 

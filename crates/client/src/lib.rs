@@ -10,11 +10,16 @@
 //! - [`secrets`]: client private keys in the keychain ([`SecretStore`]).
 //! - [`profiles`]: [`ProfileStore`], `connections.json` with atomic writes.
 //! - [`import_export`]: Pomerium Desktop's JSON format, de-duplicating imports.
+//! - [`settings`]: `settings.json`, loaded with defaults and saved atomically.
+//! - [`tunnel_options`]: [`TunnelOptions`], the one way the CLI and the desktop app build a
+//!   tunnel (TLS material, certificate store, login settings).
 //! - [`status`] and [`logs`]: tunnel events as a status and as readable log lines.
-//! - [`app`]: [`App`], the API the desktop shell and the CLI call; `running` holds its tunnels.
+//! - [`app`]: [`App`], the API the desktop shell and the CLI call; `running` starts and stops
+//!   its tunnels, `connections` keeps each connection's status, log and live tunnel.
 #![forbid(unsafe_code)]
 
 pub mod app;
+mod connections;
 pub mod error;
 pub mod import_export;
 pub mod logs;
@@ -22,11 +27,14 @@ pub mod model;
 pub mod profiles;
 mod running;
 pub mod secrets;
+pub mod settings;
 pub mod status;
 pub mod tokens;
+pub mod tunnel_options;
 pub mod validate;
 
 pub use app::{App, AppEvent, AppOptions};
 pub use error::{AppError, ErrorCode};
 pub use profiles::ProfileStore;
 pub use secrets::{KeyringSecrets, MemorySecrets, SecretStore};
+pub use tunnel_options::TunnelOptions;

@@ -9,10 +9,11 @@
 //! - [`server`]: [`server::Gateway`] builds TLS and routes, binds, and runs the accept loop; one
 //!   task per connection, HTTP/1.1 or HTTP/2 on it, graceful shutdown with a bounded drain.
 //! - [`limits`]: connection caps below the file-descriptor limit, unauthenticated connections
-//!   per client IP, HTTP head caps, accept backoff; [`idle`]: `timeout_idle` per connection.
+//!   per client IP, HTTP head caps (the accept loop and its backoff are `porthole_io::accept`);
+//!   [`idle`]: `timeout_idle` per connection.
 //! - [`tls`]: server certificates by SNI; client certificates requested, checked, or required.
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
-//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_tunnel::relay`.
+//!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_io::relay`.
 //! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
 //!   cookie so replicas need no shared memory.
 //! - [`reply`]: the HTTP answers.

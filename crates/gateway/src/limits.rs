@@ -1,6 +1,6 @@
 //! What one client may hold of the gateway: a cap on connections below the file-descriptor
-//! limit, a cap on unauthenticated connections per client IP, the HTTP head caps, and the
-//! accept loop's backoff when the kernel refuses a connection.
+//! limit, a cap on unauthenticated connections per client IP, and the HTTP head caps. (The
+//! accept loop's backoff when the kernel refuses a connection is `porthole_io::accept`'s.)
 //!
 //! A connection is *unauthenticated* from its accept until a CONNECT on it is answered `200` or
 //! a login on it completes. When every slot is taken, the oldest unauthenticated connection is
@@ -241,50 +241,6 @@ impl Slot {
     }
 }
 
-/// The accept loop's answer to `accept` errors (out of file descriptors, and the like):
-/// exponential backoff from 5 ms to 1 s, and one log line per 10 s with the count.
-#[derive(Debug)]
-pub struct AcceptErrors {
-    delay: Duration,
-    unreported: u64,
-    last_report: Option<tokio::time::Instant>,
-}
-
-impl Default for AcceptErrors {
-    fn default() -> Self {
-        Self { delay: Self::FIRST, unreported: 0, last_report: None }
-    }
-}
-
-impl AcceptErrors {
-    const FIRST: Duration = Duration::from_millis(5);
-    const MAX: Duration = Duration::from_secs(1);
-    const REPORT_EVERY: Duration = Duration::from_secs(10);
-
-    /// Records a failed `accept`; returns how long to wait before the next one.
-    pub fn failed(&mut self, error: &std::io::Error) -> Duration {
-        self.unreported += 1;
-        let now = tokio::time::Instant::now();
-        if self.last_report.is_none_or(|t| now.duration_since(t) >= Self::REPORT_EVERY) {
-            tracing::warn!(
-                error = %error,
-                count = self.unreported,
-                "accept failed (count: failures since the last report; backing off up to 1 s)"
-            );
-            self.unreported = 0;
-            self.last_report = Some(now);
-        }
-        let delay = self.delay;
-        self.delay = (self.delay * 2).min(Self::MAX);
-        delay
-    }
-
-    /// Records a successful `accept`: the backoff starts over.
-    pub fn succeeded(&mut self) {
-        self.delay = Self::FIRST;
-    }
-}
-
 /// A CancellationToken that also fires after `limit` (a tunnel's `timeout_write`).
 pub fn with_deadline(token: CancellationToken, limit: Option<Duration>) -> CancellationToken {
     if let Some(limit) = limit {
@@ -334,21 +290,5 @@ mod tests {
         drop(old);
         new.authenticated();
         assert_eq!(gate.admit(ip(1)).unwrap_err(), Refused::Full(2), "nothing left to evict: refused");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn accept_errors_back_off_and_report_once_per_interval() {
-        let mut errs = AcceptErrors::default();
-        let e = std::io::Error::other("too many open files");
-        let delays: Vec<Duration> = (0..10).map(|_| errs.failed(&e)).collect();
-        assert_eq!(delays[0], Duration::from_millis(5));
-        assert_eq!(delays[1], Duration::from_millis(10));
-        assert_eq!(*delays.last().unwrap(), Duration::from_secs(1), "the backoff is capped at 1 s");
-        assert_eq!(errs.unreported, 9, "only the first failure of the interval was logged");
-        tokio::time::advance(Duration::from_secs(10)).await;
-        errs.failed(&e);
-        assert_eq!(errs.unreported, 0, "the next interval logs again with the count");
-        errs.succeeded();
-        assert_eq!(errs.failed(&e), Duration::from_millis(5), "a success resets the backoff");
     }
 }

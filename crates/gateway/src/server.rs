@@ -12,10 +12,11 @@ use std::time::Duration;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use porthole_tunnel::tls::stream::{self, Handshaken as _};
+use porthole_io::tls::Handshaken as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::config::{Config, MtlsEnforcement, Timeouts};
@@ -232,33 +233,17 @@ async fn accept_loop(
     shared: Arc<Shared>,
     gate: Arc<limits::Gate>,
 ) {
-    let mut errors = limits::AcceptErrors::default();
-    loop {
-        let (tcp, addr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    let delay = errors.failed(&e);
-                    tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
-                        () = shared.cancel.cancelled() => return,
-                    }
-                    continue;
-                }
-            },
-            () = shared.cancel.cancelled() => return,
-        };
-        errors.succeeded();
+    // No slot to wait for before accepting: the gate decides per client address after.
+    let no_slot = || std::future::ready(Some(()));
+    porthole_io::accept::accept_loop(listener, &shared.cancel, no_slot, |(), tcp, addr| {
         let admission = match gate.admit(addr.ip()) {
             Ok(a) => a,
             Err(refused) => {
                 // Closed at once (dropped), so the descriptor is free for legitimate work.
                 tracing::debug!(peer = %addr, reason = %refused, "connection refused");
-                continue;
+                return;
             }
         };
-        let _ = tcp.set_nodelay(true);
         let tls = tls.clone();
         let shared2 = shared.clone();
         shared.tracker.spawn(async move {
@@ -269,9 +254,12 @@ async fn accept_loop(
                 () = evicted.cancelled() => tracing::debug!(peer = %addr, "evicted before it authenticated"),
             }
         });
-    }
+    })
+    .await;
 }
 
+/// Serves one accepted connection inside its `conn` span (the peer's address), so its lines,
+/// and those of its CONNECTs (`connect` spans: authority, route, user), can be followed.
 async fn serve_connection(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
@@ -279,7 +267,19 @@ async fn serve_connection(
     shared: Arc<Shared>,
     admission: Arc<limits::Admission>,
 ) {
-    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, stream::accept(config, tcp)).await {
+    let span = tracing::info_span!("conn", peer = %addr);
+    serve_tls(tcp, addr, config, shared, admission).instrument(span).await;
+}
+
+/// The TLS handshake, then HTTP/1.1 or HTTP/2 on it until the connection ends.
+async fn serve_tls(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+    admission: Arc<limits::Admission>,
+) {
+    let tls = match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, porthole_io::tls::accept(config, tcp)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
@@ -294,6 +294,8 @@ async fn serve_connection(
     let activity = Activity::new();
     let shared2 = shared.clone();
     let activity2 = activity.clone();
+    // HTTP/2 streams run as tasks of their own: each request carries the connection's span.
+    let span = tracing::Span::current();
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let shared = shared2.clone();
         let peer = peer.clone();
@@ -305,6 +307,7 @@ async fn serve_connection(
             drop(busy);
             Ok::<_, std::convert::Infallible>(resp)
         }
+        .instrument(span.clone())
     });
     let io = TokioIo::new(tls);
     let idle = shared.timeouts.idle;

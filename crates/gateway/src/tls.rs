@@ -28,9 +28,9 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The process-wide crypto provider: ring, AES-128-GCM first (see `porthole_tunnel::tls::provider`).
+/// The process-wide crypto provider: ring, AES-128-GCM first (see `porthole_io::tls::provider`).
 pub fn provider() -> Arc<CryptoProvider> {
-    porthole_tunnel::tls::provider()
+    porthole_io::tls::provider()
 }
 
 /// A certificate chain PEM, its key PEM, and a label naming where they came from.
@@ -245,7 +245,7 @@ pub fn server_config(resolver: SniResolver, client_auth: ClientAuth) -> Result<r
     let mut config = builder.with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
-    // Records are rustls' own after the handshake too (porthole-tunnel's `tls::stream`, over
+    // Records are rustls' own after the handshake too (porthole-io's `tls`, over
     // tokio-rustls): alerts, key updates, close_notify and truncation are handled there.
     Ok(config)
 }

@@ -1,20 +1,20 @@
 //! Reaching a route's upstream: dial `tcp://host:port`, or forward the CONNECT to an
-//! `http(s)://` proxy (proxy chaining) with Pomerium's auth headers stripped.
+//! `http(s)://` proxy (proxy chaining) with Pomerium's auth headers stripped; the request and
+//! the answer's head are `porthole_io::connect`'s, the engine's CONNECT client.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use porthole_tunnel::io::{Either, Stream};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use porthole_io::connect::ExchangeError;
+use porthole_io::head::HeadError;
+use porthole_io::stream::{Either, Stream};
 use tokio::net::TcpStream;
 
 use crate::config::{RouteConfig, Upstream};
 
 /// How long to wait for an upstream (or upstream proxy) TCP connect and its CONNECT answer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest upstream proxy response head we read.
-const MAX_HEAD: usize = 16 * 1024;
 
 /// Why the upstream could not be reached. Each maps to a status the client sees.
 #[derive(Debug, thiserror::Error)]
@@ -127,76 +127,19 @@ async fn via_proxy(
     } else {
         Either::Left(tcp)
     };
-    let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
-    for (name, value) in extra_headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let exchange = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.flush().await?;
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "proxy closed"));
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(answer) = proxy_answer(&buf) {
-                return Ok((answer, buf));
-            }
-            if buf.len() > MAX_HEAD {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "response head too large"));
-            }
-        }
-    };
-    let (answer, buf) = tokio::time::timeout(CONNECT_TIMEOUT, exchange)
+    let headers: Vec<(&str, &str)> = extra_headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let request = porthole_io::connect::request(target, &headers);
+    let answer = tokio::time::timeout(CONNECT_TIMEOUT, porthole_io::connect::exchange(&mut stream, &request))
         .await
-        .map_err(|_| UpstreamError::Unavailable { target: proxy.clone(), reason: "no CONNECT answer".into() })?
-        .map_err(|e| UpstreamError::Unavailable { target: proxy.clone(), reason: e.to_string() })?;
+        .map_err(|_| UpstreamError::Unavailable { target: proxy.clone(), reason: "no CONNECT answer".into() })?;
     match answer {
-        ProxyAnswer::Accepted { head_len } => {
-            Ok(Connected { stream, early: buf[head_len..].to_vec(), target: format!("{target} via {proxy}") })
+        Ok(head) if head.status == 200 => {
+            Ok(Connected { stream, early: head.rest, target: format!("{target} via {proxy}") })
         }
-        ProxyAnswer::Refused { status } => Err(UpstreamError::ProxyRefused { proxy, target: target.into(), status }),
-        ProxyAnswer::Malformed => Err(UpstreamError::ProxyProtocol { proxy }),
+        Ok(head) => Err(UpstreamError::ProxyRefused { proxy, target: target.into(), status: head.status_line() }),
+        Err(ExchangeError::Answer(HeadError::Malformed(_))) => Err(UpstreamError::ProxyProtocol { proxy }),
+        Err(e) => Err(UpstreamError::Unavailable { target: proxy, reason: e.to_string() }),
     }
-}
-
-/// What an upstream proxy answered to CONNECT, read from a complete head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProxyAnswer {
-    /// `200`: the tunnel is open; bytes past `head_len` belong to the client.
-    Accepted {
-        /// Length of the head, blank line included.
-        head_len: usize,
-    },
-    /// Any other status, as `"<code> <reason>"`.
-    Refused {
-        /// The status line, e.g. `403 Access violation`.
-        status: String,
-    },
-    /// The head is not an HTTP response.
-    Malformed,
-}
-
-/// Reads an upstream proxy's answer from the bytes received so far: `None` until the head's
-/// blank line (`\r\n\r\n`) has arrived. Public for the fuzz target `gateway_head`.
-pub fn proxy_answer(buf: &[u8]) -> Option<ProxyAnswer> {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut resp = httparse::Response::new(&mut headers);
-    match resp.parse(&buf[..end]) {
-        Ok(httparse::Status::Complete(_)) => {}
-        _ => return Some(ProxyAnswer::Malformed),
-    }
-    let code = resp.code.unwrap_or(0);
-    if code != 200 {
-        let status = format!("{code} {}", resp.reason.unwrap_or("")).trim().to_owned();
-        return Some(ProxyAnswer::Refused { status });
-    }
-    Some(ProxyAnswer::Accepted { head_len: end })
 }
 
 /// A rustls client config for `https://` upstream proxies: the platform's web roots.
@@ -217,25 +160,5 @@ pub fn proxy_tls_config() -> Arc<rustls::ClientConfig> {
                 .with_root_certificates(rustls::RootCertStore::empty())
                 .with_no_client_auth(),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn proxy_answers_are_read_once_the_head_is_complete() {
-        assert_eq!(proxy_answer(b"HTTP/1.1 200 OK\r\n"), None, "no blank line yet");
-        assert_eq!(
-            proxy_answer(b"HTTP/1.1 200 Connection established\r\n\r\nearly"),
-            Some(ProxyAnswer::Accepted { head_len: 39 }),
-            "the bytes after the head are the client's"
-        );
-        assert_eq!(
-            proxy_answer(b"HTTP/1.0 403 Access violation\r\nServer: tinyproxy\r\n\r\n"),
-            Some(ProxyAnswer::Refused { status: "403 Access violation".into() })
-        );
-        assert_eq!(proxy_answer(b"SSH-2.0-x\r\n\r\n"), Some(ProxyAnswer::Malformed));
     }
 }

@@ -1,8 +1,9 @@
 //! HTTP/1.1 CONNECT to the proxy (docs/protocol.md §2.2): dial, TLS, the request bytes exactly as
-//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error.
+//! pomerium-cli writes them, and the answer turned into a tunnel or an actionable error. The
+//! exchange itself (request head, answer head) is `porthole_io::connect`, the gateway's too.
 //!
 //! - [`error`]: [`ConnectError`] and the status mapping of §2.7.
-//! - [`response`]: reading the answer's head and a refusal's message, bounded.
+//! - [`response`]: the answer's head within 30 s, and a refusal's message, bounded.
 
 pub mod error;
 pub mod response;
@@ -13,20 +14,18 @@ use std::time::Duration;
 
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
-use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use crate::tls::stream::ClientStream;
+use porthole_io::tls::ClientStream;
 
-pub use error::ConnectError;
+pub use error::{ConnectError, TlsFailure};
 
 use crate::target::Target;
 
 /// How long dialling the proxy (and then its TLS handshake) may take.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
-use crate::io::Either;
-pub use crate::io::Io;
+use porthole_io::stream::Either;
 
 /// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
 /// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
@@ -51,15 +50,14 @@ impl fmt::Debug for Connected {
 /// The `Authorization: Pomerium <jwt>` line is present only when `token` is given.
 #[must_use]
 pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
-    let mut req =
-        format!("CONNECT {destination} HTTP/1.1\r\nHost: {destination}\r\nUser-Agent: Go-http-client/1.1\r\n");
-    if let Some(jwt) = token {
-        req.push_str("Authorization: Pomerium ");
-        req.push_str(jwt);
-        req.push_str("\r\n");
+    const USER_AGENT: (&str, &str) = ("User-Agent", "Go-http-client/1.1");
+    match token {
+        Some(jwt) => {
+            let authorization = format!("Pomerium {jwt}");
+            porthole_io::connect::request(destination, &[USER_AGENT, ("Authorization", &authorization)])
+        }
+        None => porthole_io::connect::request(destination, &[USER_AGENT]),
     }
-    req.push_str("\r\n");
-    req.into_bytes()
 }
 
 /// Opens tunnels to one [`Target`], one proxy connection per tunnel (no reuse, as pomerium-cli).
@@ -88,8 +86,8 @@ impl Connector {
     ///
     /// # Errors
     /// [`ConnectError`]: `Dial` / `Tls` before the request, a status variant for a non-200
-    /// answer, `Protocol` for an answer that is not HTTP. What happens to the token is the
-    /// engine's rule (`tunnel::open`), not the connector's.
+    /// answer, `Protocol` for an answer that is not HTTP. Only `LoginRequired` means the token
+    /// should be dropped ([`ConnectError::keeps_token`]).
     ///
     /// # Cancel safety
     /// Dropping the future closes the half-open connection; nothing else is left behind.
@@ -103,13 +101,7 @@ impl Connector {
         };
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
-        let request = request_bytes(destination, token);
-        let sent = async {
-            stream.write_all(&request).await?;
-            stream.flush().await
-        };
-        sent.await.map_err(|e| ConnectError::Protocol { reason: format!("sending CONNECT: {e}") })?;
-        let head = response::read_head(&mut stream).await?;
+        let head = response::exchange(&mut stream, &request_bytes(destination, token)).await?;
         if head.status == 200 {
             return Ok(Connected { stream, early: head.rest });
         }
@@ -120,47 +112,24 @@ impl Connector {
     }
 
     async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<ClientStream, ConnectError> {
-        let tls_err = |reason: String| ConnectError::Tls { proxy: proxy.to_owned(), reason };
-        let config = self
-            .tls
-            .clone()
-            .ok_or_else(|| tls_err("no TLS configuration for an https proxy (a bug in the caller)".into()))?;
-        let name = ServerName::try_from(self.target.proxy.host.clone())
-            .map_err(|e| tls_err(format!("{:?} is not a valid server name: {e}", self.target.proxy.host)))?;
-        tokio::time::timeout(DIAL_TIMEOUT, crate::tls::stream::connect(config, name, tcp))
+        let tls_err = |source: TlsFailure| ConnectError::Tls { proxy: proxy.to_owned(), source };
+        let config = self.tls.clone().ok_or_else(|| tls_err(TlsFailure::NoConfig))?;
+        let host = &self.target.proxy.host;
+        let name = ServerName::try_from(host.clone())
+            .map_err(|source| tls_err(TlsFailure::ServerName { host: host.clone(), source }))?;
+        tokio::time::timeout(DIAL_TIMEOUT, porthole_io::tls::connect(config, name, tcp))
             .await
-            .map_err(|_| tls_err("the handshake did not finish within 10 s".into()))?
-            .map_err(|e| tls_err(explain_tls(&e)))
+            .map_err(|_| tls_err(TlsFailure::Timeout))?
+            .map_err(|e| tls_err(TlsFailure::Handshake(e)))
     }
 }
 
 async fn dial(proxy: &str) -> Result<TcpStream, ConnectError> {
-    let dial_err = |reason: String| ConnectError::Dial { proxy: proxy.to_owned(), reason };
+    let dial_err = |source: std::io::Error| ConnectError::Dial { proxy: proxy.to_owned(), source };
     let tcp = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(proxy))
         .await
-        .map_err(|_| dial_err("no answer within 10 s".into()))?
-        .map_err(|e| {
-            dial_err(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-                std::io::ErrorKind::TimedOut => "timed out".into(),
-                _ => e.to_string(),
-            })
-        })?;
-    tcp.set_nodelay(true).map_err(|e| dial_err(e.to_string()))?;
+        .map_err(|_| dial_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s")))?
+        .map_err(dial_err)?;
+    tcp.set_nodelay(true).map_err(dial_err)?;
     Ok(tcp)
-}
-
-/// A TLS failure in words, with the flag that fixes it when there is one.
-fn explain_tls(e: &std::io::Error) -> String {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(cert)) => format!(
-            "the proxy's certificate is not trusted ({cert:?}); pass its CA with --alternate-ca-path \
-             (or --ca-cert), or skip the check with --disable-tls-verification"
-        ),
-        Some(rustls::Error::AlertReceived(alert)) => {
-            format!("the proxy refused the handshake ({alert:?}); it may require a client certificate")
-        }
-        Some(other) => other.to_string(),
-        None => e.to_string(),
-    }
 }

@@ -1,5 +1,7 @@
 //! porthole-tunnel: the engine. Pomerium's "TCP over HTTP" client: destination grammar, TLS,
-//! HTTP/1.1 CONNECT, login, relay, local listeners. No Tauri, no clap; nothing here prints.
+//! HTTP/1.1 CONNECT, login, local listeners. No Tauri, no clap; nothing here prints. The data
+//! plane under it (relay, TLS stream, CONNECT wire format, accept loop) is `porthole_io`, which
+//! the gateway shares.
 //!
 //! # Layout
 //!
@@ -7,23 +9,20 @@
 //!
 //! - [`target`]: the destination grammar (pomerium-cli's), → [`target::Target`].
 //! - [`tls`]: the client TLS configuration: roots, extra CA, client identity (PEM or store);
-//!   [`tls::stream`] is rustls through tokio-rustls: handshake, records, alerts, close_notify.
-//! - [`connect`]: HTTP/1.1 CONNECT to the proxy, → a tunnel stream or a [`connect::ConnectError`].
+//!   the handshake and records are `porthole_io::tls` (rustls through tokio-rustls).
+//! - [`connect`]: HTTP/1.1 CONNECT to the proxy (`porthole_io::connect` writes the request and
+//!   reads the answer), → a tunnel stream or a [`connect::ConnectError`].
 //! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
-//! - [`relay`]: bidirectional copy with 64 KiB buffers, half-close kept, bytes counted, an abort
-//!   on one side passed on as a reset ([`io::Abort`]); [`copy`] lends the buffers from a
-//!   [`pool`] only while bytes move, and notices a reset side while blocked writing the other.
-//! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode.
-//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
+//! - [`handle`]: [`handle::TunnelHandle`] (listener, peers, stop on drop) and stdio mode; the
+//!   bytes move through `porthole_io::relay` (64 KiB buffers, half-close kept, aborts passed on).
+//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel; a failure
+//!   carries its [`code::ErrorCode`], the class the application layer shares.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod code;
 pub mod connect;
-pub mod copy;
 pub mod events;
-pub mod io;
-pub mod pool;
-pub mod relay;
+pub mod handle;
 pub mod target;
 pub mod tls;
-pub mod tunnel;

@@ -4,12 +4,12 @@
 //! - [`filter`]: `attr=value` certificate filters and DN matching (platform-neutral).
 //! - [`store`]: the Linux identity directory and its CertificateRequest resolver.
 //! - [`verify`]: the `--disable-tls-verification` verifier.
-//! - [`stream`]: the TLS stream both ends use: rustls (through tokio-rustls) for the handshake
-//!   and every record after it.
+//!
+//! The stream itself (handshake and records) and the crypto provider are porthole-io's
+//! [`porthole_io::tls`], shared with the gateway.
 
 pub mod filter;
 pub mod store;
-pub mod stream;
 pub mod verify;
 
 use std::fmt;
@@ -97,31 +97,13 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
-/// ring's provider with AES-128-GCM preferred over AES-256-GCM, the order Go's crypto/tls
-/// (pomerium-cli) and BoringSSL (Envoy, in front of every Pomerium) use: both are 128-bit secure
-/// against every known attack, and AES-128 runs four fewer rounds per block. Everything else is
-/// ring's default.
-#[must_use]
-pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    use rustls::crypto::ring::cipher_suite as cs;
-    let mut provider = rustls::crypto::ring::default_provider();
-    let rank = |s: &rustls::SupportedCipherSuite| match s.suite() {
-        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
-        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384 => 1,
-        _ => 2,
-    };
-    provider.cipher_suites.sort_by_key(rank);
-    debug_assert_eq!(provider.cipher_suites.first().map(|s| s.suite()), Some(cs::TLS13_AES_128_GCM_SHA256.suite()));
-    Arc::new(provider)
-}
-
 /// Builds the client configuration every tunnel and login request to the proxy uses.
 ///
 /// # Errors
 /// [`TlsError::CaPem`] when `ca_pem` holds no certificate, [`TlsError::ClientIdentity`] /
 /// [`TlsError::Store`] when the client identity cannot be loaded.
 pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = provider();
+    let provider = porthole_io::tls::provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider)).with_safe_default_protocol_versions()?;
     let builder = if opts.disable_verification {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(verify::AcceptAnyServerCert::new(provider)))

@@ -10,12 +10,13 @@ use porthole_testkit::certs::{CertPair, TestPki};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::gateway::{GatewayOpts, GatewayProcess, TestGateway};
 use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, Token, TokenStore as _};
-use porthole_tunnel::connect::{ConnectError, Connector, request_bytes};
+use porthole_tunnel::code::ErrorCode;
+use porthole_tunnel::connect::{ConnectError, Connector, TlsFailure, request_bytes};
 use porthole_tunnel::events::TunnelEvent;
+use porthole_tunnel::handle::{TunnelConfig, TunnelHandle};
 use porthole_tunnel::target::{Target, parse};
 use porthole_tunnel::tls::store::StoreResolver;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
-use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -87,26 +88,37 @@ async fn early_bytes_after_the_200_head_are_returned() {
 #[tokio::test]
 async fn statuses_map_to_actionable_errors() {
     let e = answer(b"HTTP/1.1 302 Found\r\nLocation: https://auth/\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::LoginRequired { status: 302 });
+    assert!(matches!(e, ConnectError::LoginRequired { status: 302 }), "{e:?}");
+    assert!(!e.keeps_token(), "a login is needed: the token is stale");
     let e = answer(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::LoginRequired { status: 401 });
+    assert!(matches!(e, ConnectError::LoginRequired { status: 401 }), "{e:?}");
+    assert_eq!(e.code(), ErrorCode::Auth);
     let e = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 26\r\n\r\n\nnot in group admins\nmore\n").await;
-    assert_eq!(
-        e,
-        ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() }
+    assert!(
+        matches!(&e, ConnectError::Denied { destination, message } if destination == "db.example.com:5432" && message == "not in group admins"),
+        "{e:?}"
     );
+    assert_eq!(e.to_string(), "access denied to db.example.com:5432 by the proxy's policy: not in group admins (403)");
+    assert_eq!(e.code(), ErrorCode::Denied);
+    assert!(e.keeps_token(), "403 keeps the token (pomerium-cli too)");
     let e = answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::NoRoute { destination: "db.example.com:5432".into() });
+    assert!(matches!(&e, ConnectError::NoRoute { destination } if destination == "db.example.com:5432"), "{e:?}");
+    assert_eq!(e.code(), ErrorCode::NoRoute);
+    assert!(e.keeps_token(), "404 keeps the token (pomerium-cli deletes it)");
     let e = answer(b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::CertificateRequired { destination: "db.example.com:5432".into() });
+    assert!(
+        matches!(&e, ConnectError::CertificateRequired { destination } if destination == "db.example.com:5432"),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("--client-cert"), "the message names the fix: {e}");
     let e = answer(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 15\r\n\r\nupstream down\r\n").await;
-    assert_eq!(
-        e,
-        ConnectError::Unavailable { destination: "db.example.com:5432".into(), message: "upstream down".into() }
-    );
+    assert_eq!(e.to_string(), "db.example.com:5432 is unavailable: the proxy could not reach it (upstream down)");
+    assert_eq!(e.code(), ErrorCode::Unavailable);
     let e = answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\n").await;
-    assert_eq!(e, ConnectError::Status { status: 500, message: "500 Internal Server Error".into() });
+    assert!(
+        matches!(&e, ConnectError::Status { status: 500, message } if message == "500 Internal Server Error"),
+        "{e:?}"
+    );
     let e = answer(b"SSH-2.0-OpenSSH\r\n\r\n").await;
     assert!(matches!(e, ConnectError::Protocol { .. }), "not HTTP: {e:?}");
 }
@@ -116,7 +128,15 @@ async fn closed_port_is_a_dial_error() {
     let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let target = parse(&format!("http://127.0.0.1:{port}/db:5432"), None).unwrap();
     let e = Connector::new(target, None).connect(None).await.unwrap_err();
-    assert_eq!(e, ConnectError::Dial { proxy: format!("127.0.0.1:{port}"), reason: "connection refused".into() });
+    assert_eq!(
+        e.to_string(),
+        format!("cannot reach 127.0.0.1:{port}: connection refused"),
+        "the sentence is unchanged"
+    );
+    let ConnectError::Dial { source, .. } = &e else { panic!("a dial error: {e:?}") };
+    assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused, "the typed cause is kept");
+    assert_eq!(e.code(), ErrorCode::Proxy);
+    assert!(e.keeps_token(), "a network error says nothing about the token");
 }
 
 /// A plaintext "proxy" that answers its n-th connection with `answers[n]` (then holds it open
@@ -151,7 +171,7 @@ async fn through_the_engine(
     target: Target,
     stored: &Token,
     service_account: Option<Token>,
-) -> (Option<&'static str>, Option<Token>) {
+) -> (Option<ErrorCode>, Option<Token>) {
     let origin = target.proxy.origin();
     let store = Arc::new(MemoryStore::default());
     store.store(&origin, stored).unwrap();
@@ -180,31 +200,35 @@ async fn through_the_engine(
 async fn only_a_refusal_right_after_a_login_forgets_the_stored_token() {
     let good = Token::new(JWT);
     for (answer, code) in [
-        (&b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"[..], "denied"),
-        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", "no_route"),
-        (b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n", "certificate"),
-        (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", "unavailable"),
-        (b"HTTP/1.1 500 Internal Server Error\r\n\r\n", "status"),
-        (b"SSH-2.0-OpenSSH\r\n\r\n", "proxy"),
+        (&b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"[..], ErrorCode::Denied),
+        (b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", ErrorCode::NoRoute),
+        (b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n", ErrorCode::Certificate),
+        (b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", ErrorCode::Unavailable),
+        (b"HTTP/1.1 500 Internal Server Error\r\n\r\n", ErrorCode::Status),
+        (b"SSH-2.0-OpenSSH\r\n\r\n", ErrorCode::Proxy),
     ] {
         let (target, accepted) = scripted_each(vec![answer]).await;
         let (got, kept) = through_the_engine(target, &good, None).await;
         assert_eq!(got, Some(code), "{}", String::from_utf8_lossy(answer));
-        assert_eq!(kept.as_ref(), Some(&good), "{code}: the stored token is kept");
-        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "{code}: no login, no retry");
+        assert_eq!(kept.as_ref(), Some(&good), "{code:?}: the stored token is kept");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "{code:?}: no login, no retry");
     }
 
     let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let closed = parse(&format!("http://127.0.0.1:{port}/db:5432"), None).unwrap();
     let (got, kept) = through_the_engine(closed, &good, None).await;
-    assert_eq!((got, kept.as_ref()), (Some("proxy"), Some(&good)), "a network error says nothing about the token");
+    assert_eq!(
+        (got, kept.as_ref()),
+        (Some(ErrorCode::Proxy), Some(&good)),
+        "a network error says nothing about the token"
+    );
 
     // 401, a login (the service account), and 401 again for the fresh token: forgotten.
     let fresh = Token::new("eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzYSJ9.c2ln");
     let refused = &b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"[..];
     let (target, accepted) = scripted_each(vec![refused, refused]).await;
     let (got, kept) = through_the_engine(target, &good, Some(fresh.clone())).await;
-    assert_eq!((got, kept), (Some("auth"), None), "a token refused right after the login is removed");
+    assert_eq!((got, kept), (Some(ErrorCode::Auth), None), "a token refused right after the login is removed");
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2, "one retry after the login");
 
     // 302 (login needed), the login, then a 404 for the fresh token: the fresh token stays.
@@ -214,7 +238,11 @@ async fn only_a_refusal_right_after_a_login_forgets_the_stored_token() {
     ])
     .await;
     let (got, kept) = through_the_engine(target, &good, Some(fresh.clone())).await;
-    assert_eq!((got, kept.as_ref()), (Some("no_route"), Some(&fresh)), "a 404 after a login keeps the new token");
+    assert_eq!(
+        (got, kept.as_ref()),
+        (Some(ErrorCode::NoRoute), Some(&fresh)),
+        "a 404 after a login keeps the new token"
+    );
 }
 
 /// A real `porthole-gateway` process (testkit's [`TestGateway`]) in front of an echo server;
@@ -271,7 +299,9 @@ async fn untrusted_server_certificate_is_a_tls_error_with_a_hint() {
     let (gw, _clients, _echo) = gateway().await;
     let wrong = TlsOptions { ca_pem: Some(TestPki::new().ca_pem().as_bytes().to_vec()), ..TlsOptions::default() };
     let e = connector(&gw, "echo.example.com:7000", &wrong).connect(None).await.unwrap_err();
-    let ConnectError::Tls { reason, .. } = &e else { panic!("expected a TLS error, got {e:?}") };
+    let ConnectError::Tls { source, .. } = &e else { panic!("expected a TLS error, got {e:?}") };
+    assert!(matches!(source, TlsFailure::Handshake(_)), "{source:?}");
+    let reason = e.to_string();
     assert!(reason.contains("--alternate-ca-path") && reason.contains("--disable-tls-verification"), "{reason}");
 }
 

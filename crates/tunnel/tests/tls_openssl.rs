@@ -1,4 +1,4 @@
-//! Our TLS stream (`stream::connect` / `stream::accept`, with the CLI's and the gateway's own
+//! Our TLS stream (`porthole_io::tls::connect` / `accept`, with the CLI's and the gateway's own
 //! configurations) against OpenSSL 3 (`openssl s_server` / `s_client`) as the peer: TLS 1.2
 //! where the client speaks first, every suite rustls offers here, KeyUpdate both ways (also
 //! while megabytes are in flight), and session tickets split across 512-byte records.

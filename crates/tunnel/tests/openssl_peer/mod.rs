@@ -1,5 +1,5 @@
 //! What the OpenSSL interop suites share: certificates on disk, the product's own client and
-//! server TLS configurations, and our two entry points (`stream::connect` / `stream::accept`)
+//! server TLS configurations, and our two entry points (`porthole_io::tls::connect` / `accept`)
 //! used only through `AsyncRead + AsyncWrite`, so the suites hold whatever type they return.
 
 #![allow(dead_code, reason = "each suite uses a part")]
@@ -88,7 +88,7 @@ pub async fn our_client(
 ) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin + Send> {
     let tcp = TcpStream::connect(addr).await?;
     let name = ServerName::try_from("localhost").unwrap();
-    tokio::time::timeout(WAIT, porthole_tunnel::tls::stream::connect(config, name, tcp))
+    tokio::time::timeout(WAIT, porthole_io::tls::connect(config, name, tcp))
         .await
         .unwrap_or_else(|_| Err(std::io::Error::other("handshake did not finish within the deadline")))
 }
@@ -99,7 +99,7 @@ pub async fn our_server(
     config: Arc<rustls::ServerConfig>,
 ) -> std::io::Result<impl AsyncRead + AsyncWrite + Unpin + Send> {
     let (tcp, _) = tokio::time::timeout(WAIT, listener.accept()).await.map_err(std::io::Error::other)??;
-    tokio::time::timeout(WAIT, porthole_tunnel::tls::stream::accept(config, tcp))
+    tokio::time::timeout(WAIT, porthole_io::tls::accept(config, tcp))
         .await
         .unwrap_or_else(|_| Err(std::io::Error::other("handshake did not finish within the deadline")))
 }

@@ -1,12 +1,12 @@
-//! `tls::stream::connect` / `accept` (rustls through tokio-rustls) for every suite and both
+//! `tls::connect` / `accept` (rustls through tokio-rustls) for every suite and both
 //! protocol versions: bytes both ways with half-close, session tickets (resumption), key
 //! updates, a tampered record refused with an alert, and the relay over it: a peer that ends
 //! TCP without close_notify is an abort passed on as a reset, not a clean end.
 
 use std::sync::Arc;
 
+use porthole_io::tls::{self, Handshaken as _};
 use porthole_testkit::certs::TestPki;
-use porthole_tunnel::tls::stream::{self, Handshaken as _};
 use rustls::crypto::CryptoProvider;
 use rustls::crypto::ring::{cipher_suite as cs, default_provider};
 use rustls::{ClientConfig, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
@@ -102,11 +102,11 @@ async fn connect_and_accept_agree_on_every_suite() {
         let down2 = down.clone();
         let srv = tokio::spawn(async move {
             let (tcp, _) = listener.accept().await.unwrap();
-            let tls = stream::accept(server, tcp).await.unwrap();
+            let tls = tls::accept(server, tcp).await.unwrap();
             exchange(tls, down2).await
         });
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let tls = stream::connect(client, localhost(), tcp).await.unwrap();
+        let tls = tls::connect(client, localhost(), tcp).await.unwrap();
         let got = exchange(tls, up.clone()).await;
         assert!(got == down, "{name}: every byte server → client, then EOF");
         assert!(srv.await.unwrap() == up, "{name}: every byte client → server, then EOF");
@@ -122,7 +122,7 @@ async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection
         let mut kinds = Vec::new();
         for _ in 0..2 {
             let (tcp, _) = listener.accept().await.unwrap();
-            let mut tls = stream::accept(server.clone(), tcp).await.unwrap();
+            let mut tls = tls::accept(server.clone(), tcp).await.unwrap();
             kinds.push(tls.negotiated().resumed);
             let mut b = [0u8; 4];
             tls.read_exact(&mut b).await.unwrap();
@@ -133,7 +133,7 @@ async fn session_tickets_arriving_after_the_handshake_resume_the_next_connection
     });
     for _ in 0..2 {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let mut tls = stream::connect(client.clone(), localhost(), tcp).await.unwrap();
+        let mut tls = tls::connect(client.clone(), localhost(), tcp).await.unwrap();
         tls.write_all(b"ping").await.unwrap();
         tls.flush().await.unwrap();
         let mut b = Vec::new();
@@ -170,7 +170,7 @@ async fn key_updates_from_a_rustls_peer_are_followed_both_ways() {
         got
     });
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let mut tls = stream::connect(client, localhost(), tcp).await.unwrap();
+    let mut tls = tls::connect(client, localhost(), tcp).await.unwrap();
     let mut seen = Vec::new();
     for _ in 0..3 {
         let mut b = vec![0u8; 20_000];
@@ -227,7 +227,7 @@ async fn a_tampered_record_is_an_error_not_data() {
         tls.read(&mut [0u8; 1]).await.expect_err("the client answers a bad record with an alert").to_string()
     });
     let tcp = TcpStream::connect(mitm_addr).await.unwrap();
-    let mut tls = stream::connect(client, localhost(), tcp).await.unwrap();
+    let mut tls = tls::connect(client, localhost(), tcp).await.unwrap();
     let mut got = vec![0u8; 100_000];
     let err = tls.read_exact(&mut got).await.expect_err("a flipped byte must not be delivered");
     assert!(err.to_string().contains("cannot decrypt"), "{err}");
@@ -238,8 +238,8 @@ async fn a_tampered_record_is_an_error_not_data() {
 
 #[tokio::test]
 async fn relay_moves_every_byte_both_ways_with_half_close() {
-    use porthole_tunnel::io::Either;
-    use porthole_tunnel::relay::{Counters, End, relay};
+    use porthole_io::relay::{Counters, End, relay};
+    use porthole_io::stream::Either;
     let pki = TestPki::new();
     for (name, suite, version) in [SUITES[1], SUITES[4]] {
         let (client, server) = configs(&pki, suite, version);
@@ -256,9 +256,9 @@ async fn relay_moves_every_byte_both_ways_with_half_close() {
         let (plain_listener, plain_addr) = listen().await;
         let local = tokio::spawn(async move { TcpStream::connect(plain_addr).await.unwrap() });
         let (plain, _) = plain_listener.accept().await.unwrap();
-        let tls = stream::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
+        let tls = tls::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
         let counters = Counters::new();
-        let proxy: Either<TcpStream, Box<stream::ClientStream>> = Either::Right(Box::new(tls));
+        let proxy: Either<TcpStream, Box<tls::ClientStream>> = Either::Right(Box::new(tls));
         let relay =
             tokio::spawn(relay(plain, proxy, counters.clone(), None, tokio_util::sync::CancellationToken::new()));
         let got = exchange(local.await.unwrap(), up.clone()).await;
@@ -274,7 +274,7 @@ async fn relay_moves_every_byte_both_ways_with_half_close() {
 /// `Closed`, and the local socket gets the 10 000 bytes and then a reset, not EOF.
 #[tokio::test]
 async fn fin_without_close_notify_is_an_abort_passed_on_as_a_reset() {
-    use porthole_tunnel::relay::{Counters, End, Party, relay};
+    use porthole_io::relay::{Counters, End, Party, relay};
     let pki = TestPki::new();
     let (client, server) = configs(&pki, cs::TLS13_AES_128_GCM_SHA256, TLS13);
     let (tls_listener, tls_addr) = listen().await;
@@ -292,7 +292,7 @@ async fn fin_without_close_notify_is_an_abort_passed_on_as_a_reset() {
     let (plain_listener, plain_addr) = listen().await;
     let local = tokio::spawn(async move { TcpStream::connect(plain_addr).await.unwrap() });
     let (plain, _) = plain_listener.accept().await.unwrap();
-    let tls = stream::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
+    let tls = tls::connect(client, localhost(), TcpStream::connect(tls_addr).await.unwrap()).await.unwrap();
     let counters = Counters::new();
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -319,7 +319,7 @@ async fn fin_without_close_notify_is_an_abort_passed_on_as_a_reset() {
 /// the relay must notice the reset and end (and reset the upstream).
 #[tokio::test]
 async fn a_reset_behind_a_blocked_write_ends_the_relay() {
-    use porthole_tunnel::relay::{Counters, End, Party, relay};
+    use porthole_io::relay::{Counters, End, Party, relay};
     let (up_listener, up_addr) = listen().await;
     let upstream_peer = tokio::spawn(async move { up_listener.accept().await.unwrap().0 });
     let upstream = TcpStream::connect(up_addr).await.unwrap();

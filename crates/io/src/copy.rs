@@ -26,8 +26,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use crate::io::Abort;
 use crate::pool::Pool;
+use crate::stream::Abort;
 
 /// Relay buffers kept for reuse at most 64 (64 KiB each: 4 MiB); other sizes are not pooled.
 static POOL: Pool = Pool::new(64 * 1024, 64);

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::copy::{Fault, Which};
-use crate::io::Abort;
+use crate::stream::Abort;
 
 /// Relay buffer size, each direction.
 pub const BUFFER: usize = 64 * 1024;
