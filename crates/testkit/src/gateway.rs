@@ -32,9 +32,11 @@ pub struct GatewayOpts<'a> {
     pub routes: &'a str,
     /// Extra top-level YAML (e.g. `downstream_mtls:`), `{dir}` replaced likewise.
     pub extra: &'a str,
-    /// Start the real identity provider (otherwise the IdP URL is a closed loopback port,
-    /// never fetched unless someone logs in).
+    /// Start the real identity provider (otherwise the IdP URL is [`GatewayOpts::idp_url`]).
     pub idp: bool,
+    /// The IdP URL when none is started here (one that is down, or started later on its
+    /// port); by default a closed loopback port, fetched only when someone logs in.
+    pub idp_url: Option<&'a str>,
 }
 
 /// A gateway for tests and what a test needs to talk to it; `S` is what runs it
@@ -119,7 +121,7 @@ impl<S> TestGateway<S> {
         let cert = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server")?;
         let ca_path = pki.write_ca_to(dir.path())?;
         let signing_key_pem = rcgen::KeyPair::generate()?.serialize_pem();
-        let issuer = idp.as_ref().map_or("http://127.0.0.1:9", Idp::issuer_str);
+        let issuer = idp.as_ref().map_or(opts.idp_url.unwrap_or("http://127.0.0.1:9"), Idp::issuer_str);
         let in_dir = |text: &str| text.replace("{dir}", &dir.path().display().to_string());
         let yaml = format!(
             "address: 127.0.0.1:0\ncertificate_file: {cert}\ncertificate_key_file: {key}\nsigning_key: {signing}\n\
