@@ -22,6 +22,7 @@ use crate::reply::{self, Body};
 use crate::route::Route;
 use crate::server::Shared;
 use crate::token::TokenError;
+use crate::tunnels::TunnelInfo;
 use crate::upstream::{self, UpstreamError};
 
 /// What the accept loop learned about a downstream connection.
@@ -132,12 +133,14 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return resp;
     }
-    let Some(route) = shared.routes.find(&authority).cloned() else {
+    // The config in force when the request arrived, for the whole request.
+    let snapshot = shared.current.get();
+    let Some(route) = snapshot.routes.find(&authority).cloned() else {
         let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
         return refuse(&peer, &authority, None, None, StatusCode::NOT_FOUND, msg);
     };
     // Client certificate: the route's own CA, else the global one in default-deny mode.
-    let ca = route.client_ca.as_ref().or(match &shared.global_ca {
+    let ca = route.client_ca.as_ref().or(match &snapshot.global_ca {
         Some((ca, MtlsEnforcement::PolicyWithDefaultDeny)) => Some(ca),
         _ => None,
     });
@@ -203,6 +206,17 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
     let user = who(identity.as_ref());
     // The tunnel keeps its connection's slot, and keeps the connection from being idle.
     let held = req.extensions().get::<crate::limits::Slot>().map(crate::limits::Slot::hold);
+    // Registered until the tunnel ends: a reload re-checks it, its session's expiry ends it.
+    let live = shared.tunnels.register(TunnelInfo {
+        route_id: route.id.clone(),
+        route: route.display_name(),
+        authority: authority.clone(),
+        user: user.clone(),
+        expires: TunnelInfo::expiry_of(identity.as_ref()),
+        identity,
+        peer: peer.clone(),
+    });
+    let timeouts = snapshot.config.timeouts;
     shared.tracker.spawn(async move {
         let _held = held;
         let started = Instant::now();
@@ -214,10 +228,11 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             }
         };
         let counters = Counters::new();
-        let idle = route.config.idle_timeout.or(shared2.timeouts.idle).filter(|d| !d.is_zero());
-        let cancel = crate::limits::with_deadline(shared2.cancel.child_token(), shared2.timeouts.write);
+        let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
+        let cancel = crate::limits::with_deadline(live.stop_token(), timeouts.write);
         let _end = cancel.clone().drop_guard();
-        let upstream::Connected { stream: mut upstream, early, target } = connected;
+        let upstream::Connected { stream, early, target } = connected;
+        let mut upstream = live.guard(stream);
         let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
             // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
             // connection (no close_notify). Bytes the client sent right behind its CONNECT head
@@ -236,7 +251,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
                         counters.add_up(read_buf.len() as u64);
                         // hyper's read buffer and the head buffer are not kept for the tunnel's life.
                         drop((read_buf, early));
-                        relay(client, upstream, counters, idle, cancel).await
+                        live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
                     }
                     Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                 }
@@ -249,7 +264,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
                 if client.write_all(&early).await.is_ok() {
                     counters.add_down(early.len() as u64);
                     drop(early);
-                    relay(client, upstream, counters, idle, cancel).await
+                    live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
                 } else {
                     Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
                 }
@@ -265,7 +280,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
             bytes_up = outcome.up,
             bytes_down = outcome.down,
             duration_ms = started.elapsed().as_millis() as u64,
-            end = %outcome.end,
+            end = %live.describe_end(&outcome.end),
             "tunnel closed"
         );
     });

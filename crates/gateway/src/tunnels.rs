@@ -1,0 +1,335 @@
+//! The registry of live tunnels: who holds each one, on which route, until when its session
+//! lasts, and how to end it. A reload re-checks every entry against the new config
+//! ([`crate::reload`]); a tunnel whose session expires ends then ([`LiveTunnel::watch`]); a
+//! drain counts and finally cuts them ([`Tunnels::cut`]).
+//!
+//! A revoked tunnel ends as an abort, not a clean close: its upstream stream starts failing
+//! ([`Revocable`]), so the relay resets the client's connection (RST over HTTP/1.1; HTTP/2 can
+//! only end the stream) and the upstream's. A clean close would let the client take a cut-off
+//! stream for a complete one (a dump, a file copy); a reset says "this stopped short", and the
+//! client then asks the gateway why with a fresh CONNECT (403 or 401 with a sentence).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use porthole_io::stream::{Abort, Stream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::connect::Peer;
+use crate::policy::Identity;
+use crate::snapshot::Current;
+
+/// How long a revoked tunnel's relay gets to notice the failing upstream before it is closed
+/// outright (a relay blocked writing to a client that reads nothing polls no upstream read).
+const REVOKE_BACKSTOP: Duration = Duration::from_millis(500);
+
+/// Why a live tunnel was ended by the gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    /// After a reload, the route's policy (or client CA) no longer admits the tunnel's user.
+    PolicyChanged,
+    /// After a reload, the tunnel's route is gone.
+    RouteRemoved,
+    /// The session token the tunnel was opened with expired.
+    SessionExpired,
+}
+
+impl std::fmt::Display for Revoked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Revoked::PolicyChanged => "policy changed",
+            Revoked::RouteRemoved => "route removed",
+            Revoked::SessionExpired => "session expired",
+        })
+    }
+}
+
+/// What is known about a live tunnel: enough to decide again whether it may go on.
+#[derive(Debug)]
+pub struct TunnelInfo {
+    /// The route's id ([`crate::route::route_id`] of its `from`).
+    pub route_id: String,
+    /// The route's display name, for logs.
+    pub route: String,
+    /// The CONNECT authority.
+    pub authority: String,
+    /// Who, for logs (email, else subject, else `anonymous`).
+    pub user: String,
+    /// The verified session, if any.
+    pub identity: Option<Identity>,
+    /// The downstream connection (address, client certificate).
+    pub peer: Arc<Peer>,
+    /// When the session token expires (`exp`), if there is one.
+    pub expires: Option<SystemTime>,
+}
+
+impl TunnelInfo {
+    /// The `exp` of a verified session as a time.
+    pub fn expiry_of(identity: Option<&Identity>) -> Option<SystemTime> {
+        let exp = identity?.claims.get("exp")?.as_f64()?;
+        (exp.is_finite() && exp >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(exp))
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    info: Arc<TunnelInfo>,
+    revoke: Revoke,
+}
+
+/// The revocation side of one tunnel.
+#[derive(Debug, Clone)]
+struct Revoke {
+    /// Fires the upstream's failure ([`Revocable`]).
+    token: CancellationToken,
+    /// Closes the relay (clean close): the backstop, the drain's cut, `timeout_write`.
+    stop: CancellationToken,
+    reason: Arc<OnceLock<Revoked>>,
+}
+
+impl Revoke {
+    /// Revokes once: logs the access line, fails the upstream, and arms the backstop.
+    fn fire(&self, info: &TunnelInfo, reason: Revoked) -> bool {
+        if self.reason.set(reason).is_err() {
+            return false;
+        }
+        tracing::info!(
+            target: "porthole_gateway::access",
+            peer = %info.peer.addr,
+            authority = %info.authority,
+            route = %info.route,
+            user = %info.user,
+            reason = %reason,
+            "tunnel revoked"
+        );
+        self.token.cancel();
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(REVOKE_BACKSTOP) => stop.cancel(),
+                () = stop.cancelled() => {}
+            }
+        });
+        true
+    }
+}
+
+/// Every live tunnel of one gateway.
+#[derive(Debug, Default)]
+pub struct Tunnels {
+    entries: Mutex<HashMap<u64, Entry>>,
+    next: AtomicU64,
+    /// Cancelled when the drain runs out: every relay closes.
+    cut: CancellationToken,
+    /// Woken whenever a tunnel ends.
+    ended: Notify,
+}
+
+impl Tunnels {
+    /// Registers a tunnel; it stays registered until the returned handle drops.
+    pub fn register(self: &Arc<Self>, info: TunnelInfo) -> LiveTunnel {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let info = Arc::new(info);
+        let revoke =
+            Revoke { token: CancellationToken::new(), stop: self.cut.child_token(), reason: Arc::new(OnceLock::new()) };
+        self.lock().insert(id, Entry { info: info.clone(), revoke: revoke.clone() });
+        LiveTunnel { id, tunnels: self.clone(), info, revoke }
+    }
+
+    /// How many tunnels are live.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no tunnel is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Revokes every live tunnel for which `verdict` gives a reason; returns how many.
+    pub fn revoke_where(&self, verdict: impl Fn(&TunnelInfo) -> Option<Revoked>) -> usize {
+        let doomed: Vec<(Arc<TunnelInfo>, Revoke, Revoked)> = self
+            .lock()
+            .values()
+            .filter_map(|e| verdict(&e.info).map(|r| (e.info.clone(), e.revoke.clone(), r)))
+            .collect();
+        doomed.into_iter().filter(|(info, revoke, reason)| revoke.fire(info, *reason)).count()
+    }
+
+    /// Closes every live tunnel now (the end of a drain), and every tunnel opened after.
+    pub fn cut(&self) {
+        self.cut.cancel();
+    }
+
+    /// Fires when [`Tunnels::cut`] is called.
+    pub fn cut_token(&self) -> &CancellationToken {
+        &self.cut
+    }
+
+    /// Resolves once no tunnel is live.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn all_ended(&self) {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One registered tunnel; dropping it unregisters it.
+#[derive(Debug)]
+pub struct LiveTunnel {
+    id: u64,
+    tunnels: Arc<Tunnels>,
+    info: Arc<TunnelInfo>,
+    revoke: Revoke,
+}
+
+impl LiveTunnel {
+    /// The token the relay ends on (cleanly): the drain's cut, the revocation backstop; the
+    /// caller may add `timeout_write` to it.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.revoke.stop.clone()
+    }
+
+    /// Wraps the upstream stream so that a revocation fails it (and resets it).
+    pub fn guard(&self, upstream: Stream) -> Revocable {
+        Revocable { inner: upstream, revoked: Box::pin(self.revoke.token.clone().cancelled_owned()), fired: false }
+    }
+
+    /// Runs `relay`, ending the tunnel when its session expires if `current`'s config says so
+    /// at that moment (a later reload that turns the key on re-checks expired sessions).
+    pub async fn watch<T>(&self, relay: impl Future<Output = T>, current: &Current) -> T {
+        let expiry = async {
+            let Some(at) = self.info.expires else { return std::future::pending().await };
+            let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            let snapshot = current.get();
+            if snapshot.routes.by_id(&self.info.route_id).is_some_and(|r| snapshot.ends_at_session_expiry(r)) {
+                self.revoke.fire(&self.info, Revoked::SessionExpired);
+            }
+        };
+        tokio::pin!(relay);
+        tokio::select! {
+            out = &mut relay => out,
+            () = expiry => relay.await,
+        }
+    }
+
+    /// Why the gateway revoked the tunnel, if it did.
+    pub fn revoked(&self) -> Option<Revoked> {
+        self.revoke.reason.get().copied()
+    }
+
+    /// How the tunnel ended, for the access log: the revocation when there was one (the relay
+    /// itself only saw its upstream fail), else `end`.
+    pub fn describe_end(&self, end: &impl std::fmt::Display) -> String {
+        match self.revoked() {
+            Some(reason) => format!("revoked ({reason})"),
+            None => end.to_string(),
+        }
+    }
+}
+
+impl Drop for LiveTunnel {
+    fn drop(&mut self) {
+        self.tunnels.lock().remove(&self.id);
+        self.tunnels.ended.notify_waiters();
+        // Ends the backstop task, if a revocation armed one.
+        self.revoke.stop.cancel();
+    }
+}
+
+/// An upstream stream that fails (reads and writes give `ConnectionAborted`) once its tunnel is
+/// revoked, and is reset when dropped after that: the relay then passes the abort on to the
+/// client.
+pub struct Revocable {
+    inner: Stream,
+    revoked: Pin<Box<WaitForCancellationFutureOwned>>,
+    fired: bool,
+}
+
+impl std::fmt::Debug for Revocable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revocable").field("fired", &self.fired).finish_non_exhaustive()
+    }
+}
+
+impl Revocable {
+    /// `Some(error)` once the tunnel is revoked (the inner stream is then set to reset).
+    fn check(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        if !self.fired && self.revoked.as_mut().poll(cx).is_ready() {
+            self.fired = true;
+            self.inner.abort();
+        }
+        self.fired.then(|| io::Error::new(io::ErrorKind::ConnectionAborted, "access to the tunnel was revoked"))
+    }
+}
+
+impl AsyncRead for Revocable {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Revocable {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(e) = self.check(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl Abort for Revocable {
+    fn take_error(&self) -> Option<io::Error> {
+        self.inner.take_error()
+    }
+    fn abort(&mut self) {
+        self.inner.abort();
+    }
+}
