@@ -31,6 +31,15 @@ impl BareGateway {
     /// # Errors
     /// When it does not start.
     pub fn start(routes: &str) -> anyhow::Result<Self> {
+        Self::start_with(routes, "", &[])
+    }
+
+    /// Like [`BareGateway::start`], with extra top-level YAML `extra` (before `routes:`) and
+    /// extra command-line arguments (`--drain 5s`).
+    ///
+    /// # Errors
+    /// When it does not start.
+    pub fn start_with(routes: &str, extra: &str, args: &[&str]) -> anyhow::Result<Self> {
         let pki = TestPki::new();
         let dir = tempfile::tempdir()?;
         let cert = pki.server_cert(&["localhost", "127.0.0.1"]).write_to(dir.path(), "server")?;
@@ -42,13 +51,15 @@ impl BareGateway {
             format!(
                 "address: 127.0.0.1:0\ncertificate_file: {}\ncertificate_key_file: {}\nsigning_key: {}\n\
                  idp_provider: oidc\nidp_provider_url: https://idp.invalid\nidp_client_id: porthole\n\
-                 idp_client_secret: unused\nroutes:\n{routes}",
+                 idp_client_secret: unused\n{extra}routes:\n{routes}",
                 cert.cert.display(),
                 cert.key.display(),
                 base64::engine::general_purpose::STANDARD.encode(&signing_key_pem),
             ),
         )?;
-        let gateway = GatewayProcess::start(&config, dir.path())?;
+        let mut cmd = std::process::Command::new(crate::bin("porthole-gateway"));
+        cmd.arg("--config").arg(&config).args(args);
+        let gateway = GatewayProcess::start_command(cmd, dir.path())?;
         Ok(Self { pki, dir, gateway, ca_path, config, signing_key_pem })
     }
 
@@ -64,8 +75,17 @@ impl BareGateway {
     /// On an invalid key (it is generated above).
     #[must_use]
     pub fn mint(&self, sub: &str) -> String {
-        let (keys, _) =
-            TokenKeys::new(Some(&self.signing_key_pem), self.url(), Duration::from_secs(3600)).expect("key");
+        self.mint_for(sub, Duration::from_secs(3600))
+    }
+
+    /// A token for `sub` signed with the gateway's key that expires after `lifetime` (whole
+    /// seconds: `exp` is in seconds).
+    ///
+    /// # Panics
+    /// On an invalid key (it is generated above).
+    #[must_use]
+    pub fn mint_for(&self, sub: &str, lifetime: Duration) -> String {
+        let (keys, _) = TokenKeys::new(Some(&self.signing_key_pem), self.url(), lifetime).expect("key");
         let claims = serde_json::json!({"sub": sub, "email": format!("{sub}@example.com")});
         keys.issue(claims.as_object().expect("object")).expect("sign")
     }

@@ -6,6 +6,7 @@
 
 pub mod bare;
 pub mod desktop;
+pub mod live;
 pub mod sshd;
 pub mod stack;
 pub mod webdriver;
@@ -92,6 +93,19 @@ impl GatewayProcess {
     #[must_use]
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits up to `within` for it to exit by itself (after signals a test sent).
+    ///
+    /// # Errors
+    /// When it does not exit in time (it is then killed).
+    pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        let waited = poll_until_blocking("exit", within, || Ok(child.try_wait()?));
+        if waited.is_err() {
+            let _ = child.kill();
+        }
+        waited
     }
 
     /// Sends SIGTERM and waits (up to 15 s) for it to exit.

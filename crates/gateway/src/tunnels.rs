@@ -67,15 +67,18 @@ pub struct TunnelInfo {
     pub identity: Option<Identity>,
     /// The downstream connection (address, client certificate).
     pub peer: Arc<Peer>,
-    /// When the session token expires (`exp`), if there is one.
+    /// When the session token expires: the first instant a CONNECT with it is refused (the
+    /// second after `exp`; `exp` itself is still valid), if there is a token.
     pub expires: Option<SystemTime>,
 }
 
 impl TunnelInfo {
-    /// The `exp` of a verified session as a time.
+    /// When a verified session stops being accepted: one second after its `exp` (whole
+    /// seconds), as [`crate::token::TokenKeys::verify`] counts, so a tunnel never ends while a
+    /// new CONNECT with the same token would still be let in.
     pub fn expiry_of(identity: Option<&Identity>) -> Option<SystemTime> {
         let exp = identity?.claims.get("exp")?.as_f64()?;
-        (exp.is_finite() && exp >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(exp))
+        (exp.is_finite() && exp >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs(exp as u64 + 1))
     }
 }
 
