@@ -336,3 +336,66 @@ impl Abort for Revocable {
         self.inner.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use porthole_io::stream::Either;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    fn info(user: &str, identity: Option<Identity>) -> TunnelInfo {
+        TunnelInfo {
+            route_id: "r".into(),
+            route: "db.example.com:5432".into(),
+            authority: "db.example.com:5432".into(),
+            user: user.into(),
+            expires: TunnelInfo::expiry_of(identity.as_ref()),
+            identity,
+            peer: Arc::new(Peer { addr: ([127, 0, 0, 1], 1).into(), certs: Vec::new() }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revoked_upstream_fails_resets_its_peer_and_is_revoked_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (ours, theirs) = tokio::join!(TcpStream::connect(listener.local_addr().unwrap()), listener.accept());
+        let (mut theirs, _) = theirs.unwrap();
+        let tunnels = Arc::new(Tunnels::default());
+        let alice = tunnels.register(info("alice", None));
+        let _bob = tunnels.register(info("bob", None));
+        let mut upstream = alice.guard(Either::Left(ours.unwrap()));
+        let reading = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            upstream.read(&mut buf).await
+        });
+        let n = tunnels.revoke_where(|i| (i.user == "alice").then_some(Revoked::PolicyChanged));
+        assert_eq!(n, 1, "only alice's tunnel is revoked");
+        let err = tokio::time::timeout(Duration::from_secs(1), reading).await.unwrap().unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionAborted, "a read blocked on the upstream fails at once");
+        assert_eq!(alice.revoked(), Some(Revoked::PolicyChanged));
+        assert_eq!(alice.describe_end(&"closed"), "revoked (policy changed)");
+        let mut buf = [0u8; 8];
+        let peer = tokio::time::timeout(Duration::from_secs(1), theirs.read(&mut buf)).await.unwrap();
+        assert_eq!(
+            peer.map_err(|e| e.kind()).err(),
+            Some(io::ErrorKind::ConnectionReset),
+            "the upstream server sees a reset, not a clean end"
+        );
+        assert_eq!(tunnels.revoke_where(|_| Some(Revoked::RouteRemoved)), 1, "alice is not revoked twice; bob is");
+        assert_eq!(tunnels.len(), 2, "revoked tunnels stay registered until they end");
+        drop(alice);
+        drop(_bob);
+        assert!(tunnels.is_empty());
+        tokio::time::timeout(Duration::from_secs(1), tunnels.all_ended()).await.expect("no tunnel left");
+    }
+
+    #[test]
+    fn a_session_ends_the_second_after_its_exp() {
+        let mut claims = serde_json::Map::new();
+        claims.insert("exp".into(), 1_000.into());
+        let id = Identity { user: "alice".into(), email: None, claims };
+        assert_eq!(TunnelInfo::expiry_of(Some(&id)), Some(UNIX_EPOCH + Duration::from_secs(1_001)));
+        assert_eq!(TunnelInfo::expiry_of(None), None, "no session, no expiry");
+    }
+}
