@@ -160,7 +160,7 @@ pub fn desktop_import(data: &[u8]) {
 /// `login_callback`: one request head at the login callback; a token it yields must make a
 /// well-formed CONNECT request.
 pub fn login_callback(data: &[u8]) {
-    if let Some(callback) = porthole_tunnel::auth::login::parse_callback(data, CALLBACK_PATH)
+    if let Some(callback) = porthole_tunnel::auth::callback::parse_callback(data, CALLBACK_PATH)
         && let Some(token) = callback.token
     {
         assert_one_request(&request_bytes("db.example.com:5432", Some(token.expose())), 3);

@@ -10,10 +10,11 @@ use porthole_e2e::stack::Stack;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::eventually;
 use porthole_tunnel::auth::{Authenticator, Browser, LoginSettings, MemoryStore, Token, TokenStore};
+use porthole_tunnel::code::ErrorCode;
 use porthole_tunnel::connect::Connector;
 use porthole_tunnel::events::TunnelEvent;
+use porthole_tunnel::handle::{TunnelConfig, TunnelHandle};
 use porthole_tunnel::tls::{TlsOptions, client_config};
-use porthole_tunnel::tunnel::{TunnelConfig, TunnelHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
@@ -143,7 +144,7 @@ async fn a_404_keeps_the_token_and_expired_tokens_are_not_sent() {
     let mut s = TcpStream::connect(handle.local_addr()).await.unwrap();
     assert!(is_closed(&mut s).await);
     let e = next_matching(&mut rx, |e| matches!(e, TunnelEvent::Disconnected { .. })).await;
-    assert!(matches!(e, TunnelEvent::Disconnected { code: Some("no_route"), .. }), "{e:?}");
+    assert!(matches!(e, TunnelEvent::Disconnected { code: Some(ErrorCode::NoRoute), .. }), "{e:?}");
     assert_eq!(
         store.load(&origin(&stack)).unwrap(),
         Some(good.clone()),

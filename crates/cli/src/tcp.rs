@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use porthole_client::tunnel_options::{self, ClientCertSource, KeySource, PemSource, TunnelOptions};
 use porthole_tunnel::auth::{Authenticator, Token};
-use porthole_tunnel::tunnel::{TunnelHandle, run_stream};
+use porthole_tunnel::handle::{TunnelHandle, run_stream};
 use tokio::sync::broadcast;
 
 use crate::args::TcpArgs;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use porthole_tunnel::tunnel::TunnelHandle;
+use porthole_tunnel::handle::TunnelHandle;
 
 use crate::app::lock;
 use crate::logs::LogRing;
@@ -125,7 +125,7 @@ mod tests {
         connections.go_live("p", LiveTunnel { run: 7, handle: tunnel().await }, listening.clone());
         assert!(connections.is_live("p"));
         assert_eq!(connections.status("p"), listening, "installed together with its status");
-        let error = ConnectionStatus::Error { message: "x".into(), code: "tunnel".into() };
+        let error = ConnectionStatus::Error { message: "x".into(), code: porthole_tunnel::code::ErrorCode::Tunnel };
         assert!(!connections.set_status_if_current("p", 6, error.clone()), "an earlier run's event is ignored");
         assert_eq!(connections.status("p"), listening);
         assert!(connections.set_status_if_current("p", 7, error.clone()));

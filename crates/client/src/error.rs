@@ -1,7 +1,6 @@
 //! [`AppError`]: the one error every command returns, `{ code, message, fields }`, so the UI
 //! matches on a code and shows a sentence, never parses one.
 
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -9,46 +8,9 @@ use ts_rs::TS;
 
 use crate::model::FieldError;
 
-/// The class of an [`AppError`]: what the UI can do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The input is wrong; `fields` says where.
-    Invalid,
-    /// No such profile or session.
-    NotFound,
-    /// The listen address is taken by another program.
-    PortInUse,
-    /// A file could not be read or written.
-    Io,
-    /// The keychain failed.
-    Keychain,
-    /// The import data could not be read.
-    Import,
-    /// The tunnel could not be built or started.
-    Tunnel,
-}
-
-impl ErrorCode {
-    /// The code as it appears in JSON (`port_in_use`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Invalid => "invalid",
-            Self::NotFound => "not_found",
-            Self::PortInUse => "port_in_use",
-            Self::Io => "io",
-            Self::Keychain => "keychain",
-            Self::Import => "import",
-            Self::Tunnel => "tunnel",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The class of an [`AppError`]: what the UI can do about it. The engine's own enum, so a
+/// tunnel's failure and a command's share one set of codes.
+pub use porthole_tunnel::code::ErrorCode;
 
 /// Why a command failed: a code, a sentence a person can act on, and for `invalid` every
 /// field that is wrong. Never carries a token or a key.

@@ -4,6 +4,7 @@
 //! Tagged unions follow the contract: [`ClientCert`] and [`ClientCertDraft`] by `kind`,
 //! [`ConnectionStatus`] by `state`. Counters are `u64` in Rust and `number` in TypeScript.
 
+use porthole_tunnel::code::ErrorCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -157,7 +158,7 @@ pub enum ConnectionStatus {
         /// What went wrong, as a sentence.
         message: String,
         /// Its class (`port_in_use`, `tunnel`, …).
-        code: String,
+        code: ErrorCode,
     },
 }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use porthole_tunnel::events::TunnelEvent;
-use porthole_tunnel::tunnel::{TunnelError, TunnelHandle};
+use porthole_tunnel::handle::{TunnelError, TunnelHandle};
 use tokio::sync::broadcast;
 
 use crate::app::{App, AppEvent, AppState, lock};
@@ -45,7 +45,8 @@ impl App {
             let (events, rx) = broadcast::channel(1024);
             let handle = TunnelHandle::start_with_events(&listen, config, self.state.auth.clone(), events)
                 .await
-                .map_err(|TunnelError::Listen { addr, reason }| {
+                .map_err(|TunnelError::Listen { addr, source }| {
+                    let reason = source.to_string();
                     let taken =
                         reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
                     let code = if taken { ErrorCode::PortInUse } else { ErrorCode::Io };
@@ -67,7 +68,7 @@ impl App {
             }
             Err(e) => {
                 self.log(id, logs::entry(LogLevel::Error, e.message.clone(), None));
-                self.set_status(id, ConnectionStatus::Error { message: e.message.clone(), code: e.code.to_string() });
+                self.set_status(id, ConnectionStatus::Error { message: e.message.clone(), code: e.code });
                 Err(e)
             }
         }

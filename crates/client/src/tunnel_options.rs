@@ -14,9 +14,9 @@ use std::time::Duration;
 use base64::Engine as _;
 use porthole_tunnel::auth::{Browser, LoginSettings};
 use porthole_tunnel::connect::Connector;
+use porthole_tunnel::handle::TunnelConfig;
 use porthole_tunnel::target::{self, TargetError};
 use porthole_tunnel::tls::{ClientIdentity, FilterError, KeyPem, NameFilter, TlsError, TlsOptions, client_config};
-use porthole_tunnel::tunnel::TunnelConfig;
 
 use crate::error::{AppError, ErrorCode};
 use crate::secrets::SecretStore;

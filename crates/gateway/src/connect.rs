@@ -11,6 +11,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::CertificateDer;
 use tokio::io::AsyncWriteExt;
+use tracing::Instrument as _;
+use tracing::field::Empty;
 
 use porthole_io::relay::{Counters, End, Outcome, relay};
 use porthole_io::stream::DropOnly;
@@ -124,9 +126,16 @@ pub fn malformed(req: &Request<Incoming>) -> Option<&'static str> {
     has_body.then_some("a CONNECT request has no body; send the tunnel's bytes after the 200 answer instead")
 }
 
-/// Handles one CONNECT request.
+/// Handles one CONNECT request inside a `connect` span: the authority asked for, then the
+/// route and the user once they are known (never the token), so its lines and its relay's
+/// can be followed.
 pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
     let authority = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+    let span = tracing::info_span!("connect", authority = %authority, route = Empty, user = Empty);
+    handle_in(shared, req, peer, authority).instrument(span).await
+}
+
+async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>, authority: String) -> Response<Body> {
     if let Some(msg) = malformed(&req) {
         // The framing cannot be trusted: answer, then close the connection.
         let mut resp = refuse(&peer, &authority, None, None, StatusCode::BAD_REQUEST, msg.into());
@@ -139,6 +148,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
         return refuse(&peer, &authority, None, None, StatusCode::NOT_FOUND, msg);
     };
+    tracing::Span::current().record("route", tracing::field::display(route.display_name()));
     // Client certificate: the route's own CA, else the global one in default-deny mode.
     let ca = route.client_ca.as_ref().or(match &snapshot.global_ca {
         Some((ca, MtlsEnforcement::PolicyWithDefaultDeny)) => Some(ca),
@@ -170,6 +180,7 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         }
         Some(Err(_)) => None,
     };
+    tracing::Span::current().record("user", tracing::field::display(who(identity.as_ref())));
     let decision = if route.config.allow_public_unauthenticated_access {
         Decision::Allow
     } else {
@@ -217,72 +228,77 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>
         peer: peer.clone(),
     });
     let timeouts = snapshot.config.timeouts;
-    shared.tracker.spawn(async move {
-        let _held = held;
-        let started = Instant::now();
-        let upgraded = match hyper::upgrade::on(req).await {
-            Ok(u) => u,
-            Err(e) => {
-                tracing::warn!(peer = %peer.addr, error = %e, "CONNECT upgrade failed");
-                return;
-            }
-        };
-        let counters = Counters::new();
-        let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
-        let cancel = crate::limits::with_deadline(live.stop_token(), timeouts.write);
-        let _end = cancel.clone().drop_guard();
-        let upstream::Connected { stream, early, target } = connected;
-        let mut upstream = live.guard(stream);
-        let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
-            // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
-            // connection (no close_notify). Bytes the client sent right behind its CONNECT head
-            // (hyper read them already) go upstream first.
-            Ok(parts) => {
-                let mut client = parts.io.into_inner();
-                let read_buf = parts.read_buf;
-                let sent = async {
-                    client.write_all(&early).await?;
-                    client.flush().await?;
-                    upstream.write_all(&read_buf).await
-                };
-                match sent.await {
-                    Ok(()) => {
-                        counters.add_down(early.len() as u64);
-                        counters.add_up(read_buf.len() as u64);
-                        // hyper's read buffer and the head buffer are not kept for the tunnel's life.
-                        drop((read_buf, early));
-                        live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
+    let relay_span = tracing::Span::current();
+    shared.tracker.spawn(
+        async move {
+            let _held = held;
+            let started = Instant::now();
+            let upgraded = match hyper::upgrade::on(req).await {
+                Ok(u) => u,
+                Err(e) => {
+                    tracing::warn!(peer = %peer.addr, error = %e, "CONNECT upgrade failed");
+                    return;
+                }
+            };
+            let counters = Counters::new();
+            let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
+            let cancel = crate::limits::with_deadline(live.stop_token(), timeouts.write);
+            let _end = cancel.clone().drop_guard();
+            let upstream::Connected { stream, early, target } = connected;
+            let mut upstream = live.guard(stream);
+            tracing::debug!(upstream = %target, "tunnel open");
+            let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
+                // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
+                // connection (no close_notify). Bytes the client sent right behind its CONNECT head
+                // (hyper read them already) go upstream first.
+                Ok(parts) => {
+                    let mut client = parts.io.into_inner();
+                    let read_buf = parts.read_buf;
+                    let sent = async {
+                        client.write_all(&early).await?;
+                        client.flush().await?;
+                        upstream.write_all(&read_buf).await
+                    };
+                    match sent.await {
+                        Ok(()) => {
+                            counters.add_down(early.len() as u64);
+                            counters.add_up(read_buf.len() as u64);
+                            // hyper's read buffer and the head buffer are not kept for the tunnel's life.
+                            drop((read_buf, early));
+                            live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
+                        }
+                        Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                     }
-                    Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                 }
-            }
-            // HTTP/2: hyper's upgraded stream can only be closed cleanly (dropping it sends
-            // END_STREAM; hyper has no way to reset it), so an upstream reset reaches an HTTP/2
-            // client as a clean end of its stream.
-            Err(upgraded) => {
-                let mut client = DropOnly(TokioIo::new(upgraded));
-                if client.write_all(&early).await.is_ok() {
-                    counters.add_down(early.len() as u64);
-                    drop(early);
-                    live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
-                } else {
-                    Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
+                // HTTP/2: hyper's upgraded stream can only be closed cleanly (dropping it sends
+                // END_STREAM; hyper has no way to reset it), so an upstream reset reaches an HTTP/2
+                // client as a clean end of its stream.
+                Err(upgraded) => {
+                    let mut client = DropOnly(TokioIo::new(upgraded));
+                    if client.write_all(&early).await.is_ok() {
+                        counters.add_down(early.len() as u64);
+                        drop(early);
+                        live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
+                    } else {
+                        Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
+                    }
                 }
-            }
-        };
-        tracing::info!(
-            target: "porthole_gateway::access",
-            peer = %peer.addr,
-            authority,
-            route = %route.display_name(),
-            user = %user,
-            upstream = %target,
-            bytes_up = outcome.up,
-            bytes_down = outcome.down,
-            duration_ms = started.elapsed().as_millis() as u64,
-            end = %live.describe_end(&outcome.end),
-            "tunnel closed"
-        );
-    });
+            };
+            tracing::info!(
+                target: "porthole_gateway::access",
+                peer = %peer.addr,
+                authority,
+                route = %route.display_name(),
+                user = %user,
+                upstream = %target,
+                bytes_up = outcome.up,
+                bytes_down = outcome.down,
+                duration_ms = started.elapsed().as_millis() as u64,
+                end = %live.describe_end(&outcome.end),
+                "tunnel closed"
+            );
+        }
+        .instrument(relay_span),
+    );
     Response::new(Body::default())
 }

@@ -15,7 +15,8 @@
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
 //!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_io::relay`.
 //! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
-//!   cookie so replicas need no shared memory.
+//!   cookie so replicas need no shared memory. [`oidc`]: the provider's discovery and keys,
+//!   refreshed hourly and when an ID token's key is unknown (key rotation needs no restart).
 //! - [`reply`]: the HTTP answers.
 //!
 //! Live access (what changes while tunnels run):
@@ -32,6 +33,7 @@ pub mod drain;
 pub mod idle;
 pub mod limits;
 pub mod login;
+pub mod oidc;
 pub mod policy;
 pub mod reload;
 pub mod reply;

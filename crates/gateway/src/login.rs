@@ -14,14 +14,15 @@ use hmac::Mac;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
 use crate::config::IdpConfig;
+use crate::oidc::{self, IdpError, Provider};
 use crate::reply::{self, Body};
 use crate::seal::Sealer;
 use crate::token::{TokenKeys, derive_key, unix_now};
@@ -33,6 +34,16 @@ const LOGIN_TTL_SECS: u64 = 600;
 const COOKIE_PREFIX: &str = "_porthole_login_";
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// A client for the provider's authorization and token endpoints.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
 
 /// Login state carried in the sealed cookie between sign-in and callback.
 #[derive(Serialize, Deserialize)]
@@ -55,7 +66,10 @@ pub struct Login {
     /// `<authenticate_service_url>` without a trailing slash.
     auth_base: Url,
     http: openidconnect::reqwest::Client,
-    metadata: Mutex<Option<Arc<CoreProviderMetadata>>>,
+    /// Discovery and keys of `idp`, kept fresh.
+    provider: Option<Arc<Provider>>,
+    /// Stops the provider's background refresh when the login endpoints go away.
+    _refresher: Option<DropGuard>,
     sealer: Sealer,
     url_key: [u8; 32],
     keys: Arc<TokenKeys>,
@@ -85,6 +99,10 @@ pub fn is_loopback_redirect(uri: &str) -> bool {
 impl Login {
     /// Login endpoints that send the browser back to `auth_base` (`/oauth2/callback`).
     ///
+    /// Called inside a tokio runtime, it starts fetching the provider's discovery document and
+    /// keys in the background and keeps them fresh ([`crate::oidc`]) until it is dropped; a
+    /// provider that is down does not stop the gateway from starting.
+    ///
     /// # Errors
     /// If the HTTP client for the identity provider cannot be built.
     pub fn new(idp: Option<IdpConfig>, auth_base: Url, keys: Arc<TokenKeys>) -> Result<Self, reqwest::Error> {
@@ -94,7 +112,16 @@ impl Login {
             .build()?;
         let sealer = Sealer::new(&derive_key(keys.seed(), "login-cookie"));
         let url_key = derive_key(keys.seed(), "sign-in-url");
-        Ok(Self { idp, auth_base, http, metadata: Mutex::new(None), sealer, url_key, keys })
+        let provider = idp.as_ref().map(|i| Arc::new(Provider::new(&i.provider_url, http.clone())));
+        let refresher = match (&provider, tokio::runtime::Handle::try_current()) {
+            (Some(p), Ok(runtime)) => {
+                let stop = CancellationToken::new();
+                runtime.spawn(p.clone().keep_fresh(stop.clone()));
+                Some(stop.drop_guard())
+            }
+            _ => None,
+        };
+        Ok(Self { idp, auth_base, http, provider, _refresher: refresher, sealer, url_key, keys })
     }
 
     fn auth_url(&self, path: &str) -> String {
@@ -151,47 +178,24 @@ impl Login {
         reply::exact_text(StatusCode::OK, url.to_string())
     }
 
-    async fn metadata(&self, idp: &IdpConfig) -> Result<Arc<CoreProviderMetadata>, String> {
-        let mut cached = self.metadata.lock().await;
-        if let Some(m) = cached.as_ref() {
-            return Ok(m.clone());
-        }
-        let issuer = IssuerUrl::new(idp.provider_url.as_str().trim_end_matches('/').to_owned())
-            .map_err(|e| format!("idp_provider_url: {e}"))?;
-        let meta = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|e| format!("cannot reach the identity provider at {}: {e}", idp.provider_url))?;
-        let meta = Arc::new(meta);
-        *cached = Some(meta.clone());
-        Ok(meta)
-    }
-
-    async fn client(
-        &self,
-    ) -> Result<
-        (
-            CoreClient<
-                openidconnect::EndpointSet,
-                openidconnect::EndpointNotSet,
-                openidconnect::EndpointNotSet,
-                openidconnect::EndpointNotSet,
-                openidconnect::EndpointMaybeSet,
-                openidconnect::EndpointMaybeSet,
-            >,
-            &IdpConfig,
-        ),
-        String,
-    > {
-        let idp = self.idp.as_ref().ok_or("no identity provider configured")?;
-        let meta = self.metadata(idp).await?;
+    fn client(&self, idp: &IdpConfig, metadata: &CoreProviderMetadata) -> Result<Client, String> {
         let redirect = RedirectUrl::new(self.auth_url("/oauth2/callback")).map_err(|e| e.to_string())?;
-        let client = CoreClient::from_provider_metadata(
-            (*meta).clone(),
+        Ok(CoreClient::from_provider_metadata(
+            metadata.clone(),
             ClientId::new(idp.client_id.clone()),
             Some(ClientSecret::new(idp.client_secret.0.clone())),
         )
-        .set_redirect_uri(redirect);
-        Ok((client, idp))
+        .set_redirect_uri(redirect))
+    }
+
+    /// The configured provider, its current metadata, and a client built from it.
+    async fn current(&self) -> Result<(&IdpConfig, oidc::Snapshot, Client), String> {
+        let (Some(idp), Some(provider)) = (&self.idp, &self.provider) else {
+            return Err(IdpError::NotConfigured.to_string());
+        };
+        let snapshot = provider.get().await.map_err(|e| e.to_string())?;
+        let client = self.client(idp, &snapshot.metadata)?;
+        Ok((idp, snapshot, client))
     }
 
     /// `GET /.pomerium/sign_in?pomerium_redirect_uri=…&exp=…&sig=…`: set the sealed login
@@ -213,7 +217,7 @@ impl Login {
         if exp < unix_now() {
             return reply::text(StatusCode::BAD_REQUEST, "this login link has expired; start the login again");
         }
-        let (client, idp) = match self.client().await {
+        let (idp, _, client) = match self.current().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "identity provider unavailable");
@@ -312,23 +316,38 @@ impl Login {
 
     /// Exchanges the code (with the PKCE verifier), verifies the ID token (signature, issuer,
     /// audience, nonce) and returns all of its claims.
+    ///
+    /// When the signature does not verify (unknown `kid`, or a key the provider has since
+    /// rotated), the provider's keys are fetched again (rate-limited, see [`crate::oidc`]) and
+    /// the token is verified once more against them.
     async fn exchange(
         &self,
         code: String,
         login: &LoginState,
     ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-        let (client, _) = self.client().await?;
+        let (idp, snapshot, client) = self.current().await?;
+        let token_url = snapshot.metadata.token_endpoint().map_or(idp.provider_url.as_str(), |u| u.as_str()).to_owned();
         let response = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| e.to_string())?
             .set_pkce_verifier(PkceCodeVerifier::new(login.verifier.clone()))
             .request_async(&self.http)
             .await
-            .map_err(|e| format!("code exchange: {e}"))?;
+            .map_err(|e| oidc::error::exchange(&token_url, &e).to_string())?;
         let id_token = response.id_token().ok_or("the identity provider returned no ID token")?;
-        id_token
-            .claims(&client.id_token_verifier(), &Nonce::new(login.nonce.clone()))
-            .map_err(|e| format!("ID token: {e}"))?;
+        let nonce = Nonce::new(login.nonce.clone());
+        if let Err(first) = id_token.claims(&client.id_token_verifier(), &nonce) {
+            let retry = match (&first, &self.provider) {
+                (ClaimsVerificationError::SignatureVerification(_), Some(p)) => {
+                    p.refresh_after_key_miss(snapshot.generation).await
+                }
+                _ => None,
+            };
+            let Some(fresh) = retry else { return Err(oidc::error::id_token(&first).to_string()) };
+            let client = self.client(idp, &fresh.metadata)?;
+            id_token.claims(&client.id_token_verifier(), &nonce).map_err(|e| oidc::error::id_token(&e).to_string())?;
+            tracing::info!(provider = %idp.provider_url, "ID token verified with the provider's refreshed keys");
+        }
         // Verified above: read every claim (groups, custom claims) from its payload.
         let raw = id_token.to_string();
         let payload = raw.split('.').nth(1).ok_or("malformed ID token")?;

@@ -16,6 +16,7 @@ use porthole_io::tls::Handshaken as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 use url::Url;
 
 use crate::config::Config;
@@ -231,7 +232,21 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, gate: Arc<limit
     .await;
 }
 
+/// Serves one accepted connection inside its `conn` span (the peer's address), so its lines,
+/// and those of its CONNECTs (`connect` spans: authority, route, user), can be followed.
 async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    addr: SocketAddr,
+    config: Arc<rustls::ServerConfig>,
+    shared: Arc<Shared>,
+    admission: Arc<limits::Admission>,
+) {
+    let span = tracing::info_span!("conn", peer = %addr);
+    serve_tls(tcp, addr, config, shared, admission).instrument(span).await;
+}
+
+/// The TLS handshake, then HTTP/1.1 or HTTP/2 on it until the connection ends.
+async fn serve_tls(
     tcp: tokio::net::TcpStream,
     addr: SocketAddr,
     config: Arc<rustls::ServerConfig>,
@@ -253,6 +268,8 @@ async fn serve_connection(
     let activity = Activity::new();
     let shared2 = shared.clone();
     let activity2 = activity.clone();
+    // HTTP/2 streams run as tasks of their own: each request carries the connection's span.
+    let span = tracing::Span::current();
     let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let shared = shared2.clone();
         let peer = peer.clone();
@@ -264,6 +281,7 @@ async fn serve_connection(
             drop(busy);
             Ok::<_, std::convert::Infallible>(resp)
         }
+        .instrument(span.clone())
     });
     let io = TokioIo::new(tls);
     let timeouts = shared.current.get().config.timeouts;

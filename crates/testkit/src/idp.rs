@@ -98,10 +98,22 @@ impl Idp {
     /// started, or the IdP does not print its issuer within [`STARTUP_DEADLINE`]; the error
     /// includes the IdP's stderr.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_on_port(0).await
+    }
+
+    /// As [`Idp::start`], listening on `port` (0: any free port). Each start generates a new
+    /// RSA signing key (always with the `kid` `porthole-test`), so restarting on the same port
+    /// is a key rotation under the same issuer.
+    ///
+    /// # Errors
+    /// As [`Idp::start`]; also when `port` is taken.
+    pub async fn start_on_port(port: u16) -> anyhow::Result<Self> {
         let root = require_node_package("oidc-provider")?;
         let log = tempfile::NamedTempFile::new().context("while creating the IdP log file")?;
         let mut child = Command::new("node")
             .arg(root.join("crates/testkit/node/idp.mjs"))
+            .arg("--port")
+            .arg(port.to_string())
             .current_dir(&root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -139,6 +151,29 @@ impl Idp {
             _child: child,
             _log: log,
         })
+    }
+
+    /// Stops the IdP and waits until its process has exited (its port is free again).
+    ///
+    /// # Errors
+    /// When the process cannot be killed or reaped.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self._child.kill().await.context("while stopping the IdP")
+    }
+
+    /// Stops the IdP and starts a new one on the same port: same issuer, new signing key (same
+    /// `kid`), no sessions. This is how a provider's key rotation looks to a relying party that
+    /// cached the old key.
+    ///
+    /// # Errors
+    /// As [`Idp::stop`] and [`Idp::start_on_port`].
+    pub async fn restart_with_new_key(&mut self) -> anyhow::Result<()> {
+        let port = self.issuer.port().context("the issuer has a port")?;
+        self._child.kill().await.context("while stopping the IdP")?;
+        let fresh = Self::start_on_port(port).await?;
+        anyhow::ensure!(fresh.issuer_str == self.issuer_str, "the restarted IdP has another issuer");
+        *self = fresh;
+        Ok(())
     }
 
     /// The exact issuer string, `http://127.0.0.1:<port>` (no trailing slash), as in ID tokens.

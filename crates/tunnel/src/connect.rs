@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use porthole_io::tls::ClientStream;
 
-pub use error::ConnectError;
+pub use error::{ConnectError, TlsFailure};
 
 use crate::target::Target;
 
@@ -112,47 +112,24 @@ impl Connector {
     }
 
     async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<ClientStream, ConnectError> {
-        let tls_err = |reason: String| ConnectError::Tls { proxy: proxy.to_owned(), reason };
-        let config = self
-            .tls
-            .clone()
-            .ok_or_else(|| tls_err("no TLS configuration for an https proxy (a bug in the caller)".into()))?;
-        let name = ServerName::try_from(self.target.proxy.host.clone())
-            .map_err(|e| tls_err(format!("{:?} is not a valid server name: {e}", self.target.proxy.host)))?;
+        let tls_err = |source: TlsFailure| ConnectError::Tls { proxy: proxy.to_owned(), source };
+        let config = self.tls.clone().ok_or_else(|| tls_err(TlsFailure::NoConfig))?;
+        let host = &self.target.proxy.host;
+        let name = ServerName::try_from(host.clone())
+            .map_err(|source| tls_err(TlsFailure::ServerName { host: host.clone(), source }))?;
         tokio::time::timeout(DIAL_TIMEOUT, porthole_io::tls::connect(config, name, tcp))
             .await
-            .map_err(|_| tls_err("the handshake did not finish within 10 s".into()))?
-            .map_err(|e| tls_err(explain_tls(&e)))
+            .map_err(|_| tls_err(TlsFailure::Timeout))?
+            .map_err(|e| tls_err(TlsFailure::Handshake(e)))
     }
 }
 
 async fn dial(proxy: &str) -> Result<TcpStream, ConnectError> {
-    let dial_err = |reason: String| ConnectError::Dial { proxy: proxy.to_owned(), reason };
+    let dial_err = |source: std::io::Error| ConnectError::Dial { proxy: proxy.to_owned(), source };
     let tcp = tokio::time::timeout(DIAL_TIMEOUT, TcpStream::connect(proxy))
         .await
-        .map_err(|_| dial_err("no answer within 10 s".into()))?
-        .map_err(|e| {
-            dial_err(match e.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
-                std::io::ErrorKind::TimedOut => "timed out".into(),
-                _ => e.to_string(),
-            })
-        })?;
-    tcp.set_nodelay(true).map_err(|e| dial_err(e.to_string()))?;
+        .map_err(|_| dial_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 10 s")))?
+        .map_err(dial_err)?;
+    tcp.set_nodelay(true).map_err(dial_err)?;
     Ok(tcp)
-}
-
-/// A TLS failure in words, with the flag that fixes it when there is one.
-fn explain_tls(e: &std::io::Error) -> String {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(cert)) => format!(
-            "the proxy's certificate is not trusted ({cert:?}); pass its CA with --alternate-ca-path \
-             (or --ca-cert), or skip the check with --disable-tls-verification"
-        ),
-        Some(rustls::Error::AlertReceived(alert)) => {
-            format!("the proxy refused the handshake ({alert:?}); it may require a client certificate")
-        }
-        Some(other) => other.to_string(),
-        None => e.to_string(),
-    }
 }

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::code::ErrorCode;
+
 /// A local connection's id within one tunnel (1, 2, 3, …).
 pub type PeerId = u64;
 
@@ -63,9 +65,9 @@ pub enum TunnelEvent {
         bytes_down: u64,
         /// Why it failed, as a sentence a person can act on.
         error: Option<String>,
-        /// Short machine-readable class of the failure (`denied`, `no_route`, `auth`, …).
+        /// The class of the failure (`denied`, `no_route`, `auth`, …).
         #[serde(skip_serializing_if = "Option::is_none")]
-        code: Option<&'static str>,
+        code: Option<ErrorCode>,
     },
     /// The listener stopped (disconnect, shutdown); no more connections.
     Closed,

@@ -13,14 +13,16 @@
 //! - [`connect`]: HTTP/1.1 CONNECT to the proxy (`porthole_io::connect` writes the request and
 //!   reads the answer), → a tunnel stream or a [`connect::ConnectError`].
 //! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
-//! - [`tunnel`]: [`tunnel::TunnelHandle`] (listener, peers, stop on drop) and stdio mode; the
+//! - [`handle`]: [`handle::TunnelHandle`] (listener, peers, stop on drop) and stdio mode; the
 //!   bytes move through `porthole_io::relay` (64 KiB buffers, half-close kept, aborts passed on).
-//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel.
+//! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel; a failure
+//!   carries its [`code::ErrorCode`], the class the application layer shares.
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod code;
 pub mod connect;
 pub mod events;
+pub mod handle;
 pub mod target;
 pub mod tls;
-pub mod tunnel;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use porthole_gateway::{Gateway, Running};
 use porthole_testkit::certs::{CertPair, TestPki};
 use porthole_testkit::echo::EchoServer;
-use porthole_tunnel::connect::{ConnectError, Connector, request_bytes};
+use porthole_tunnel::code::ErrorCode;
+use porthole_tunnel::connect::{ConnectError, Connector, TlsFailure, request_bytes};
 use porthole_tunnel::target::{Target, parse};
 use porthole_tunnel::tls::store::StoreResolver;
 use porthole_tunnel::tls::{ClientIdentity, NameFilter, TlsOptions, client_config};
@@ -83,29 +84,37 @@ async fn early_bytes_after_the_200_head_are_returned() {
 #[tokio::test]
 async fn statuses_map_to_actionable_errors() {
     let e = answer(b"HTTP/1.1 302 Found\r\nLocation: https://auth/\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::LoginRequired { status: 302 });
+    assert!(matches!(e, ConnectError::LoginRequired { status: 302 }), "{e:?}");
     assert!(!e.keeps_token(), "a login is needed: the token is stale");
     let e = answer(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::LoginRequired { status: 401 });
+    assert!(matches!(e, ConnectError::LoginRequired { status: 401 }), "{e:?}");
+    assert_eq!(e.code(), ErrorCode::Auth);
     let e = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 26\r\n\r\n\nnot in group admins\nmore\n").await;
-    assert_eq!(
-        e,
-        ConnectError::Denied { destination: "db.example.com:5432".into(), message: "not in group admins".into() }
+    assert!(
+        matches!(&e, ConnectError::Denied { destination, message } if destination == "db.example.com:5432" && message == "not in group admins"),
+        "{e:?}"
     );
+    assert_eq!(e.to_string(), "access denied to db.example.com:5432 by the proxy's policy: not in group admins (403)");
+    assert_eq!(e.code(), ErrorCode::Denied);
     assert!(e.keeps_token(), "403 keeps the token (pomerium-cli too)");
     let e = answer(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::NoRoute { destination: "db.example.com:5432".into() });
+    assert!(matches!(&e, ConnectError::NoRoute { destination } if destination == "db.example.com:5432"), "{e:?}");
+    assert_eq!(e.code(), ErrorCode::NoRoute);
     assert!(e.keeps_token(), "404 keeps the token (pomerium-cli deletes it)");
     let e = answer(b"HTTP/1.1 495 Unknown\r\nContent-Length: 0\r\n\r\n").await;
-    assert_eq!(e, ConnectError::CertificateRequired { destination: "db.example.com:5432".into() });
+    assert!(
+        matches!(&e, ConnectError::CertificateRequired { destination } if destination == "db.example.com:5432"),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("--client-cert"), "the message names the fix: {e}");
     let e = answer(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 15\r\n\r\nupstream down\r\n").await;
-    assert_eq!(
-        e,
-        ConnectError::Unavailable { destination: "db.example.com:5432".into(), message: "upstream down".into() }
-    );
+    assert_eq!(e.to_string(), "db.example.com:5432 is unavailable: the proxy could not reach it (upstream down)");
+    assert_eq!(e.code(), ErrorCode::Unavailable);
     let e = answer(b"HTTP/1.1 500 Internal Server Error\r\n\r\n").await;
-    assert_eq!(e, ConnectError::Status { status: 500, message: "500 Internal Server Error".into() });
+    assert!(
+        matches!(&e, ConnectError::Status { status: 500, message } if message == "500 Internal Server Error"),
+        "{e:?}"
+    );
     let e = answer(b"SSH-2.0-OpenSSH\r\n\r\n").await;
     assert!(matches!(e, ConnectError::Protocol { .. }), "not HTTP: {e:?}");
 }
@@ -115,7 +124,14 @@ async fn closed_port_is_a_dial_error() {
     let port = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let target = parse(&format!("http://127.0.0.1:{port}/db:5432"), None).unwrap();
     let e = Connector::new(target, None).connect(None).await.unwrap_err();
-    assert_eq!(e, ConnectError::Dial { proxy: format!("127.0.0.1:{port}"), reason: "connection refused".into() });
+    assert_eq!(
+        e.to_string(),
+        format!("cannot reach 127.0.0.1:{port}: connection refused"),
+        "the sentence is unchanged"
+    );
+    let ConnectError::Dial { source, .. } = &e else { panic!("a dial error: {e:?}") };
+    assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused, "the typed cause is kept");
+    assert_eq!(e.code(), ErrorCode::Proxy);
     assert!(e.keeps_token(), "a network error says nothing about the token");
 }
 
@@ -184,7 +200,9 @@ async fn untrusted_server_certificate_is_a_tls_error_with_a_hint() {
     let stack = gateway().await;
     let wrong = TlsOptions { ca_pem: Some(TestPki::new().ca_pem().as_bytes().to_vec()), ..TlsOptions::default() };
     let e = stack.connector("echo.example.com:7000", &wrong).connect(None).await.unwrap_err();
-    let ConnectError::Tls { reason, .. } = &e else { panic!("expected a TLS error, got {e:?}") };
+    let ConnectError::Tls { source, .. } = &e else { panic!("expected a TLS error, got {e:?}") };
+    assert!(matches!(source, TlsFailure::Handshake(_)), "{source:?}");
+    let reason = e.to_string();
     assert!(reason.contains("--alternate-ca-path") && reason.contains("--disable-tls-verification"), "{reason}");
 }
 

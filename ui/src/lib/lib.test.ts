@@ -28,7 +28,7 @@ describe("status", () => {
   });
   it("knows active states, tones and addresses", () => {
     expect(isActive({ state: "idle" })).toBe(false);
-    expect(isActive({ state: "error", code: "c", message: "m" })).toBe(false);
+    expect(isActive({ state: "error", code: "tunnel", message: "m" })).toBe(false);
     expect(isActive({ state: "loginRequired", addr: "a", url: "u" })).toBe(true);
     expect(statusTone({ state: "connected", addr: "a", sessions: 0 })).toBe("active");
     expect(statusAddr({ state: "idle" })).toBeNull();

@@ -31,10 +31,22 @@ impl Token {
     /// The `exp` claim (Unix seconds), read without verifying the signature; `None` when the
     /// token has none or is not a JWT (the server decides then).
     pub fn expires_at(&self) -> Option<u64> {
+        self.claims()?.get("exp")?.as_f64().map(|f| f as u64)
+    }
+
+    /// Who the token is for, for log lines: its `email` claim, else its `sub`, read without
+    /// verifying the signature (the proxy decides); `None` when it has neither or is not a JWT.
+    pub fn user(&self) -> Option<String> {
+        let claims = self.claims()?;
+        let user = claims.get("email").or_else(|| claims.get("sub"))?.as_str()?;
+        Some(user.chars().filter(|c| !c.is_control()).take(256).collect())
+    }
+
+    /// The payload of a JWT, unverified.
+    fn claims(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
         let payload = self.0.split('.').nth(1)?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        v.get("exp")?.as_f64().map(|f| f as u64)
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// `true` when `exp` is in the past (with `skew_secs` of margin): such a token is not sent.
@@ -107,6 +119,15 @@ mod tests {
         assert!(jwt(r#"{"exp":210}"#).is_expired(200, 30), "within the skew margin counts as expired");
         assert!(!jwt(r#"{"sub":"x"}"#).is_expired(200, 0), "no exp: let the server decide");
         assert!(!Token::new("opaque").is_expired(200, 0));
+    }
+
+    #[test]
+    fn the_user_is_the_email_else_the_subject() {
+        assert_eq!(jwt(r#"{"sub":"u1","email":"alice@example.com"}"#).user().as_deref(), Some("alice@example.com"));
+        assert_eq!(jwt(r#"{"sub":"u1"}"#).user().as_deref(), Some("u1"));
+        assert_eq!(jwt(r#"{"sub":"a\nb"}"#).user().as_deref(), Some("ab"), "no line break reaches a log line");
+        assert_eq!(jwt(r#"{"exp":1}"#).user(), None);
+        assert_eq!(Token::new("opaque").user(), None);
     }
 
     #[test]

@@ -1,24 +1,31 @@
-//! Why a CONNECT failed, as variants a caller can act on (docs/protocol.md §2.7), and the mapping
-//! from a non-200 status to them.
+//! Why a CONNECT failed, as variants a caller can act on (docs/protocol.md §2.7), the mapping
+//! from a non-200 status to them, and the typed causes of a failed dial or handshake.
 
-/// Why [`super::Connector::connect`] did not produce a tunnel.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+use std::io;
+
+use crate::code::ErrorCode;
+
+/// Why [`super::Connector::connect`] did not produce a tunnel. The text is the whole sentence;
+/// a dial or handshake failure keeps its typed cause as [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     /// The proxy could not be dialled: DNS, refused, unreachable, or the 10 s dial timeout.
-    #[error("cannot reach {proxy}: {reason}")]
+    #[error("cannot reach {proxy}: {}", dial_reason(source))]
     Dial {
         /// The proxy's `host:port`.
         proxy: String,
-        /// What the network said.
-        reason: String,
+        /// What the network said (`TimedOut` with "no answer within 10 s" for the dial timeout).
+        #[source]
+        source: io::Error,
     },
-    /// The TLS handshake with the proxy failed; the reason carries a hint when the fix is a flag.
-    #[error("TLS handshake with {proxy} failed: {reason}")]
+    /// The TLS handshake with the proxy failed; the cause carries a hint when the fix is a flag.
+    #[error("TLS handshake with {proxy} failed: {source}")]
     Tls {
         /// The proxy's `host:port`.
         proxy: String,
         /// What failed, and what to try.
-        reason: String,
+        #[source]
+        source: TlsFailure,
     },
     /// 301, 302, 307, 308 or 401: log in (again) and retry once with the new token.
     #[error("the proxy asks for a login (HTTP {status})")]
@@ -83,6 +90,20 @@ impl ConnectError {
         !matches!(self, Self::LoginRequired { .. })
     }
 
+    /// The class a front end branches on.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Dial { .. } | Self::Tls { .. } | Self::Protocol { .. } => ErrorCode::Proxy,
+            Self::LoginRequired { .. } => ErrorCode::Auth,
+            Self::Denied { .. } => ErrorCode::Denied,
+            Self::NoRoute { .. } => ErrorCode::NoRoute,
+            Self::CertificateRequired { .. } => ErrorCode::Certificate,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
+            Self::Status { .. } => ErrorCode::Status,
+        }
+    }
+
     /// Maps a non-200 status and its message to the variant a caller acts on.
     pub(super) fn from_status(status: u16, destination: &str, message: String) -> Self {
         let destination = destination.to_owned();
@@ -106,5 +127,53 @@ fn denied_sentence(destination: &str, message: &str) -> String {
         format!("access denied to {destination} by the proxy's policy")
     } else {
         format!("access denied to {destination} by the proxy's policy: {message}")
+    }
+}
+
+/// A dial failure in the words the CLI has always used: the OS's own text only when it is not
+/// one of the common two.
+fn dial_reason(e: &io::Error) -> String {
+    match (e.raw_os_error(), e.kind()) {
+        (Some(_), io::ErrorKind::ConnectionRefused) => "connection refused".into(),
+        (Some(_), io::ErrorKind::TimedOut) => "timed out".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// Why the TLS handshake with the proxy failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFailure {
+    /// An `https` proxy without a TLS configuration (a bug in the caller).
+    #[error("no TLS configuration for an https proxy (a bug in the caller)")]
+    NoConfig,
+    /// The proxy's host is not a valid TLS server name.
+    #[error("{host:?} is not a valid server name: {source}")]
+    ServerName {
+        /// The host.
+        host: String,
+        /// Why.
+        #[source]
+        source: rustls_pki_types::InvalidDnsNameError,
+    },
+    /// The handshake did not finish within the dial timeout.
+    #[error("the handshake did not finish within 10 s")]
+    Timeout,
+    /// The handshake failed; the text names the flag that fixes it when there is one.
+    #[error("{}", explain_tls(.0))]
+    Handshake(#[source] io::Error),
+}
+
+/// A TLS failure in words, with the flag that fixes it when there is one.
+fn explain_tls(e: &io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(cert)) => format!(
+            "the proxy's certificate is not trusted ({cert:?}); pass its CA with --alternate-ca-path \
+             (or --ca-cert), or skip the check with --disable-tls-verification"
+        ),
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("the proxy refused the handshake ({alert:?}); it may require a client certificate")
+        }
+        Some(other) => other.to_string(),
+        None => e.to_string(),
     }
 }

@@ -1,6 +1,9 @@
 //! A running tunnel: a local listener (or stdin/stdout), one task per local connection that
 //! opens a CONNECT through the proxy (logging in once if needed) and relays; live peers with
 //! byte counts; a handle that owns it all and stops it on drop.
+//!
+//! Log lines carry a `tunnel` span (listen address, destination, proxy) and, inside it, a `conn`
+//! span per local connection (its id and address), so one connection's lines can be followed.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,8 +18,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
 
-use crate::auth::{Authenticator, LoginSettings, Token};
+use crate::auth::{Authenticator, LoginError, LoginSettings, Token};
+use crate::code::ErrorCode;
 use crate::connect::{ConnectError, Connected, Connector};
 use crate::events::{PeerId, TunnelEvent};
 
@@ -44,12 +49,13 @@ impl std::fmt::Debug for TunnelConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum TunnelError {
     /// The local address could not be bound.
-    #[error("cannot listen on {addr}: {reason}")]
+    #[error("cannot listen on {addr}: {source}")]
     Listen {
         /// The address asked for.
         addr: String,
-        /// Why (e.g. "address already in use").
-        reason: String,
+        /// Why (`AddrInUse` when another program has it).
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -134,15 +140,14 @@ impl TunnelHandle {
         auth: Arc<Authenticator>,
         events: broadcast::Sender<TunnelEvent>,
     ) -> Result<Self, TunnelError> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|e| TunnelError::Listen { addr: listen.to_owned(), reason: e.to_string() })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| TunnelError::Listen { addr: listen.to_owned(), reason: e.to_string() })?;
+        let listen_err = |source| TunnelError::Listen { addr: listen.to_owned(), source };
+        let listener = TcpListener::bind(listen).await.map_err(listen_err)?;
+        let local_addr = listener.local_addr().map_err(listen_err)?;
+        let span = tunnel_span(&local_addr.to_string(), &config);
         let inner = Arc::new(Inner::new(config, auth, events));
         let _ = inner.events.send(TunnelEvent::Listening { addr: local_addr });
-        inner.tracker.spawn(accept_loop(listener, inner.clone()));
+        span.in_scope(|| tracing::debug!("listening"));
+        inner.tracker.spawn(accept_loop(listener, inner.clone()).instrument(span));
         Ok(Self { inner, local_addr })
     }
 
@@ -201,6 +206,25 @@ impl Drop for TunnelHandle {
     }
 }
 
+/// The span every line of one tunnel carries (never a token).
+fn tunnel_span(listen: &str, config: &TunnelConfig) -> tracing::Span {
+    let target = config.connector.target();
+    tracing::info_span!("tunnel", listen = %listen, destination = %target.destination, proxy = %target.proxy.host_port())
+}
+
+/// The span of one local connection, inside its tunnel's; `user` is filled in from the token's
+/// claims once one is sent (never the token).
+fn conn_span(id: PeerId, addr: SocketAddr) -> tracing::Span {
+    tracing::info_span!("conn", peer = id, peer_addr = %addr, user = tracing::field::Empty)
+}
+
+/// Names the token's user in the current connection's span.
+fn record_user(token: &Token) {
+    if let Some(user) = token.user() {
+        tracing::Span::current().record("user", tracing::field::display(user));
+    }
+}
+
 async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     // A slot before each accept: at the cap, new connections wait in the kernel's backlog.
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -210,17 +234,20 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
     };
     porthole_io::accept::accept_loop(listener, &inner.cancel, slot, |permit, stream, addr| {
         let inner2 = inner.clone();
-        inner.tracker.spawn(async move {
-            let _permit = permit;
-            serve_peer(stream, addr, inner2).await;
-        });
+        let id = inner.next_peer.fetch_add(1, Ordering::Relaxed);
+        inner.tracker.spawn(
+            async move {
+                let _permit = permit;
+                serve_peer(stream, id, addr, inner2).await;
+            }
+            .instrument(conn_span(id, addr)),
+        );
     })
     .await;
     let _ = inner.events.send(TunnelEvent::Closed);
 }
 
-async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
-    let id = inner.next_peer.fetch_add(1, Ordering::Relaxed);
+async fn serve_peer(stream: TcpStream, id: PeerId, addr: SocketAddr, inner: Arc<Inner>) {
     let counters = Counters::new();
     let cancel = inner.cancel.child_token();
     inner
@@ -230,6 +257,7 @@ async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
         .insert(id, PeerEntry { addr, since: SystemTime::now(), counters: counters.clone(), cancel: cancel.clone() });
     let (error, code) = run_one(Either::Left(stream), id, addr, &inner, counters.clone(), cancel).await;
     inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+    log_end(&counters, error.as_deref(), code);
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: id,
         peer_addr: addr,
@@ -238,6 +266,17 @@ async fn serve_peer(stream: TcpStream, addr: SocketAddr, inner: Arc<Inner>) {
         error,
         code,
     });
+}
+
+/// One debug line when a connection ends (its span says which).
+fn log_end(counters: &Counters, error: Option<&str>, code: Option<ErrorCode>) {
+    let (bytes_up, bytes_down) = (counters.up(), counters.down());
+    match (error, code) {
+        (Some(error), code) => {
+            tracing::debug!(bytes_up, bytes_down, error, code = code.map(ErrorCode::as_str), "connection failed")
+        }
+        (None, _) => tracing::debug!(bytes_up, bytes_down, "connection closed"),
+    }
 }
 
 /// Opens the tunnel for one local stream and relays until either side ends. Returns the
@@ -249,22 +288,24 @@ async fn run_one(
     inner_or: &Inner,
     counters: Arc<Counters>,
     cancel: CancellationToken,
-) -> (Option<String>, Option<&'static str>) {
+) -> (Option<String>, Option<ErrorCode>) {
     let _ = inner_or.events.send(TunnelEvent::Connecting { peer: id, peer_addr: addr });
+    tracing::debug!("connecting");
     let open = tokio::select! {
         r = open(&inner_or.config, &inner_or.auth, &inner_or.events) => r,
         () = cancel.cancelled() => return (None, None),
     };
     let connected = match open {
         Ok(c) => c,
-        Err(e) => return (Some(e.sentence), Some(e.code)),
+        Err(e) => return (Some(e.to_string()), Some(e.code())),
     };
     let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr });
+    tracing::debug!("connected");
     let mut local = local;
     let Connected { stream, early } = connected;
     if !early.is_empty() {
         if local.write_all(&early).await.is_err() {
-            return (Some("the local client went away".into()), Some("local"));
+            return (Some("the local client went away".into()), Some(ErrorCode::Local));
         }
         counters.add_down(early.len() as u64);
     }
@@ -277,35 +318,46 @@ async fn run_one(
     let end = &outcome.end;
     match end {
         End::Closed | End::Shutdown => (None, None),
-        End::IdleTimeout => (Some("closed after being idle".into()), Some("idle")),
+        End::IdleTimeout => (Some("closed after being idle".into()), Some(ErrorCode::Idle)),
         End::Aborted { by: Party::Upstream, .. } if end.is_reset() => {
-            (Some(format!("the upstream reset the connection after {} bytes", counters.down())), Some("reset"))
+            (Some(format!("the upstream reset the connection after {} bytes", counters.down())), Some(ErrorCode::Reset))
         }
-        End::Aborted { by: Party::Upstream, reason, .. } => {
-            (Some(format!("the connection to the proxy failed after {} bytes: {reason}", counters.down())), Some("io"))
-        }
-        End::Aborted { by: Party::Client, reason, .. } => {
-            (Some(format!("the local client went away after {} bytes: {reason}", counters.up())), Some("local"))
-        }
-        End::Error(e) => (Some(format!("connection lost: {e}")), Some("io")),
+        End::Aborted { by: Party::Upstream, reason, .. } => (
+            Some(format!("the connection to the proxy failed after {} bytes: {reason}", counters.down())),
+            Some(ErrorCode::Io),
+        ),
+        End::Aborted { by: Party::Client, reason, .. } => (
+            Some(format!("the local client went away after {} bytes: {reason}", counters.up())),
+            Some(ErrorCode::Local),
+        ),
+        End::Error(e) => (Some(format!("connection lost: {e}")), Some(ErrorCode::Io)),
     }
 }
 
-/// A failure to open a tunnel, for the `Disconnected` event.
-struct OpenError {
-    sentence: String,
-    code: &'static str,
+/// Why a tunnel could not be opened, for the `Disconnected` event: the sentence, with the
+/// typed cause as its source.
+#[derive(Debug, thiserror::Error)]
+enum OpenError {
+    /// The CONNECT failed (no login would help).
+    #[error(transparent)]
+    Connect(ConnectError),
+    /// The login the proxy asked for failed.
+    #[error("login failed: {0}")]
+    Login(#[source] LoginError),
+    /// The proxy refused the token it had just issued.
+    #[error("the proxy refused the token it just issued ({status}); the stored token was removed, try again")]
+    FreshTokenRefused {
+        /// The status of the refusal.
+        status: u16,
+    },
 }
 
-fn classify(e: &ConnectError) -> &'static str {
-    match e {
-        ConnectError::Dial { .. } | ConnectError::Tls { .. } | ConnectError::Protocol { .. } => "proxy",
-        ConnectError::LoginRequired { .. } => "auth",
-        ConnectError::Denied { .. } => "denied",
-        ConnectError::NoRoute { .. } => "no_route",
-        ConnectError::CertificateRequired { .. } => "certificate",
-        ConnectError::Unavailable { .. } => "unavailable",
-        ConnectError::Status { .. } => "status",
+impl OpenError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Connect(e) => e.code(),
+            Self::Login(_) | Self::FreshTokenRefused { .. } => ErrorCode::Auth,
+        }
     }
 }
 
@@ -320,31 +372,28 @@ async fn open(
     let target = config.connector.target();
     let origin = target.proxy.origin();
     let token = auth.current(&origin).await;
+    if let Some(t) = &token {
+        record_user(t);
+    }
     let first = config.connector.connect(token.as_ref().map(Token::expose)).await;
-    let err = match first {
+    match first {
         Ok(c) => return Ok(c),
-        Err(ConnectError::LoginRequired { .. }) => None,
-        Err(e) => Some(e),
-    };
-    if let Some(e) = err {
-        return Err(OpenError { code: classify(&e), sentence: e.to_string() });
+        // Only a login request makes the token stale: log in and retry once.
+        Err(e) if !e.keeps_token() => tracing::debug!(error = %e, "the proxy asks for a login"),
+        Err(e) => return Err(OpenError::Connect(e)),
     }
     let fresh = auth
         .login(&origin, &target.proxy.login_base(), token.as_ref(), &config.login, events)
         .await
-        .map_err(|e| OpenError { sentence: format!("login failed: {e}"), code: "auth" })?;
+        .map_err(OpenError::Login)?;
+    record_user(&fresh);
     match config.connector.connect(Some(fresh.expose())).await {
         Ok(c) => Ok(c),
         Err(ConnectError::LoginRequired { status }) => {
             auth.forget(&origin).await;
-            Err(OpenError {
-                sentence: format!(
-                    "the proxy refused the token it just issued ({status}); the stored token was removed, try again"
-                ),
-                code: "auth",
-            })
+            Err(OpenError::FreshTokenRefused { status })
         }
-        Err(e) => Err(OpenError { code: classify(&e), sentence: e.to_string() }),
+        Err(e) => Err(OpenError::Connect(e)),
     }
 }
 
@@ -359,18 +408,21 @@ pub async fn run_stream<L>(
 where
     L: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let span = tunnel_span("stdio", &config);
     let inner = Inner::new(config, auth, events);
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
-    let (error, _) =
-        run_one(Either::Right(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone()).await;
+    let conn = span.in_scope(|| conn_span(1, addr));
+    let run = run_one(Either::Right(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone());
+    let (error, code) = run.instrument(conn.clone()).await;
+    conn.in_scope(|| log_end(&counters, error.as_deref(), code));
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: 1,
         peer_addr: addr,
         bytes_up: counters.up(),
         bytes_down: counters.down(),
         error: error.clone(),
-        code: None,
+        code,
     });
     error
 }
