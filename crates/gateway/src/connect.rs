@@ -227,6 +227,11 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
         identity,
         peer: peer.clone(),
     });
+    // A reload between the checks above and the registration did not see this tunnel.
+    if let Some(why) = live.changed_since(&snapshot, &shared.current) {
+        let msg = format!("access to {authority} changed while connecting ({why}); try again");
+        return refuse(&peer, &authority, Some(&route), live.info().identity.as_ref(), why.status(), msg);
+    }
     let timeouts = snapshot.config.timeouts;
     let relay_span = tracing::Span::current();
     shared.tracker.spawn(

@@ -25,7 +25,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::connect::Peer;
 use crate::policy::Identity;
-use crate::snapshot::Current;
+use crate::snapshot::{Current, Snapshot};
 
 /// How long a revoked tunnel's relay gets to notice the failing upstream before it is closed
 /// outright (a relay blocked writing to a client that reads nothing polls no upstream read).
@@ -40,6 +40,17 @@ pub enum Revoked {
     RouteRemoved,
     /// The session token the tunnel was opened with expired.
     SessionExpired,
+}
+
+impl Revoked {
+    /// The status a new CONNECT for the same tunnel gets now.
+    pub fn status(self) -> http::StatusCode {
+        match self {
+            Revoked::PolicyChanged => http::StatusCode::FORBIDDEN,
+            Revoked::RouteRemoved => http::StatusCode::NOT_FOUND,
+            Revoked::SessionExpired => http::StatusCode::UNAUTHORIZED,
+        }
+    }
 }
 
 impl std::fmt::Display for Revoked {
@@ -236,6 +247,22 @@ impl LiveTunnel {
             out = &mut relay => out,
             () = expiry => relay.await,
         }
+    }
+
+    /// What the tunnel was registered with.
+    pub fn info(&self) -> &TunnelInfo {
+        &self.info
+    }
+
+    /// Why the tunnel may not open after all, when a reload swapped the config after `seen`
+    /// (the one its CONNECT was checked against) and before it was registered: that reload's
+    /// re-check did not see it.
+    pub fn changed_since(&self, seen: &Arc<Snapshot>, current: &Current) -> Option<Revoked> {
+        let now = current.get();
+        if Arc::ptr_eq(&now, seen) {
+            return None;
+        }
+        crate::reload::verdict(&now, &self.info, SystemTime::now())
     }
 
     /// Why the gateway revoked the tunnel, if it did.

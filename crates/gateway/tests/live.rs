@@ -174,3 +174,47 @@ async fn a_drain_answers_new_http2_connects_503_while_the_open_tunnel_runs() {
     let drained = drained.unwrap();
     assert_eq!((drained.finished, drained.cut), (1, 0), "the tunnel finished on its own; none was cut");
 }
+
+#[tokio::test]
+async fn a_reload_while_the_upstream_is_dialled_is_not_missed() {
+    // An upstream proxy that answers only when told to: the CONNECT is between its policy
+    // check and its registration as a live tunnel while the reload runs.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let (asked_tx, asked) = tokio::sync::oneshot::channel::<()>();
+    let (answer, answer_rx) = tokio::sync::oneshot::channel::<()>();
+    let upstream = tokio::spawn(async move {
+        let (mut s, _) = proxy.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).await.unwrap();
+            head.push(b[0]);
+        }
+        let _ = asked_tx.send(());
+        let _ = answer_rx.await;
+        s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await.unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    });
+    let to = format!("  - from: tcp+https://db.example.com:7000\n    to: http://{proxy_addr}\n    ");
+    let both = format!("{to}allowed_users: [alice@example.com, bob@example.com]\n");
+    let stack = Stack::start(Opts { routes: &both, ..Default::default() }).await;
+    let path = write_config(&stack, &both);
+    let reloader = stack.gateway.as_ref().unwrap().reloader(path);
+    let token = stack.token_for("alice@example.com");
+    let stream = stack.tls(None).await.unwrap();
+    let auth = format!("Pomerium {token}");
+    let connecting =
+        tokio::spawn(
+            async move { support::connect_on(stream, "db.example.com:7000", &[("Authorization", &auth)]).await },
+        );
+    tokio::time::timeout(Duration::from_secs(5), asked).await.expect("the gateway dials the upstream").unwrap();
+    write_config(&stack, &format!("{to}allowed_users: [bob@example.com]\n"));
+    assert_eq!(reloader.reload(Trigger::Signal), Reload::Applied { added: 0, changed: 1, removed: 0, revoked: 0 });
+    answer.send(()).unwrap();
+    let reply = tokio::time::timeout(Duration::from_secs(5), connecting).await.unwrap().unwrap();
+    assert_eq!(reply.status, 403, "the policy in force when the tunnel would open decides: {}", reply.head);
+    assert_eq!(stack.gateway.as_ref().unwrap().live_tunnels(), 0);
+    upstream.abort();
+}
