@@ -41,6 +41,8 @@ pub enum Reload {
         removed: usize,
         /// Live tunnels ended because the new config no longer admits them.
         revoked: usize,
+        /// Settings read only at start that the file changed (named in a warning).
+        restart_needed: Vec<&'static str>,
     },
     /// The file's text is what was last read; nothing was done.
     Unchanged,
@@ -102,11 +104,11 @@ impl Reloader {
         for w in &loaded.warnings {
             tracing::warn!("{shown}:{}: {}: {}", w.line, w.field, w.message);
         }
-        let fixed = restart_only_changes(&self.started, &snapshot.config);
-        if !fixed.is_empty() {
+        let restart_needed = restart_only_changes(&self.started, &snapshot.config);
+        if !restart_needed.is_empty() {
             tracing::warn!(
                 "{shown}: {} changed, but take effect only after a restart; the running values stay in force",
-                fixed.join(", ")
+                restart_needed.join(", ")
             );
         }
         let (added, changed, removed) = diff_routes(&self.shared.current.get().config.routes, &snapshot.config.routes);
@@ -115,7 +117,7 @@ impl Reloader {
         let revoked = self.shared.tunnels.revoke_where(|info| verdict(&now, info, SystemTime::now()));
         let tail = if revoked == 0 { String::new() } else { format!("; {revoked} live tunnel(s) revoked") };
         tracing::info!("config reloaded: {added} routes added, {changed} changed, {removed} removed{tail}");
-        Reload::Applied { added, changed, removed, revoked }
+        Reload::Applied { added, changed, removed, revoked, restart_needed }
     }
 }
 

@@ -28,6 +28,10 @@ fn write_config(stack: &Stack, routes: &str) -> std::path::PathBuf {
     path
 }
 
+fn applied(added: usize, changed: usize, removed: usize, revoked: usize) -> Reload {
+    Reload::Applied { added, changed, removed, revoked, restart_needed: Vec::new() }
+}
+
 async fn tunnel(stack: &Stack, authority: &str, who: &str) -> support::Reply {
     let token = stack.token_for(who);
     let mut r = stack.connect(authority, &[("Authorization", &format!("Pomerium {token}"))], None).await;
@@ -54,7 +58,7 @@ async fn a_reload_revokes_the_user_the_new_policy_drops_within_a_second_as_a_res
     write_config(&stack, &route("db.example.com:7000", &echo, "allowed_users: [bob@example.com]"));
     let started = Instant::now();
     let outcome = reloader.reload(Trigger::Signal);
-    assert_eq!(outcome, Reload::Applied { added: 0, changed: 1, removed: 0, revoked: 1 });
+    assert_eq!(outcome, applied(0, 1, 0, 1));
     let mut buf = [0u8; 16];
     let seen = tokio::time::timeout(Duration::from_secs(1), alice.stream.read(&mut buf)).await;
     let took = started.elapsed();
@@ -117,9 +121,25 @@ async fn a_reload_counts_routes_added_changed_and_removed() {
         + &route("b.example.com:1", &echo, "allowed_domains: [example.com]")
         + &route("c.example.com:1", &echo, any);
     write_config(&stack, &after);
-    assert_eq!(reloader.reload(Trigger::Signal), Reload::Applied { added: 1, changed: 1, removed: 0, revoked: 0 });
+    assert_eq!(reloader.reload(Trigger::Signal), applied(1, 1, 0, 0));
     write_config(&stack, &route("c.example.com:1", &echo, any));
-    assert_eq!(reloader.reload(Trigger::Signal), Reload::Applied { added: 0, changed: 0, removed: 2, revoked: 0 });
+    assert_eq!(reloader.reload(Trigger::Signal), applied(0, 0, 2, 0));
+    // Settings read only at start: applied is the rest, and they are named.
+    let path = stack.dir.path().join("gateway.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace("address: 127.0.0.1:0\n", "address: 127.0.0.1:1\ncookie_expire: 1h\n");
+    std::fs::write(&path, text + &route("d.example.com:1", &echo, any)).unwrap();
+    assert_eq!(
+        reloader.reload(Trigger::Signal),
+        Reload::Applied {
+            added: 1,
+            changed: 0,
+            removed: 0,
+            revoked: 0,
+            restart_needed: vec!["address", "cookie_expire"]
+        }
+    );
+    assert_eq!(stack.gateway.as_ref().unwrap().local_addr(), stack.addr, "the listener stays where it is");
 }
 
 /// HTTP/2 over TLS (ALPN `h2`) with hyper's client.
@@ -211,7 +231,7 @@ async fn a_reload_while_the_upstream_is_dialled_is_not_missed() {
         );
     tokio::time::timeout(Duration::from_secs(5), asked).await.expect("the gateway dials the upstream").unwrap();
     write_config(&stack, &format!("{to}allowed_users: [bob@example.com]\n"));
-    assert_eq!(reloader.reload(Trigger::Signal), Reload::Applied { added: 0, changed: 1, removed: 0, revoked: 0 });
+    assert_eq!(reloader.reload(Trigger::Signal), applied(0, 1, 0, 0));
     answer.send(()).unwrap();
     let reply = tokio::time::timeout(Duration::from_secs(5), connecting).await.unwrap().unwrap();
     assert_eq!(reply.status, 403, "the policy in force when the tunnel would open decides: {}", reply.head);
