@@ -8,5 +8,6 @@
 
 pub mod cli;
 pub mod desktop;
+pub mod live;
 pub mod sshd;
 pub mod webdriver;

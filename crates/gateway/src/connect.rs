@@ -24,6 +24,7 @@ use crate::reply::{self, Body};
 use crate::route::Route;
 use crate::server::Shared;
 use crate::token::TokenError;
+use crate::tunnels::TunnelInfo;
 use crate::upstream::{self, UpstreamError};
 
 /// What the accept loop learned about a downstream connection.
@@ -141,13 +142,15 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
         resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return resp;
     }
-    let Some(route) = shared.routes.find(&authority).cloned() else {
+    // The config in force when the request arrived, for the whole request.
+    let snapshot = shared.current.get();
+    let Some(route) = snapshot.routes.find(&authority).cloned() else {
         let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
         return refuse(&peer, &authority, None, None, StatusCode::NOT_FOUND, msg);
     };
     tracing::Span::current().record("route", tracing::field::display(route.display_name()));
     // Client certificate: the route's own CA, else the global one in default-deny mode.
-    let ca = route.client_ca.as_ref().or(match &shared.global_ca {
+    let ca = route.client_ca.as_ref().or(match &snapshot.global_ca {
         Some((ca, MtlsEnforcement::PolicyWithDefaultDeny)) => Some(ca),
         _ => None,
     });
@@ -214,6 +217,22 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
     let user = who(identity.as_ref());
     // The tunnel keeps its connection's slot, and keeps the connection from being idle.
     let held = req.extensions().get::<crate::limits::Slot>().map(crate::limits::Slot::hold);
+    // Registered until the tunnel ends: a reload re-checks it, its session's expiry ends it.
+    let live = shared.tunnels.register(TunnelInfo {
+        route_id: route.id.clone(),
+        route: route.display_name(),
+        authority: authority.clone(),
+        user: user.clone(),
+        expires: TunnelInfo::expiry_of(identity.as_ref()),
+        identity,
+        peer: peer.clone(),
+    });
+    // A reload between the checks above and the registration did not see this tunnel.
+    if let Some(why) = live.changed_since(&snapshot, &shared.current) {
+        let msg = format!("access to {authority} changed while connecting ({why}); try again");
+        return refuse(&peer, &authority, Some(&route), live.info().identity.as_ref(), why.status(), msg);
+    }
+    let timeouts = snapshot.config.timeouts;
     let relay_span = tracing::Span::current();
     shared.tracker.spawn(
         async move {
@@ -227,10 +246,11 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
                 }
             };
             let counters = Counters::new();
-            let idle = route.config.idle_timeout.or(shared2.timeouts.idle).filter(|d| !d.is_zero());
-            let cancel = crate::limits::with_deadline(shared2.cancel.child_token(), shared2.timeouts.write);
+            let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
+            let cancel = crate::limits::with_deadline(live.stop_token(), timeouts.write);
             let _end = cancel.clone().drop_guard();
-            let upstream::Connected { stream: mut upstream, early, target } = connected;
+            let upstream::Connected { stream, early, target } = connected;
+            let mut upstream = live.guard(stream);
             tracing::debug!(upstream = %target, "tunnel open");
             let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
                 // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
@@ -250,7 +270,7 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
                             counters.add_up(read_buf.len() as u64);
                             // hyper's read buffer and the head buffer are not kept for the tunnel's life.
                             drop((read_buf, early));
-                            relay(client, upstream, counters, idle, cancel).await
+                            live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
                         }
                         Err(e) => Outcome { up: 0, down: 0, end: End::Error(e.to_string()) },
                     }
@@ -263,7 +283,7 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
                     if client.write_all(&early).await.is_ok() {
                         counters.add_down(early.len() as u64);
                         drop(early);
-                        relay(client, upstream, counters, idle, cancel).await
+                        live.watch(relay(client, upstream, counters, idle, cancel), &shared2.current).await
                     } else {
                         Outcome { up: 0, down: 0, end: End::Error("client went away".into()) }
                     }
@@ -279,7 +299,7 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
                 bytes_up = outcome.up,
                 bytes_down = outcome.down,
                 duration_ms = started.elapsed().as_millis() as u64,
-                end = %outcome.end,
+                end = %live.describe_end(&outcome.end),
                 "tunnel closed"
             );
         }

@@ -18,21 +18,33 @@
 //!   cookie so replicas need no shared memory. [`oidc`]: the provider's discovery and keys,
 //!   refreshed hourly and when an ID token's key is unknown (key rotation needs no restart).
 //! - [`reply`]: the HTTP answers.
+//!
+//! Live access (what changes while tunnels run):
+//!
+//! - [`snapshot`]: the routes, policies, certificates and timeouts in force, swapped whole.
+//! - [`reload`]: SIGHUP or a file change ([`watch`]) → validate → swap → re-check tunnels.
+//! - [`tunnels`]: the registry of live tunnels; revocation (policy changed, session expired).
+//! - [`drain`]: graceful shutdown with a bounded drain and its counts.
 #![forbid(unsafe_code)]
 
 pub mod config;
 pub mod connect;
+pub mod drain;
 pub mod idle;
 pub mod limits;
 pub mod login;
 pub mod oidc;
 pub mod policy;
+pub mod reload;
 pub mod reply;
 pub mod route;
 pub mod seal;
 pub mod server;
+pub mod snapshot;
 pub mod tls;
 pub mod token;
+pub mod tunnels;
 pub mod upstream;
+pub mod watch;
 
 pub use server::{Gateway, GatewayError, Running};

@@ -47,6 +47,23 @@ pub fn found(location: &str) -> Response<Body> {
     resp
 }
 
+/// The `503` a CONNECT gets once the gateway is shutting down (logged as a refused tunnel),
+/// closing an HTTP/1.1 connection after it.
+pub fn shutting_down(peer: &std::net::SocketAddr, version: http::Version) -> Response<Body> {
+    tracing::info!(
+        target: "porthole_gateway::access",
+        peer = %peer,
+        status = 503,
+        reason = "shutting down",
+        "tunnel refused"
+    );
+    let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, "the gateway is shutting down; connect again in a moment");
+    if version < http::Version::HTTP_2 {
+        resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
 /// Pomerium's status for "a valid client certificate is required".
 pub fn status_495() -> StatusCode {
     StatusCode::from_u16(495).unwrap_or(StatusCode::FORBIDDEN)

@@ -79,6 +79,11 @@ impl RouteTable {
         &self.routes
     }
 
+    /// The route with this [`route_id`], if any.
+    pub fn by_id(&self, id: &str) -> Option<&Arc<Route>> {
+        self.routes.iter().find(|r| r.id == id)
+    }
+
     /// The route for a CONNECT authority (`host:port`, `[v6]:port`), if any.
     pub fn find(&self, authority: &str) -> Option<&Arc<Route>> {
         let (host, port) = split_authority(authority)?;

@@ -19,16 +19,17 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 use url::Url;
 
-use crate::config::{Config, MtlsEnforcement, Timeouts};
+use crate::config::Config;
 use crate::connect::{self, Peer};
 use crate::idle::Activity;
 use crate::limits;
 use crate::login::Login;
 use crate::policy::Decision;
 use crate::reply::{self, Body};
-use crate::route::{Route, RouteTable, route_id};
-use crate::tls::{self, ClientAuth, ClientCa, SniResolver};
+use crate::snapshot::{Current, Snapshot};
+use crate::tls;
 use crate::token::TokenKeys;
+use crate::tunnels::Tunnels;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -58,21 +59,20 @@ pub enum GatewayError {
 /// State every connection task shares.
 #[derive(Debug)]
 pub struct Shared {
-    /// Routes by authority.
-    pub routes: RouteTable,
+    /// Routes, policies, certificates and timeouts in force; a reload swaps them.
+    pub current: Current,
+    /// The live tunnels, re-checked after a reload, counted and cut by a drain.
+    pub tunnels: Arc<Tunnels>,
     /// Token signer/verifier.
     pub keys: Arc<TokenKeys>,
     /// Login endpoints.
     pub login: Login,
-    /// The global client CA and its mode.
-    pub global_ca: Option<(ClientCa, MtlsEnforcement)>,
     /// TLS to `https://` upstream proxies.
     pub proxy_tls: Arc<rustls::ClientConfig>,
     /// Round-robin position over a route's `to` list.
     pub next_upstream: AtomicUsize,
-    /// `timeout_read`, `timeout_write`, `timeout_idle`.
-    pub timeouts: Timeouts,
-    /// Cancelled at shutdown.
+    /// Cancelled when shutdown starts: the accept loop stops, new CONNECTs are answered 503,
+    /// connections close once no tunnel runs on them ([`Tunnels::cut`] ends the tunnels).
     pub cancel: CancellationToken,
     /// Every connection and relay task.
     pub tracker: TaskTracker,
@@ -80,17 +80,14 @@ pub struct Shared {
 
 /// A checked configuration with its TLS and keys built, ready to bind.
 pub struct Gateway {
-    config: Config,
-    tls: Arc<rustls::ServerConfig>,
-    routes: Vec<Route>,
-    global_ca: Option<(ClientCa, MtlsEnforcement)>,
+    snapshot: Snapshot,
     key_generated: bool,
     keys_pem: Option<String>,
 }
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("address", &self.config.address).finish_non_exhaustive()
+        f.debug_struct("Gateway").field("address", &self.snapshot.config.address).finish_non_exhaustive()
     }
 }
 
@@ -100,39 +97,11 @@ impl Gateway {
     /// # Errors
     /// [`GatewayError`] for unusable certificates, CAs or keys.
     pub fn new(config: Config) -> Result<Self, GatewayError> {
-        let pairs = certificate_pems(&config.certificates)?;
-        let resolver = SniResolver::new(&pairs)?;
-        let mut request_cas: Vec<u8> = Vec::new();
-        let mut routes = Vec::new();
-        for rc in &config.routes {
-            let client_ca = match &rc.tls_downstream_client_ca_pem {
-                Some(pem) => {
-                    request_cas.extend_from_slice(pem);
-                    request_cas.push(b'\n');
-                    Some(ClientCa::new(pem, &format!("routes (line {}): tls_downstream_client_ca_file", rc.line))?)
-                }
-                None => None,
-            };
-            routes.push(Route { config: rc.clone(), id: route_id(&rc.from.raw), client_ca });
-        }
-        let global_ca = match &config.downstream_mtls {
-            Some(m) => Some((ClientCa::new(&m.ca_pem, "downstream_mtls.ca_file")?, m.enforcement)),
-            None => None,
-        };
-        let client_auth = match &config.downstream_mtls {
-            Some(m) if m.enforcement == MtlsEnforcement::RejectConnection => ClientAuth::Require(m.ca_pem.clone()),
-            Some(m) => {
-                request_cas.extend_from_slice(&m.ca_pem);
-                ClientAuth::Request(request_cas)
-            }
-            None if !request_cas.is_empty() => ClientAuth::Request(request_cas),
-            None => ClientAuth::None,
-        };
-        let server = tls::server_config(resolver, client_auth)?;
         let keys_pem = config.signing_key.as_ref().map(|s| s.0.clone());
+        let snapshot = Snapshot::build(config)?;
         // Check the key now, before binding.
-        let (_, key_generated) = TokenKeys::new(keys_pem.as_deref(), String::new(), config.cookie_expire)?;
-        Ok(Self { config, tls: Arc::new(server), routes, global_ca, key_generated, keys_pem })
+        let (_, key_generated) = TokenKeys::new(keys_pem.as_deref(), String::new(), snapshot.config.cookie_expire)?;
+        Ok(Self { snapshot, key_generated, keys_pem })
     }
 
     /// `true` when no `signing_key` was configured and a key was generated: tokens stop
@@ -146,7 +115,7 @@ impl Gateway {
     /// # Errors
     /// [`GatewayError::Bind`] when the address is taken or not allowed.
     pub async fn bind(self) -> Result<Running, GatewayError> {
-        let address = self.config.address.clone();
+        let address = self.snapshot.config.address.clone();
         let listener = TcpListener::bind(&address).await.map_err(|source| GatewayError::Bind { address, source })?;
         self.serve(listener)
     }
@@ -158,8 +127,9 @@ impl Gateway {
     pub fn serve(self, listener: TcpListener) -> Result<Running, GatewayError> {
         let local_addr = listener
             .local_addr()
-            .map_err(|source| GatewayError::Bind { address: self.config.address.clone(), source })?;
-        let auth_base = match &self.config.authenticate_service_url {
+            .map_err(|source| GatewayError::Bind { address: self.snapshot.config.address.clone(), source })?;
+        let config = &self.snapshot.config;
+        let auth_base = match &config.authenticate_service_url {
             Some(u) => u.clone(),
             None => {
                 let host =
@@ -170,26 +140,25 @@ impl Gateway {
             }
         };
         let issuer = auth_base.as_str().trim_end_matches('/').to_owned();
-        let (keys, _) = TokenKeys::new(self.keys_pem.as_deref(), issuer, self.config.cookie_expire)?;
+        let (keys, _) = TokenKeys::new(self.keys_pem.as_deref(), issuer, config.cookie_expire)?;
         let keys = Arc::new(keys);
-        let login = Login::new(self.config.idp.clone(), auth_base.clone(), keys.clone())?;
+        let login = Login::new(config.idp.clone(), auth_base.clone(), keys.clone())?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
-            routes: RouteTable::new(self.routes),
+            current: Current::new(self.snapshot),
+            tunnels: Arc::new(Tunnels::default()),
             keys,
             login,
-            global_ca: self.global_ca,
             proxy_tls: crate::upstream::proxy_tls_config(),
             next_upstream: AtomicUsize::new(0),
-            timeouts: self.config.timeouts,
             cancel: cancel.clone(),
             tracker: tracker.clone(),
         });
         let gate = Arc::new(limits::Gate::new(limits::connection_cap()));
         tracing::info!(max_connections = gate.cap(), "connection limits set");
-        tracker.spawn(accept_loop(listener, self.tls, shared, gate));
-        Ok(Running { local_addr, auth_base, cancel, tracker })
+        tracker.spawn(accept_loop(listener, shared.clone(), gate));
+        Ok(Running { local_addr, auth_base, shared, tracker })
     }
 }
 
@@ -198,8 +167,8 @@ impl Gateway {
 pub struct Running {
     local_addr: SocketAddr,
     auth_base: Url,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) tracker: TaskTracker,
 }
 
 impl Running {
@@ -213,26 +182,30 @@ impl Running {
         &self.auth_base
     }
 
-    /// Stops accepting, ends every tunnel, and waits up to `drain` for tasks to finish.
-    pub async fn shutdown(self, drain: Duration) {
-        self.cancel.cancel();
-        self.tracker.close();
-        let _ = tokio::time::timeout(drain, self.tracker.wait()).await;
+    /// A reloader for this gateway's config file `path` (SIGHUP, [`crate::watch`]).
+    pub fn reloader(&self, path: std::path::PathBuf) -> crate::reload::Reloader {
+        crate::reload::Reloader::new(path, self.shared.clone())
+    }
+
+    /// Fires when shutdown starts (a drain, or the drop).
+    pub fn stopping(&self) -> CancellationToken {
+        self.shared.cancel.clone()
+    }
+
+    /// How many tunnels are live now.
+    pub fn live_tunnels(&self) -> usize {
+        self.shared.tunnels.len()
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.cancel.cancel();
+        self.shared.cancel.cancel();
+        self.shared.tunnels.cut();
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
-    shared: Arc<Shared>,
-    gate: Arc<limits::Gate>,
-) {
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, gate: Arc<limits::Gate>) {
     // No slot to wait for before accepting: the gate decides per client address after.
     let no_slot = || std::future::ready(Some(()));
     porthole_io::accept::accept_loop(listener, &shared.cancel, no_slot, |(), tcp, addr| {
@@ -244,7 +217,8 @@ async fn accept_loop(
                 return;
             }
         };
-        let tls = tls.clone();
+        // The certificates in force at accept (a reload may have replaced them).
+        let tls = shared.current.get().tls.clone();
         let shared2 = shared.clone();
         shared.tracker.spawn(async move {
             let admission = Arc::new(admission);
@@ -310,7 +284,7 @@ async fn serve_tls(
         .instrument(span.clone())
     });
     let io = TokioIo::new(tls);
-    let idle = shared.timeouts.idle;
+    let timeouts = shared.current.get().config.timeouts;
     if h2 {
         let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         builder
@@ -320,19 +294,19 @@ async fn serve_tls(
             .max_concurrent_streams(limits::MAX_CONCURRENT_STREAMS)
             .max_header_list_size(limits::MAX_HEADER_LIST_BYTES);
         let conn = builder.serve_connection(io, service);
-        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel, activity.idle_for(idle)).await;
+        drive(conn, |c| c.graceful_shutdown(), addr, &shared, &activity, timeouts.idle).await;
     } else {
         // HTTP/1.1 without the auto-detection wrapper, so a CONNECT's upgrade hands back this
         // very TLS stream (`connect::handle` can then reset its socket on an upstream abort).
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
-            .header_read_timeout(shared.timeouts.read)
+            .header_read_timeout(timeouts.read)
             .max_buf_size(limits::MAX_HEAD_BYTES + 8 * 1024)
             .max_header_size(limits::MAX_HEAD_BYTES)
             .max_headers(limits::MAX_HEADERS);
         let conn = builder.serve_connection(io, service).with_upgrades();
-        drive(conn, |c| c.graceful_shutdown(), addr, &shared.cancel, activity.idle_for(idle)).await;
+        drive(conn, |c| c.graceful_shutdown(), addr, &shared, &activity, timeouts.idle).await;
     }
 }
 
@@ -346,7 +320,7 @@ async fn serve_request(
 ) -> Response<Body> {
     let connect = req.method() == Method::CONNECT;
     let callback = req.uri().path() == "/oauth2/callback";
-    let write = shared.timeouts.write;
+    let write = shared.current.get().config.timeouts.write;
     let handled = dispatch(shared, req, peer);
     let resp = match write {
         Some(limit) => match tokio::time::timeout(limit, handled).await {
@@ -363,27 +337,41 @@ async fn serve_request(
     resp
 }
 
-/// Serves one connection until it ends; asks it to finish gracefully on `cancel` (within 5 s)
-/// or when `idle` resolves (no request in flight for `timeout_idle`; within 1 s, since nothing
-/// was in flight: an HTTP/2 peer that never answers the GOAWAY's PING is not waited for).
+/// Serves one connection until it ends; asks it to finish gracefully when it has had no
+/// request in flight for `idle` (within 1 s: an HTTP/2 peer that never answers the GOAWAY's
+/// PING is not waited for), or at shutdown once no request or tunnel runs on it (HTTP/2
+/// tunnels are streams of the connection, so they keep it; within 5 s). When the drain cuts
+/// the tunnels, the connection goes at once.
 async fn drive<C>(
     conn: C,
     graceful: impl FnOnce(Pin<&mut C>),
     addr: SocketAddr,
-    cancel: &CancellationToken,
-    idle: impl Future<Output = ()>,
+    shared: &Shared,
+    activity: &Activity,
+    idle: Option<Duration>,
 ) where
     C: Future<Output = Result<(), hyper::Error>>,
 {
+    let cut = shared.tunnels.cut_token();
     tokio::pin!(conn);
     let (why, grace) = tokio::select! {
         res = conn.as_mut() => return log_end(addr, res),
-        () = cancel.cancelled() => ("shutdown", Duration::from_secs(5)),
-        () = idle => ("idle", Duration::from_secs(1)),
+        () = shared.cancel.cancelled() => ("shutdown", Duration::from_secs(5)),
+        () = activity.idle_for(idle) => ("idle", Duration::from_secs(1)),
     };
+    if why == "shutdown" {
+        tokio::select! {
+            res = conn.as_mut() => return log_end(addr, res),
+            () = activity.idle_for(Some(Duration::ZERO)) => {}
+            () = cut.cancelled() => return,
+        }
+    }
     tracing::debug!(peer = %addr, why, "closing the connection");
     graceful(conn.as_mut());
-    let _ = tokio::time::timeout(grace, conn).await;
+    tokio::select! {
+        _ = tokio::time::timeout(grace, conn) => {}
+        () = cut.cancelled() => {}
+    }
 }
 
 fn log_end(addr: SocketAddr, res: Result<(), hyper::Error>) {
@@ -394,6 +382,9 @@ fn log_end(addr: SocketAddr, res: Result<(), hyper::Error>) {
 
 async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) -> Response<Body> {
     if req.method() == Method::CONNECT {
+        if shared.cancel.is_cancelled() {
+            return reply::shutting_down(&peer.addr, req.version());
+        }
         return connect::handle(shared, req, peer).await;
     }
     let query = req.uri().query().map(str::to_owned);
@@ -421,6 +412,8 @@ fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         Err(e) => return unauthenticated(&e.to_string()),
     };
     let routes: Vec<serde_json::Value> = shared
+        .current
+        .get()
         .routes
         .all()
         .iter()
@@ -440,13 +433,4 @@ fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         })
         .collect();
     reply::json(StatusCode::OK, &serde_json::json!({ "routes": routes }))
-}
-
-/// Each certificate pair's PEM, labelled for errors.
-fn certificate_pems(pairs: &[crate::config::CertificatePair]) -> Result<Vec<tls::PemPair>, tls::TlsError> {
-    Ok(pairs
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.cert_pem.clone(), p.key_pem.0.clone(), format!("certificate #{}", i + 1)))
-        .collect())
 }

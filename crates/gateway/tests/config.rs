@@ -308,3 +308,25 @@ fn pomerium_timeouts_with_their_defaults_and_line_numbered_errors() {
     assert_eq!((e[0].line, e[0].field.as_str()), (8, "timeout_read"), "{e:#?}");
     assert!(e[0].message.contains("is not a duration"), "{}", e[0].message);
 }
+
+#[test]
+fn end_tunnels_at_session_expiry_defaults_on_and_a_route_overrides_the_global_key() {
+    let route = |extra: &str| {
+        format!(
+            "  - from: tcp+https://db.example.com:5432\n    to: tcp://db:5432\n    allow_any_authenticated_user: true\n{extra}"
+        )
+    };
+    let loaded = ok(&format!("routes:\n{}", route("")));
+    assert!(loaded.config.end_tunnels_at_session_expiry, "on by default");
+    assert_eq!(loaded.config.routes[0].end_tunnels_at_session_expiry, None, "a route follows the global key");
+    let loaded = ok(&format!(
+        "end_tunnels_at_session_expiry: false\nroutes:\n{}",
+        route("    end_tunnels_at_session_expiry: true\n")
+    ));
+    assert!(!loaded.config.end_tunnels_at_session_expiry);
+    assert_eq!(loaded.config.routes[0].end_tunnels_at_session_expiry, Some(true));
+    let e = errors(&format!("routes:\n{}", route("    end_tunnels_at_session_expiry: sometimes\n")));
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert_eq!((e[0].line, e[0].field.as_str()), (12, "routes[0].end_tunnels_at_session_expiry"));
+    assert_eq!(e[0].message, "expected true or false");
+}

@@ -37,6 +37,8 @@ pub struct GatewayOpts<'a> {
     /// The IdP URL when none is started here (one that is down, or started later on its
     /// port); by default a closed loopback port, fetched only when someone logs in.
     pub idp_url: Option<&'a str>,
+    /// Extra `porthole-gateway` arguments (`--drain 5s`), for [`TestGateway::start`].
+    pub args: &'a [&'a str],
 }
 
 /// A gateway for tests and what a test needs to talk to it; `S` is what runs it
@@ -69,7 +71,9 @@ impl TestGateway<GatewayProcess> {
     /// When a part does not start; the error has the gateway's log.
     pub async fn start(opts: GatewayOpts<'_>) -> anyhow::Result<Self> {
         Self::start_with(opts, |config, dir| {
-            let process = GatewayProcess::start(config, dir)?;
+            let mut cmd = Command::new(bin("porthole-gateway"));
+            cmd.arg("--config").arg(config).args(opts.args);
+            let process = GatewayProcess::start_command(cmd, dir)?;
             let addr = process.addr;
             Ok((process, addr))
         })
@@ -180,6 +184,14 @@ impl<S> TestGateway<S> {
     }
 
     /// The claims plus `iss`, `iat`, `exp` and `jti`, signed ES256 as the gateway signs.
+    /// A token for user `sub` (`<sub>@example.com`) that expires `lifetime` from now (whole
+    /// seconds: `exp` is in seconds).
+    #[must_use]
+    pub fn mint_user_for(&self, sub: &str, lifetime: Duration) -> String {
+        let claims = serde_json::json!({"sub": sub, "email": format!("{sub}@example.com")});
+        self.mint_for(&claims, unix_now() + lifetime.as_secs())
+    }
+
     fn mint_for(&self, claims: &serde_json::Value, exp: u64) -> String {
         let mut claims = claims.as_object().expect("claims are a JSON object").clone();
         claims.insert("iss".into(), self.url().into());
@@ -263,5 +275,13 @@ impl GatewayProcess {
     /// When it does not exit in time (it is then killed).
     pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         self.child.terminate(Duration::from_secs(15))
+    }
+
+    /// Waits up to `within` for it to exit by itself (after signals a test sent).
+    ///
+    /// # Errors
+    /// When it does not exit in time (it is killed when dropped).
+    pub fn wait_exit(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        crate::eventually::poll_until_blocking("exit", within, || Ok(self.child.try_wait()))
     }
 }

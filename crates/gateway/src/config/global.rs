@@ -57,6 +57,10 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         .and_then(|(_, v)| values::duration(v, "cookie_expire", issues))
         .unwrap_or(DEFAULT_COOKIE_EXPIRE);
     let timeouts = timeouts(&map, issues);
+    let end_tunnels_at_session_expiry = map
+        .get("end_tunnels_at_session_expiry")
+        .and_then(|(_, v)| yaml::boolean(v, "end_tunnels_at_session_expiry", issues))
+        .unwrap_or(true);
     let downstream_mtls = map.get("downstream_mtls").and_then(|(_, v)| tls::downstream_mtls(v, base_dir, issues));
 
     let mut routes = Vec::new();
@@ -86,6 +90,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         cookie_expire,
         downstream_mtls,
         timeouts,
+        end_tunnels_at_session_expiry,
         routes,
     })
 }

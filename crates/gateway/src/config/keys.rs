@@ -23,6 +23,7 @@ pub(crate) const GLOBAL: &[&str] = &[
     "timeout_read",
     "timeout_write",
     "timeout_idle",
+    "end_tunnels_at_session_expiry",
     "routes",
 ];
 
@@ -116,6 +117,7 @@ pub(crate) const ROUTE: &[&str] = &[
     "tls_downstream_client_ca",
     "preserve_host_header",
     "idle_timeout",
+    "end_tunnels_at_session_expiry",
     "name",
     "description",
 ];

@@ -53,6 +53,9 @@ pub struct Config {
     pub downstream_mtls: Option<DownstreamMtls>,
     /// `timeout_read`, `timeout_write`, `timeout_idle`.
     pub timeouts: Timeouts,
+    /// `end_tunnels_at_session_expiry` (Porthole's own key, default `true`): a live tunnel ends
+    /// when the session token it was opened with expires. A route's own key overrides it.
+    pub end_tunnels_at_session_expiry: bool,
     /// `routes`, in file order.
     pub routes: Vec<RouteConfig>,
 }
@@ -100,7 +103,7 @@ pub struct CertificatePair {
 }
 
 /// `idp_*` settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpConfig {
     /// `idp_provider_url`: the issuer URL (discovery at `<url>/.well-known/openid-configuration`).
     pub provider_url: url::Url,
@@ -168,7 +171,7 @@ pub enum Upstream {
 }
 
 /// A validated route.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RouteConfig {
     /// `from`.
     pub from: RouteFrom,
@@ -186,6 +189,8 @@ pub struct RouteConfig {
     /// `idle_timeout`: a tunnel with no bytes either way for this long is closed; `Some(0)`
     /// disables it. `None` (unset) falls back to the global `timeout_idle`.
     pub idle_timeout: Option<Duration>,
+    /// `end_tunnels_at_session_expiry` for this route; `None` follows the global key.
+    pub end_tunnels_at_session_expiry: Option<bool>,
     /// `name`.
     pub name: Option<String>,
     /// `description`.

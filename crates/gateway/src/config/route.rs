@@ -91,6 +91,9 @@ pub(crate) fn parse(node: &Node<'_>, field: &str, base_dir: &Path, issues: &mut 
     let tls_downstream_client_ca_pem = client_ca(&map, field, base_dir, issues);
     let idle_timeout = map.get("idle_timeout").and_then(|(_, v)| values::duration(v, &sub("idle_timeout"), issues));
     let preserve_host_header = boolean("preserve_host_header", issues);
+    let end_tunnels_at_session_expiry = map
+        .get("end_tunnels_at_session_expiry")
+        .and_then(|(_, v)| yaml::boolean(v, &sub("end_tunnels_at_session_expiry"), issues));
     let name = string("name", issues);
     let description = string("description", issues);
 
@@ -104,6 +107,7 @@ pub(crate) fn parse(node: &Node<'_>, field: &str, base_dir: &Path, issues: &mut 
             tls_downstream_client_ca_pem,
             preserve_host_header,
             idle_timeout,
+            end_tunnels_at_session_expiry,
             name,
             description,
             line: route_line,
