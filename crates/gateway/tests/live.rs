@@ -32,7 +32,7 @@ fn applied(added: usize, changed: usize, removed: usize, revoked: usize) -> Relo
     Reload::Applied { added, changed, removed, revoked, restart_needed: Vec::new() }
 }
 
-async fn tunnel(stack: &Stack, authority: &str, who: &str) -> support::Reply {
+async fn tunnel(stack: &Stack, authority: &str, who: &str) -> porthole_testkit::connect::Reply {
     let token = stack.token_for(who);
     let mut r = stack.connect(authority, &[("Authorization", &format!("Pomerium {token}"))], None).await;
     assert_eq!(r.status, 200, "{who} may open {authority}: {}", r.head);
@@ -47,7 +47,7 @@ async fn tunnel(stack: &Stack, authority: &str, who: &str) -> support::Reply {
 async fn a_reload_revokes_the_user_the_new_policy_drops_within_a_second_as_a_reset() {
     let echo = EchoServer::start().await;
     let both = route("db.example.com:7000", &echo, "allowed_users: [alice@example.com, bob@example.com]");
-    let stack = Stack::start(Opts { routes: &both, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &both, ..Default::default() }).await;
     let running = stack.gateway.as_ref().unwrap();
     let path = write_config(&stack, &both);
     let reloader = running.reloader(path.clone());
@@ -81,7 +81,7 @@ async fn a_reload_revokes_the_user_the_new_policy_drops_within_a_second_as_a_res
 async fn an_invalid_config_is_refused_with_its_lines_and_the_old_one_serves() {
     let echo = EchoServer::start().await;
     let one = route("one.example.com:7000", &echo, "allow_any_authenticated_user: true");
-    let stack = Stack::start(Opts { routes: &one, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &one, ..Default::default() }).await;
     let path = write_config(&stack, &one);
     let reloader = stack.gateway.as_ref().unwrap().reloader(path.clone());
     let _live = tunnel(&stack, "one.example.com:7000", "alice@example.com").await;
@@ -113,7 +113,7 @@ async fn a_reload_counts_routes_added_changed_and_removed() {
     let echo = EchoServer::start().await;
     let any = "allow_any_authenticated_user: true";
     let before = route("a.example.com:1", &echo, any) + &route("b.example.com:1", &echo, any);
-    let stack = Stack::start(Opts { routes: &before, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &before, ..Default::default() }).await;
     let path = write_config(&stack, &before);
     let reloader = stack.gateway.as_ref().unwrap().reloader(path);
     // a moves down a line (same route), b changes its policy, c is new; nothing is removed yet.
@@ -162,7 +162,7 @@ async fn h2_client(
 async fn a_drain_answers_new_http2_connects_503_while_the_open_tunnel_runs() {
     let echo = EchoServer::start().await;
     let routes = route("db.example.com:7000", &echo, "allow_any_authenticated_user: true");
-    let mut stack = Stack::start(Opts { routes: &routes, ..Default::default() }).await;
+    let mut stack = support::start(Opts { routes: &routes, ..Default::default() }).await;
     let token = stack.token_for("alice@example.com");
     let connect = || {
         http::Request::connect("db.example.com:7000")
@@ -219,16 +219,15 @@ async fn a_reload_while_the_upstream_is_dialled_is_not_missed() {
     });
     let to = format!("  - from: tcp+https://db.example.com:7000\n    to: http://{proxy_addr}\n    ");
     let both = format!("{to}allowed_users: [alice@example.com, bob@example.com]\n");
-    let stack = Stack::start(Opts { routes: &both, ..Default::default() }).await;
+    let stack = support::start(Opts { routes: &both, ..Default::default() }).await;
     let path = write_config(&stack, &both);
     let reloader = stack.gateway.as_ref().unwrap().reloader(path);
     let token = stack.token_for("alice@example.com");
     let stream = stack.tls(None).await.unwrap();
     let auth = format!("Pomerium {token}");
-    let connecting =
-        tokio::spawn(
-            async move { support::connect_on(stream, "db.example.com:7000", &[("Authorization", &auth)]).await },
-        );
+    let connecting = tokio::spawn(async move {
+        porthole_testkit::connect::connect_on(stream, "db.example.com:7000", &[("Authorization", &auth)]).await
+    });
     tokio::time::timeout(Duration::from_secs(5), asked).await.expect("the gateway dials the upstream").unwrap();
     write_config(&stack, &format!("{to}allowed_users: [bob@example.com]\n"));
     assert_eq!(reloader.reload(Trigger::Signal), applied(0, 1, 0, 0));
