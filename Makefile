@@ -33,9 +33,24 @@ CARGO_MACHETE_VERSION := 0.9.2
 # Where cargo-machete looks: the workspace's crates (fuzz/ is its own workspace, and
 # --with-metadata would rewrite its lock file).
 MACHETE_PATHS := crates src-tauri tests
+# `make lint`'s dependency boundary: crates the gateway must not depend on (normal dependencies;
+# tests may use them). The client engine and its HTTP client belong to the client side.
+GATEWAY_MUST_NOT_USE := porthole-tunnel reqwest
+# The check itself, one shell command (not a sub-make, which `make -n lint` would run).
+DEPS_BOUNDARY = tree=$$(cargo tree -p porthole-gateway -e normal --offline --prefix none) || \
+	{ echo "cannot list porthole-gateway's dependencies offline (run cargo fetch first)"; exit 1; }; \
+	found=""; \
+	for dep in $(GATEWAY_MUST_NOT_USE); do \
+	  if grep -q "^$$dep v" <<<"$$tree"; then found="$$found $$dep"; fi; \
+	done; \
+	if [ -n "$$found" ]; then \
+	  echo "porthole-gateway must not depend on the client side's$$found: find the path with" \
+	    "cargo tree -p porthole-gateway -e normal -i <crate> and remove it"; \
+	  exit 1; \
+	fi
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test deps deb-deps demo-deb-deps node-deps rust-deps machete-dep ui-build test-ui test-rust lint docs \
+.PHONY: test deps deb-deps demo-deb-deps node-deps rust-deps machete-dep ui-build test-ui test-rust lint deps-boundary docs \
 	bench-smoke demo clean-demo bench fuzz fuzz-replay
 
 ## test: install what is missing, then run all tests (UI, Rust, end to end) and clippy.
@@ -94,14 +109,19 @@ test-rust:
 	cargo nextest run --workspace --no-fail-fast
 
 ## lint: formatting (rustfmt.toml), unused dependencies (cargo-machete; a false positive goes in
-## [package.metadata.cargo-machete] ignored, with the reason), clippy. Runs all three, then
-## fails if any failed.
+## [package.metadata.cargo-machete] ignored, with the reason), the gateway's dependency boundary,
+## clippy. Runs all four, then fails if any failed.
 lint: machete-dep
 	@failed=""; \
 	cargo fmt --all --check || failed="$$failed formatting (run cargo fmt --all);"; \
 	cargo machete --with-metadata $(MACHETE_PATHS) || failed="$$failed unused dependencies (remove them);"; \
+	( $(DEPS_BOUNDARY) ) || failed="$$failed dependency boundary;"; \
 	cargo clippy --workspace --all-targets -- -D warnings || failed="$$failed clippy;"; \
 	if [ -n "$$failed" ]; then echo "make lint failed:$$failed"; exit 1; fi
+
+## deps-boundary: fails when porthole-gateway depends on a crate of GATEWAY_MUST_NOT_USE.
+deps-boundary:
+	@$(DEPS_BOUNDARY)
 
 ## docs: regenerate docs/desktop-api.md from the bindings and the desktop's commands (the test
 ## suite fails while it is stale).

@@ -22,6 +22,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use url::Url;
 
 use crate::config::IdpConfig;
+use crate::oidc::http::HttpClient;
 use crate::oidc::{self, IdpError, Provider};
 use crate::reply::{self, Body};
 use crate::seal::Sealer;
@@ -65,7 +66,7 @@ pub struct Login {
     idp: Option<IdpConfig>,
     /// `<authenticate_service_url>` without a trailing slash.
     auth_base: Url,
-    http: openidconnect::reqwest::Client,
+    http: HttpClient,
     /// Discovery and keys of `idp`, kept fresh.
     provider: Option<Arc<Provider>>,
     /// Stops the provider's background refresh when the login endpoints go away.
@@ -104,12 +105,10 @@ impl Login {
     /// provider that is down does not stop the gateway from starting.
     ///
     /// # Errors
-    /// If the HTTP client for the identity provider cannot be built.
-    pub fn new(idp: Option<IdpConfig>, auth_base: Url, keys: Arc<TokenKeys>) -> Result<Self, reqwest::Error> {
-        let http = openidconnect::reqwest::ClientBuilder::new()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()?;
+    /// If the HTTP client for the identity provider cannot be built (rustls refuses its TLS
+    /// settings).
+    pub fn new(idp: Option<IdpConfig>, auth_base: Url, keys: Arc<TokenKeys>) -> Result<Self, rustls::Error> {
+        let http = HttpClient::new()?;
         let sealer = Sealer::new(&derive_key(keys.seed(), "login-cookie"));
         let url_key = derive_key(keys.seed(), "sign-in-url");
         let provider = idp.as_ref().map(|i| Arc::new(Provider::new(&i.provider_url, http.clone())));

@@ -53,7 +53,7 @@ pub enum GatewayError {
     AuthUrl(String),
     /// The HTTP client for the identity provider could not be built.
     #[error("identity provider client: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(#[from] rustls::Error),
 }
 
 /// State every connection task shares.

@@ -1,17 +1,17 @@
 //! Sentences for what went wrong at the identity provider, built from the whole cause chain.
 //!
-//! `openidconnect` and `reqwest` put the useful part (`connection refused`, a TLS verdict, a
-//! DNS failure) in [`std::error::Error::source`], behind `Request failed`. These functions walk
-//! the chain so the browser page and the log say what an operator can act on. No token or
-//! secret ever reaches them: only transport errors, HTTP statuses and the provider's own error
-//! codes.
+//! `openidconnect` and the gateway's HTTP client ([`super::http`]) put the useful part
+//! (`connection refused`, a TLS verdict, a DNS failure) in [`std::error::Error::source`],
+//! behind a general message. These functions walk the chain so the browser page and the log
+//! say what an operator can act on. No token or secret ever reaches them: only transport
+//! errors, HTTP statuses and the provider's own error codes.
 
 use std::error::Error as StdError;
 
 use openidconnect::core::CoreErrorResponseType;
-use openidconnect::{
-    ClaimsVerificationError, DiscoveryError, HttpClientError, RequestTokenError, StandardErrorResponse,
-};
+use openidconnect::{ClaimsVerificationError, DiscoveryError, RequestTokenError, StandardErrorResponse};
+
+use super::http::HttpError;
 
 /// Why the gateway could not use the identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -82,9 +82,10 @@ pub fn chain(err: &(dyn StdError + 'static)) -> String {
 }
 
 /// A failed discovery (document or JWKS) at `url`.
-pub fn discovery(url: &str, err: &DiscoveryError<HttpClientError<reqwest::Error>>) -> IdpError {
+pub fn discovery(url: &str, err: &DiscoveryError<HttpError>) -> IdpError {
     let bad = |detail: String| IdpError::BadAnswer { url: url.to_owned(), detail };
     match err {
+        DiscoveryError::Request(e @ HttpError::TooLarge(_)) => bad(e.to_string()),
         DiscoveryError::Request(e) => IdpError::Unreachable { url: url.to_owned(), cause: transport_cause(e) },
         DiscoveryError::Response(_, _, detail) => bad(detail.clone()),
         DiscoveryError::Parse(e) => bad(format!("its discovery document or key set is not valid: {}", chain(e))),
@@ -96,10 +97,13 @@ pub fn discovery(url: &str, err: &DiscoveryError<HttpClientError<reqwest::Error>
 /// A failed code exchange at `token_url`.
 pub fn exchange(
     token_url: &str,
-    err: &RequestTokenError<HttpClientError<reqwest::Error>, StandardErrorResponse<CoreErrorResponseType>>,
+    err: &RequestTokenError<HttpError, StandardErrorResponse<CoreErrorResponseType>>,
 ) -> IdpError {
     match err {
         RequestTokenError::ServerResponse(r) => IdpError::Refused(r.to_string()),
+        RequestTokenError::Request(e @ HttpError::TooLarge(_)) => {
+            IdpError::BadAnswer { url: token_url.to_owned(), detail: e.to_string() }
+        }
         RequestTokenError::Request(e) => IdpError::Unreachable { url: token_url.to_owned(), cause: transport_cause(e) },
         RequestTokenError::Parse(e, _) => IdpError::BadAnswer {
             url: token_url.to_owned(),
@@ -120,10 +124,8 @@ pub fn id_token(err: &ClaimsVerificationError) -> IdpError {
 }
 
 /// What a transport error comes down to; a timeout says so even when the chain does not.
-fn transport_cause(err: &HttpClientError<reqwest::Error>) -> String {
-    if let HttpClientError::Reqwest(e) = err
-        && e.is_timeout()
-    {
+fn transport_cause(err: &HttpError) -> String {
+    if let HttpError::TimedOut(_) = err {
         return "no answer in time (timed out)".to_owned();
     }
     innermost_cause(err)

@@ -9,6 +9,7 @@
 //! already held: the gateway never ends up with none because the provider blinked.
 
 pub mod error;
+pub mod http;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -76,7 +77,7 @@ impl std::fmt::Debug for Provider {
 
 impl Provider {
     /// A provider at `issuer` (`idp_provider_url`), fetched with `http`.
-    pub fn new(issuer: &url::Url, http: openidconnect::reqwest::Client) -> Self {
+    pub fn new(issuer: &url::Url, http: http::HttpClient) -> Self {
         let url = issuer.as_str().trim_end_matches('/').to_owned();
         let target = url.clone();
         let discover: Discover = Arc::new(move || {
