@@ -1,6 +1,6 @@
 //! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
 //! `log`, `connections-changed`), the tray (rebuilt), and an OS notification when a connection
-//! needs a login.
+//! needs a login or the proxy ended its sessions and said why (access revoked, session expired).
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
@@ -21,8 +21,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
             match &event {
                 AppEvent::Status(s) => {
                     let _ = app.emit("status", s);
-                    if let ConnectionStatus::LoginRequired { .. } = &s.status {
-                        notify_login(&app, &core, &s.id);
+                    match &s.status {
+                        ConnectionStatus::LoginRequired { .. } => notify_login(&app, &core, &s.id),
+                        ConnectionStatus::Revoked { message, .. } => notify_revoked(&app, &core, &s.id, message),
+                        _ => {}
                     }
                 }
                 AppEvent::Log(l) => {
@@ -42,12 +44,18 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
 
 fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    let shown = app
-        .notification()
-        .builder()
-        .title("Porthole: login required")
-        .body(format!("{name} needs you to log in; your browser has been opened."))
-        .show();
+    notify(app, "Porthole: login required", format!("{name} needs you to log in; your browser has been opened."));
+}
+
+/// The proxy ended a connection's sessions; `message` says why (shown once per change of
+/// status, so a burst of ended sessions is one notification).
+fn notify_revoked<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
+    let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
+    notify(app, &format!("Porthole: {name} was cut off"), message.to_owned());
+}
+
+fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
+    let shown = app.notification().builder().title(title).body(body).show();
     if let Err(e) = shown {
         tracing::debug!(error = %e, "notification not shown");
     }

@@ -1,0 +1,216 @@
+//! Learning why the proxy ended a tunnel: which side ended first ([`Watched`] streams record
+//! it in [`FirstEnd`]), the rule for when to ask ([`should_probe`]: only when the proxy ended
+//! it while the local client was still connected), and [`Probes`], which asks once for the
+//! ends of one tunnel that come together (see `connect::probe` for what a probe costs).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use porthole_io::relay::{End, Party};
+use porthole_io::stream::Abort;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Instant;
+
+use crate::auth::Token;
+use crate::connect::Connector;
+use crate::connect::probe::{Why, explain};
+
+/// Ends that come within this long of a probe share its answer: a proxy that cuts a user's
+/// tunnels cuts them together, and one probe says why for all of them.
+pub(crate) const SHARE_WINDOW: Duration = Duration::from_secs(1);
+
+/// A side of one relayed connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// The local client.
+    Local = 1,
+    /// The proxy.
+    Proxy = 2,
+}
+
+/// Which side of a connection ended first: its reads reached EOF or failed, or a write to it
+/// failed. Set once.
+#[derive(Debug, Default)]
+pub(crate) struct FirstEnd(AtomicU8);
+
+impl FirstEnd {
+    fn mark(&self, side: Side) {
+        let _ = self.0.compare_exchange(0, side as u8, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The side that ended first, if one has.
+    pub(crate) fn get(&self) -> Option<Side> {
+        match self.0.load(Ordering::Relaxed) {
+            1 => Some(Side::Local),
+            2 => Some(Side::Proxy),
+            _ => None,
+        }
+    }
+}
+
+/// Whether to ask the proxy why a tunnel ended: only when the proxy ended it (EOF, reset,
+/// truncation) while the local client was still connected. Never after the local client
+/// ended first, never on the user's own stop, and never for a tunnel that failed otherwise.
+pub(crate) fn should_probe(end: &End, first: Option<Side>) -> bool {
+    match end {
+        End::Closed => first == Some(Side::Proxy),
+        End::Aborted { by: Party::Upstream, .. } => first != Some(Side::Local),
+        End::Aborted { by: Party::Client, .. } | End::IdleTimeout | End::Shutdown | End::Error(_) => false,
+    }
+}
+
+/// A stream that records in a [`FirstEnd`] when it ends.
+pub(crate) struct Watched<S> {
+    inner: S,
+    side: Side,
+    first: Arc<FirstEnd>,
+}
+
+impl<S> Watched<S> {
+    /// Watches `inner`, one `side` of a connection.
+    pub(crate) fn new(inner: S, side: Side, first: Arc<FirstEnd>) -> Self {
+        Self { inner, side, first }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let room = buf.remaining() > 0;
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        match &res {
+            Poll::Ready(Ok(())) if room && buf.filled().len() == before => self.first.mark(self.side),
+            Poll::Ready(Err(_)) => self.first.mark(self.side),
+            _ => {}
+        }
+        res
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Err(_)) = &res {
+            self.first.mark(self.side);
+        }
+        res
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: Abort> Abort for Watched<S> {
+    fn take_error(&self) -> Option<io::Error> {
+        self.inner.take_error()
+    }
+    fn abort(&mut self) {
+        self.inner.abort();
+    }
+}
+
+/// What a connection that the proxy ended needs to ask why: the token it was opened with,
+/// and when it ended.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    /// The token its CONNECT carried (the probe sends the same one).
+    pub(crate) token: Option<Token>,
+    /// When the relay ended.
+    pub(crate) ended: Instant,
+}
+
+/// One tunnel's probes: the last answer, shared by the ends within [`SHARE_WINDOW`] of it that
+/// sent the same token. The lock is held while a probe runs, so ends that come meanwhile wait
+/// for its answer instead of sending their own.
+#[derive(Debug, Default)]
+pub(crate) struct Probes {
+    last: tokio::sync::Mutex<Option<Last>>,
+}
+
+#[derive(Debug)]
+struct Last {
+    sent: Instant,
+    token: Option<Token>,
+    why: Option<Why>,
+}
+
+impl Probes {
+    /// Why the proxy ended the connection of `ticket`: an expired token answers without a
+    /// probe; else the answer of a probe shared with ends close to it, or of a new one.
+    pub(crate) async fn why(&self, connector: &Connector, ticket: &Ticket) -> Option<Why> {
+        let now_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        if ticket.token.as_ref().is_some_and(|t| t.is_expired(now_unix, 0)) {
+            tracing::debug!("the token has expired: no probe needed");
+            return Some(Why::session_expired());
+        }
+        let mut last = self.last.lock().await;
+        if let Some(l) = last.as_ref()
+            && l.token == ticket.token
+            && l.sent + SHARE_WINDOW >= ticket.ended
+        {
+            return l.why.clone();
+        }
+        let sent = Instant::now();
+        tracing::debug!("the proxy ended the tunnel: one probe CONNECT to learn why");
+        let answer = connector.probe(ticket.token.as_ref().map(Token::expose)).await;
+        let destination = &connector.target().destination;
+        let why = explain(&answer, destination, ticket.token.as_ref());
+        if let (Err(e), None) = (&answer, &why) {
+            tracing::debug!(error = %e, "the probe explains nothing");
+        }
+        *last = Some(Last { sent, token: ticket.token.clone(), why: why.clone() });
+        why
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aborted(by: Party) -> End {
+        End::Aborted { by, kind: io::ErrorKind::ConnectionReset, reason: "reset".into() }
+    }
+
+    /// The rule: probe only when the proxy ended the tunnel while the local client was still
+    /// connected.
+    #[test]
+    fn probe_only_when_the_proxy_ended_first() {
+        assert!(should_probe(&End::Closed, Some(Side::Proxy)), "clean EOF from the proxy first");
+        assert!(!should_probe(&End::Closed, Some(Side::Local)), "the local client closed first");
+        assert!(!should_probe(&End::Closed, None), "nobody is known to have ended first");
+        assert!(should_probe(&aborted(Party::Upstream), None), "the proxy reset the tunnel");
+        assert!(should_probe(&aborted(Party::Upstream), Some(Side::Proxy)), "the proxy truncated the TLS stream");
+        assert!(!should_probe(&aborted(Party::Upstream), Some(Side::Local)), "a reset after the local client's close");
+        assert!(!should_probe(&aborted(Party::Client), Some(Side::Local)), "the local client vanished");
+        assert!(!should_probe(&End::Shutdown, Some(Side::Proxy)), "the user stopped the tunnel");
+        assert!(!should_probe(&End::IdleTimeout, None), "idle");
+        assert!(!should_probe(&End::Error("x".into()), Some(Side::Proxy)), "an error of neither side");
+    }
+
+    /// A watched stream records the first side whose reads end, and only the first.
+    #[tokio::test]
+    async fn first_end_is_the_first_eof() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let first = Arc::new(FirstEnd::default());
+        let (a, mut a_peer) = tokio::io::duplex(64);
+        let (b, mut b_peer) = tokio::io::duplex(64);
+        let mut local = Watched::new(a, Side::Local, first.clone());
+        let mut proxy = Watched::new(b, Side::Proxy, first.clone());
+        b_peer.write_all(b"hi").await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(proxy.read(&mut buf).await.unwrap(), 2);
+        assert_eq!(first.get(), None, "bytes are not an end");
+        b_peer.shutdown().await.unwrap();
+        assert_eq!(proxy.read(&mut buf).await.unwrap(), 0);
+        a_peer.shutdown().await.unwrap();
+        assert_eq!(local.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(first.get(), Some(Side::Proxy), "the proxy's EOF came first");
+    }
+}
