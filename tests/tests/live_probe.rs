@@ -7,13 +7,14 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
 use porthole_e2e::stack::{Porthole, Stack};
-use porthole_e2e::{GatewayProcess, complete_lines};
+use porthole_e2e::{GatewayProcess, STARTUP, bin, complete_lines};
 use porthole_testkit::echo::EchoServer;
-use porthole_testkit::eventually::eventually;
+use porthole_testkit::eventually::{eventually, poll_until_blocking};
 
 const DESTINATION: &str = "db.corp.example.com:5432";
 
@@ -114,15 +115,62 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     assert_eq!(stack.launches(), 1, "the probe never opens a browser:\n{}", tunnel.log());
 }
 
+/// `porthole tcp --json`, killed on drop: events as JSON lines on stderr.
+struct JsonPorthole {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+    addr: SocketAddr,
+}
+
+impl JsonPorthole {
+    fn start(stack: &Stack, email: &str) -> Self {
+        let log = stack.dir.path().join("porthole-json.log");
+        let mut cmd = stack.porthole(email);
+        cmd.arg("tcp")
+            .arg(DESTINATION)
+            .args(["--json", "--pomerium-url", &stack.url(), "--alternate-ca-path"])
+            .arg(&stack.ca_path)
+            .arg("--browser-cmd")
+            .arg(bin("porthole-test-browser"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = cmd.spawn().expect("porthole starts");
+        let mut me = Self { child, log, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
+        me.addr = poll_until_blocking("listening event", STARTUP, || {
+            Ok(me
+                .events()
+                .into_iter()
+                .find(|e| e["event"] == "listening")
+                .and_then(|e| e["addr"].as_str()?.parse().ok()))
+        })
+        .unwrap_or_else(|e| panic!("{e:#}: {}", std::fs::read_to_string(&me.log).unwrap_or_default()));
+        me
+    }
+
+    /// Every complete JSON line so far.
+    fn events(&self) -> Vec<serde_json::Value> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        complete_lines(&text).filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+}
+
+impl Drop for JsonPorthole {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A gateway restarted with a new signing key no longer accepts alice's token: the probe gets
-/// 401 and the client says the session expired, without logging in.
+/// 401 and `porthole --json` reports the session as expired, without logging in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_session_is_told_as_expired_without_a_login() {
     let echo = EchoServer::start().await;
     let mut stack = Stack::start(&route(&echo, "alice@example.com")).await.unwrap();
-    let tunnel = stack.tcp(DESTINATION, "alice@example.com", &[]).unwrap();
+    let tunnel = JsonPorthole::start(&stack, "alice@example.com");
     let conn = open_echoing(tunnel.addr, b"hello");
-    let peer = conn.local_addr().unwrap();
+    let peer = conn.local_addr().unwrap().to_string();
 
     let new_key = base64::engine::general_purpose::STANDARD.encode(rcgen::KeyPair::generate().unwrap().serialize_pem());
     restart(&mut stack, |config| {
@@ -134,9 +182,20 @@ async fn invalid_session_is_told_as_expired_without_a_login() {
             + "\n"
     });
     wait_cut(conn);
-    assert_prints(&tunnel, peer, "your session expired: log in again").await;
+    let revoked = poll_until_blocking("the revoked event", Duration::from_secs(30), || {
+        Ok(tunnel.events().into_iter().find(|e| e["event"] == "revoked"))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}: {:?}", tunnel.events()));
+    assert_eq!(
+        revoked,
+        serde_json::json!({
+            "event": "revoked", "peer": 1, "peer_addr": peer,
+            "message": "your session expired: log in again", "code": "session_expired",
+        }),
+        "the JSON event after the cut"
+    );
     let refused = access_lines(&stack.gateway, "tunnel refused");
     assert_eq!(refused.len(), 1, "exactly one probe CONNECT:\n{}", stack.gateway.log());
     assert!(refused[0].contains("status=401"), "{}", refused[0]);
-    assert_eq!(stack.launches(), 1, "the probe never logs in:\n{}", tunnel.log());
+    assert_eq!(stack.launches(), 1, "the probe never logs in: {:?}", tunnel.events());
 }
