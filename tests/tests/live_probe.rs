@@ -75,9 +75,9 @@ async fn assert_prints(tunnel: &Porthole, peer: SocketAddr, sentence: &str) {
     assert!(printed.await, "porthole prints {line:?}:\n{}", tunnel.log());
 }
 
-/// Alice's open tunnel is cut by a gateway whose new config no longer allows her: the client
-/// probes once (403) and prints the revoked sentence; the probe opens no browser. Before it,
-/// a connection the local client closed first made no probe.
+/// Alice's two open tunnels are cut by a gateway whose new config no longer allows her: the
+/// client probes once (403) for both and prints the revoked sentence for each; the probe opens
+/// no browser. Before it, a connection the local client closed first made no probe.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     let echo = EchoServer::start().await;
@@ -104,13 +104,23 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     );
     assert!(refused[0].contains("status=302"), "the only refusal is the login redirect: {}", refused[0]);
     assert!(!tunnel.log().contains("revoked"), "{}", tunnel.log());
+    let third = open_echoing(tunnel.addr, b"third");
+    let third_peer = third.local_addr().unwrap();
 
+    // Both live tunnels are cut together: each is told why, and one probe serves both.
     restart(&mut stack, |config| config.replace("is: alice@example.com", "is: bob@example.com"));
     wait_cut(second);
-    assert_prints(&tunnel, second_peer, "access to db.corp.example.com:5432 was revoked for alice@example.com (403)")
-        .await;
+    wait_cut(third);
+    let sentence = "access to db.corp.example.com:5432 was revoked for alice@example.com (403)";
+    assert_prints(&tunnel, second_peer, sentence).await;
+    assert_prints(&tunnel, third_peer, sentence).await;
     let refused = access_lines(&stack.gateway, "tunnel refused");
-    assert_eq!(refused.len(), 1, "exactly one probe CONNECT reached the new gateway:\n{}", stack.gateway.log());
+    assert_eq!(
+        refused.len(),
+        1,
+        "exactly one probe CONNECT reached the new gateway for the two cut tunnels:\n{}",
+        stack.gateway.log()
+    );
     assert!(refused[0].contains("status=403") && refused[0].contains("alice@example.com"), "{}", refused[0]);
     assert_eq!(stack.launches(), 1, "the probe never opens a browser:\n{}", tunnel.log());
 }
