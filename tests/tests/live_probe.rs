@@ -53,11 +53,12 @@ fn access_lines(gateway: &GatewayProcess, what: &str) -> Vec<String> {
     complete_lines(&gateway.log()).filter(|l| l.contains(what)).map(str::to_owned).collect()
 }
 
-/// Stops the stack's gateway (SIGTERM: it cuts live tunnels) and starts a new one on the same
-/// port, with the same IdP, certificate and key, its config changed by `edit`.
-fn restart(stack: &mut Stack, edit: impl FnOnce(String) -> String) {
+/// Stops the stack's gateway (SIGTERM: it cuts live tunnels), runs `meanwhile`, and starts a new
+/// one on the same port, with the same IdP, certificate and key, its config changed by `edit`.
+fn restart(stack: &mut Stack, edit: impl FnOnce(String) -> String, meanwhile: impl FnOnce()) {
     let port = stack.gateway.addr.port();
     stack.gateway.terminate().expect("the first gateway stops");
+    meanwhile();
     let text = std::fs::read_to_string(stack.dir.path().join("gateway.yaml")).expect("the stack's config");
     let text = edit(text.replace("address: 127.0.0.1:0", &format!("address: 127.0.0.1:{port}")));
     let dir = stack.dir.path().join("second");
@@ -108,7 +109,7 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     let third_peer = third.local_addr().unwrap();
 
     // Both live tunnels are cut together: each is told why, and one probe serves both.
-    restart(&mut stack, |config| config.replace("is: alice@example.com", "is: bob@example.com"));
+    restart(&mut stack, |config| config.replace("is: alice@example.com", "is: bob@example.com"), || {});
     wait_cut(second);
     wait_cut(third);
     let sentence = "access to db.corp.example.com:5432 was revoked for alice@example.com (403)";
@@ -172,8 +173,9 @@ impl Drop for JsonPorthole {
     }
 }
 
-/// A gateway restarted with a new signing key no longer accepts alice's token: the probe gets
-/// 401 and `porthole --json` reports the session as expired, without logging in.
+/// A gateway restarted with a new signing key no longer accepts alice's token: the probe,
+/// redialling while the gateway restarts, gets 401 and `porthole --json` reports the session as
+/// expired, without logging in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_session_is_told_as_expired_without_a_login() {
     let echo = EchoServer::start().await;
@@ -183,15 +185,16 @@ async fn invalid_session_is_told_as_expired_without_a_login() {
     let peer = conn.local_addr().unwrap().to_string();
 
     let new_key = base64::engine::general_purpose::STANDARD.encode(rcgen::KeyPair::generate().unwrap().serialize_pem());
-    restart(&mut stack, |config| {
+    let new_config = |config: String| {
         config
             .lines()
             .map(|l| if l.starts_with("signing_key:") { format!("signing_key: {new_key}") } else { l.to_owned() })
             .collect::<Vec<_>>()
             .join("\n")
             + "\n"
-    });
-    wait_cut(conn);
+    };
+    // The tunnel ends while no gateway listens: the probe redials until the new one is up.
+    restart(&mut stack, new_config, || wait_cut(conn));
     let revoked = poll_until_blocking("the revoked event", Duration::from_secs(30), || {
         Ok(tunnel.events().into_iter().find(|e| e["event"] == "revoked"))
     })
