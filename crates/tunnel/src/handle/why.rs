@@ -194,6 +194,58 @@ mod tests {
         assert!(!should_probe(&End::Error("x".into()), Some(Side::Proxy)), "an error of neither side");
     }
 
+    fn jwt(claims: &str) -> Token {
+        use base64::Engine as _;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        Token::new(format!("{}.{}.sig", b64("{}"), b64(claims)))
+    }
+
+    /// An expired token is answered without a probe; ends that come together with the same
+    /// token share one probe; another token asks again. The proxy answers 403 to every CONNECT
+    /// and counts them.
+    #[tokio::test]
+    async fn one_probe_per_burst_and_none_for_an_expired_token() {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connects = Arc::new(AtomicUsize::new(0));
+        let counted = connects.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).await.unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = s.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n").await;
+            }
+        });
+        let target = crate::target::parse(&format!("http://127.0.0.1:{port}/db.corp:5432"), None).unwrap();
+        let connector = Connector::new(target, None);
+        let probes = Probes::default();
+        let ticket = |token: &Token| Ticket { token: Some(token.clone()), ended: Instant::now() };
+
+        let expired = jwt(r#"{"email":"alice@example.com","exp":1}"#);
+        assert_eq!(probes.why(&connector, &ticket(&expired)).await, Some(Why::session_expired()), "no 403 asked");
+        assert_eq!(connects.load(Ordering::SeqCst), 0, "an expired token sends no probe");
+
+        let alice = jwt(r#"{"email":"alice@example.com"}"#);
+        let revoked = Some(Why {
+            message: "access to db.corp:5432 was revoked for alice@example.com (403)".into(),
+            code: crate::code::ErrorCode::Revoked,
+        });
+        let (a, b) = (ticket(&alice), ticket(&alice));
+        assert_eq!(probes.why(&connector, &a).await, revoked);
+        assert_eq!(probes.why(&connector, &b).await, revoked, "the second end shares the answer");
+        assert_eq!(connects.load(Ordering::SeqCst), 1, "one probe for two ends that came together");
+
+        let bob = jwt(r#"{"email":"bob@example.com"}"#);
+        assert!(probes.why(&connector, &ticket(&bob)).await.is_some_and(|w| w.message.contains("bob@example.com")));
+        assert_eq!(connects.load(Ordering::SeqCst), 2, "another token is another question");
+    }
+
     /// A watched stream records the first side whose reads end, and only the first.
     #[tokio::test]
     async fn first_end_is_the_first_eof() {
