@@ -37,8 +37,8 @@ fn open_echoing(addr: SocketAddr, msg: &[u8]) -> TcpStream {
     s
 }
 
-/// Reads until the tunnel ends (EOF or reset): the proxy cut it.
-fn wait_cut(mut s: TcpStream) {
+/// Reads until the tunnel ends (EOF or reset): the proxy cut it. The socket stays open.
+fn wait_eof(s: &mut TcpStream) {
     let mut buf = [0u8; 64];
     loop {
         match s.read(&mut buf) {
@@ -86,14 +86,15 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     let tunnel = stack.tcp(DESTINATION, "alice@example.com", &[]).unwrap();
 
     // The local client closes first: the tunnel ends cleanly and nobody asks the proxy why.
-    let first = open_echoing(tunnel.addr, b"first");
+    let mut first = open_echoing(tunnel.addr, b"first");
     first.shutdown(Shutdown::Write).unwrap();
-    wait_cut(first);
+    wait_eof(&mut first);
+    drop(first);
     let closed =
         eventually(Duration::from_secs(10), || async { access_lines(&stack.gateway, "tunnel closed").len() == 1 });
     assert!(closed.await, "the first tunnel's access line:\n{}", stack.gateway.log());
     // The next CONNECT is the marker: a probe for the first connection would come before it.
-    let second = open_echoing(tunnel.addr, b"second");
+    let mut second = open_echoing(tunnel.addr, b"second");
     let second_peer = second.local_addr().unwrap();
     // Two CONNECTs so far: the first one without a token (302, the login) and its retry.
     let refused = access_lines(&stack.gateway, "tunnel refused");
@@ -105,13 +106,14 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     );
     assert!(refused[0].contains("status=302"), "the only refusal is the login redirect: {}", refused[0]);
     assert!(!tunnel.log().contains("revoked"), "{}", tunnel.log());
-    let third = open_echoing(tunnel.addr, b"third");
+    let mut third = open_echoing(tunnel.addr, b"third");
     let third_peer = third.local_addr().unwrap();
 
     // Both live tunnels are cut together: each is told why, and one probe serves both.
     restart(&mut stack, |config| config.replace("is: alice@example.com", "is: bob@example.com"), || {});
-    wait_cut(second);
-    wait_cut(third);
+    wait_eof(&mut second);
+    wait_eof(&mut third);
+    drop((second, third));
     let sentence = "access to db.corp.example.com:5432 was revoked for alice@example.com (403)";
     assert_prints(&tunnel, second_peer, sentence).await;
     assert_prints(&tunnel, third_peer, sentence).await;
@@ -175,13 +177,13 @@ impl Drop for JsonPorthole {
 
 /// A gateway restarted with a new signing key no longer accepts alice's token: the probe,
 /// redialling while the gateway restarts, gets 401 and `porthole --json` reports the session as
-/// expired, without logging in.
+/// expired, without logging in, while the local client still holds its end of the connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_session_is_told_as_expired_without_a_login() {
     let echo = EchoServer::start().await;
     let mut stack = Stack::start(&route(&echo, "alice@example.com")).await.unwrap();
     let tunnel = JsonPorthole::start(&stack, "alice@example.com");
-    let conn = open_echoing(tunnel.addr, b"hello");
+    let mut conn = open_echoing(tunnel.addr, b"hello");
     let peer = conn.local_addr().unwrap().to_string();
 
     let new_key = base64::engine::general_purpose::STANDARD.encode(rcgen::KeyPair::generate().unwrap().serialize_pem());
@@ -193,8 +195,9 @@ async fn invalid_session_is_told_as_expired_without_a_login() {
             .join("\n")
             + "\n"
     };
-    // The tunnel ends while no gateway listens: the probe redials until the new one is up.
-    restart(&mut stack, new_config, || wait_cut(conn));
+    // The tunnel ends while no gateway listens: the probe redials until the new one is up. The
+    // local client keeps its end open (an idle psql would): the reason comes all the same.
+    restart(&mut stack, new_config, || wait_eof(&mut conn));
     let revoked = poll_until_blocking("the revoked event", Duration::from_secs(30), || {
         Ok(tunnel.events().into_iter().find(|e| e["event"] == "revoked"))
     })
@@ -211,4 +214,5 @@ async fn invalid_session_is_told_as_expired_without_a_login() {
     assert_eq!(refused.len(), 1, "exactly one probe CONNECT:\n{}", stack.gateway.log());
     assert!(refused[0].contains("status=401"), "{}", refused[0]);
     assert_eq!(stack.launches(), 1, "the probe never logs in: {:?}", tunnel.events());
+    drop(conn);
 }

@@ -106,4 +106,22 @@ mod tests {
         t.apply(&TunnelEvent::Connected { peer: 3, peer_addr: PEER });
         assert_eq!(t.apply(&disconnected(3)), Some(ConnectionStatus::Listening { addr: "127.0.0.1:1".into() }));
     }
+
+    /// The reason may come while the local client still holds the session open (the engine
+    /// asks as soon as the proxy's side ends): the session counts until it ends, then the
+    /// reason shows.
+    #[test]
+    fn a_reason_before_the_disconnect_shows_once_the_session_ends() {
+        let mut t = StatusTracker::new("127.0.0.1:1");
+        t.apply(&TunnelEvent::Connecting { peer: 1, peer_addr: PEER });
+        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER });
+        let message = "your session expired: log in again".to_owned();
+        let code = ErrorCode::SessionExpired;
+        assert_eq!(t.apply(&TunnelEvent::Revoked { peer: 1, peer_addr: PEER, message: message.clone(), code }), None);
+        assert_eq!(
+            t.apply(&disconnected(1)),
+            Some(ConnectionStatus::Revoked { addr: "127.0.0.1:1".into(), message, code }),
+            "not green listening"
+        );
+    }
 }

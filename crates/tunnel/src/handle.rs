@@ -25,6 +25,7 @@ use tracing::Instrument as _;
 
 use crate::auth::{Authenticator, LoginError, LoginSettings, Token};
 use crate::code::ErrorCode;
+use crate::connect::probe::Why;
 use crate::connect::{ConnectError, Connected, Connector};
 use crate::events::{PeerId, TunnelEvent};
 
@@ -276,19 +277,27 @@ async fn serve_peer(stream: TcpStream, id: PeerId, addr: SocketAddr, inner: Arc<
         error: ending.error,
         code: ending.code,
     });
-    if let Some(ticket) = ending.probe {
+    // `Asking::Now` runs on its own and reports when it has an answer.
+    if let Some(Asking::Later(ticket)) = ending.probe {
         explain_end(&inner, id, addr, &ticket).await;
     }
 }
 
-/// Asks the proxy why it ended a connection's tunnel (no login, whatever the answer) and
-/// reports a reason as [`TunnelEvent::Revoked`]. Stopping the tunnel abandons the probe.
-async fn explain_end(
-    inner: &Inner,
+/// [`explain_end`] on the tunnel's tracker, in the current connection's span.
+fn spawn_explain(
+    inner: &Arc<Inner>,
     id: PeerId,
     addr: SocketAddr,
-    ticket: &Ticket,
-) -> Option<crate::connect::probe::Why> {
+    ticket: Ticket,
+) -> tokio::task::JoinHandle<Option<Why>> {
+    let inner2 = inner.clone();
+    let asking = async move { explain_end(&inner2, id, addr, &ticket).await };
+    inner.tracker.spawn(asking.instrument(tracing::Span::current()))
+}
+
+/// Asks the proxy why it ended a connection's tunnel (no login, whatever the answer) and
+/// reports a reason as [`TunnelEvent::Revoked`]. Stopping the tunnel abandons the probe.
+async fn explain_end(inner: &Inner, id: PeerId, addr: SocketAddr, ticket: &Ticket) -> Option<Why> {
     let why = tokio::select! {
         why = inner.probes.why(&inner.config.connector, ticket) => why?,
         () = inner.cancel.cancelled() => return None,
@@ -320,7 +329,16 @@ fn log_end(counters: &Counters, error: Option<&str>, code: Option<ErrorCode>) {
 struct Ending {
     error: Option<String>,
     code: Option<ErrorCode>,
-    probe: Option<Ticket>,
+    probe: Option<Asking>,
+}
+
+/// The proxy ended a connection first, so it is asked why.
+#[derive(Debug)]
+enum Asking {
+    /// Already asking, since the proxy's side ended (the task sends `Revoked` itself).
+    Now(tokio::task::JoinHandle<Option<Why>>),
+    /// To ask after the `Disconnected` (the relay ended as the proxy's side did).
+    Later(Ticket),
 }
 
 impl Ending {
@@ -334,7 +352,7 @@ async fn run_one(
     local: Stream,
     id: PeerId,
     addr: SocketAddr,
-    inner_or: &Inner,
+    inner_or: &Arc<Inner>,
     counters: Arc<Counters>,
     cancel: CancellationToken,
 ) -> Ending {
@@ -367,7 +385,18 @@ async fn run_one(
     let first = Arc::new(FirstEnd::default());
     let local = Watched::new(local, Side::Local, first.clone());
     let stream = Watched::new(stream, Side::Proxy, first.clone());
-    let outcome = relay(local, stream, counters.clone(), None, cancel).await;
+    let relay = relay(local, stream, counters.clone(), None, cancel);
+    tokio::pin!(relay);
+    let mut asking = None;
+    let outcome = tokio::select! {
+        outcome = &mut relay => outcome,
+        () = first.proxy_first() => {
+            // Ask now: the local client may hold its end for long (an idle psql).
+            let ticket = Ticket { token: token.clone(), ended: tokio::time::Instant::now() };
+            asking = Some(Asking::Now(spawn_explain(inner_or, id, addr, ticket)));
+            relay.await
+        }
+    };
     let end = &outcome.end;
     let mut ending = match end {
         End::Closed | End::Shutdown => Ending::default(),
@@ -386,9 +415,10 @@ async fn run_one(
         ),
         End::Error(e) => Ending::failed(format!("connection lost: {e}"), ErrorCode::Io),
     };
-    if why::should_probe(end, first.get()) {
-        ending.probe = Some(Ticket { token, ended: tokio::time::Instant::now() });
+    if asking.is_none() && why::should_probe(end, first.get()) {
+        asking = Some(Asking::Later(Ticket { token, ended: tokio::time::Instant::now() }));
     }
+    ending.probe = asking;
     ending
 }
 
@@ -469,7 +499,7 @@ where
     L: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let span = tunnel_span("stdio", &config);
-    let inner = Inner::new(config, auth, events);
+    let inner = Arc::new(Inner::new(config, auth, events));
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
     let conn = span.in_scope(|| conn_span(1, addr));
@@ -484,8 +514,9 @@ where
         error: ending.error.clone(),
         code: ending.code,
     });
-    let why = match &ending.probe {
-        Some(ticket) => explain_end(&inner, 1, addr, ticket).instrument(conn).await,
+    let why = match ending.probe {
+        Some(Asking::Now(asking)) => asking.await.ok().flatten(),
+        Some(Asking::Later(ticket)) => explain_end(&inner, 1, addr, &ticket).instrument(conn).await,
         None => None,
     };
     why.map(|w| w.message).or(ending.error)

@@ -22,7 +22,8 @@ use crate::auth::Token;
 use crate::code::ErrorCode;
 
 /// How long the probe keeps redialling a proxy that cannot be reached (a gateway restarting
-/// with a new config): each refused dial sent nothing, so it is not a second CONNECT.
+/// with a new config): a refused dial, or a TLS handshake the proxy reset (a listener closing
+/// with connections in its backlog), sent no CONNECT, so trying again is not a second one.
 pub const REDIAL_WINDOW: Duration = Duration::from_secs(10);
 /// The first pause between dials; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
@@ -79,10 +80,25 @@ pub fn explain(answer: &Result<(), ConnectError>, destination: &str, token: Opti
     }
 }
 
+/// `true` when the failure came before the CONNECT request was sent and is worth another try:
+/// the dial failed, or the proxy cut the TLS handshake (not a certificate or protocol error).
+fn nothing_sent(e: &ConnectError) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match e {
+        ConnectError::Dial { .. } => true,
+        ConnectError::Tls { source: super::TlsFailure::Handshake(io), .. } => {
+            matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof)
+                && io.get_ref().is_none_or(|inner| inner.downcast_ref::<rustls::Error>().is_none())
+        }
+        _ => false,
+    }
+}
+
 impl Connector {
     /// Sends one CONNECT with `token` to learn whether the proxy still lets it through, and
-    /// closes the tunnel at once when it does. A proxy that cannot be dialled is dialled again
-    /// for up to [`REDIAL_WINDOW`] (nothing was sent); the whole probe takes at most
+    /// closes the tunnel at once when it does. A proxy that cannot be dialled, or that cuts the
+    /// TLS handshake, is tried again for up to [`REDIAL_WINDOW`] (no CONNECT was sent); the
+    /// whole probe takes at most
     /// [`PROBE_TIMEOUT`]. Never logs in.
     ///
     /// # Errors
@@ -100,7 +116,8 @@ impl Connector {
                         let _ = tokio::time::timeout(CLOSE_GRACE, stream.shutdown()).await;
                         return Ok(());
                     }
-                    Err(ConnectError::Dial { .. }) if Instant::now() + pause < redial_until => {
+                    Err(e) if nothing_sent(&e) && Instant::now() + pause < redial_until => {
+                        tracing::debug!(error = %e, "the probe could not reach the proxy; trying again");
                         tokio::time::sleep(pause).await;
                         pause = (pause * 2).min(MAX_PAUSE);
                     }

@@ -2,6 +2,10 @@
 //! it in [`FirstEnd`]), the rule for when to ask ([`should_probe`]: only when the proxy ended
 //! it while the local client was still connected), and [`Probes`], which asks once for the
 //! ends of one tunnel that come together (see `connect::probe` for what a probe costs).
+//!
+//! The engine asks as soon as the proxy's side ends first ([`FirstEnd::proxy_first`]), not when
+//! the relay is over: an idle `psql` notices the closed connection only at its next query, and
+//! the person should learn why before that.
 
 use std::io;
 use std::pin::Pin;
@@ -13,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use porthole_io::relay::{End, Party};
 use porthole_io::stream::Abort;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::auth::Token;
@@ -35,19 +40,39 @@ pub(crate) enum Side {
 /// Which side of a connection ended first: its reads reached EOF or failed, or a write to it
 /// failed. Set once.
 #[derive(Debug, Default)]
-pub(crate) struct FirstEnd(AtomicU8);
+pub(crate) struct FirstEnd {
+    side: AtomicU8,
+    set: Notify,
+}
 
 impl FirstEnd {
     fn mark(&self, side: Side) {
-        let _ = self.0.compare_exchange(0, side as u8, Ordering::Relaxed, Ordering::Relaxed);
+        if self.side.compare_exchange(0, side as u8, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            // A stored permit: a waiter that starts later still wakes.
+            self.set.notify_one();
+        }
     }
 
     /// The side that ended first, if one has.
     pub(crate) fn get(&self) -> Option<Side> {
-        match self.0.load(Ordering::Relaxed) {
+        match self.side.load(Ordering::Acquire) {
             1 => Some(Side::Local),
             2 => Some(Side::Proxy),
             _ => None,
+        }
+    }
+
+    /// Resolves when the proxy is the side that ended first; never when the local client is.
+    ///
+    /// # Cancel safety
+    /// Cancel safe (one waiter per connection).
+    pub(crate) async fn proxy_first(&self) {
+        loop {
+            match self.get() {
+                Some(Side::Proxy) => return,
+                Some(Side::Local) => return std::future::pending().await,
+                None => self.set.notified().await,
+            }
         }
     }
 }
