@@ -9,7 +9,8 @@
 //! startup packet", for example). The engine keeps this rare: it probes only when the proxy
 //! ended the tunnel while the local client was still connected, at most once per tunnel end,
 //! one probe for the ends of one tunnel that come together, and never when the token has
-//! expired (that answer is known without asking). The probe is closed cleanly (TLS
+//! expired (that answer is known without asking). The engine waits half a second after the cut
+//! before it dials, so a proxy that is restarting has stopped accepting by then. The probe is closed cleanly (TLS
 //! close_notify, then FIN), so the gateway closes the upstream cleanly too.
 
 use std::time::Duration;

@@ -28,6 +28,12 @@ use crate::connect::probe::{Why, explain};
 /// tunnels cuts them together, and one probe says why for all of them.
 pub(crate) const SHARE_WINDOW: Duration = Duration::from_secs(1);
 
+/// How long after a cut the probe waits before dialling. A proxy that cut its tunnels because
+/// it is shutting down (a restart with a new config) may still accept for a moment and answer
+/// with its old config; by then it has closed its listener and the probe reaches its successor
+/// (or is refused and dials again). The ends that come meanwhile share the probe.
+pub(crate) const PROBE_DELAY: Duration = Duration::from_millis(500);
+
 /// A side of one relayed connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -182,6 +188,7 @@ impl Probes {
         {
             return l.why.clone();
         }
+        tokio::time::sleep(PROBE_DELAY).await;
         let sent = Instant::now();
         tracing::debug!("the proxy ended the tunnel: one probe CONNECT to learn why");
         let answer = connector.probe(ticket.token.as_ref().map(Token::expose)).await;
