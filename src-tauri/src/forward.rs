@@ -1,6 +1,8 @@
 //! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
 //! `log`, `connections-changed`), the tray (rebuilt), and an OS notification when a connection
-//! needs a login.
+//! needs a login or the proxy ended its sessions and said why (access revoked, session expired).
+
+use std::collections::HashMap;
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
@@ -12,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
     let mut rx = core.subscribe();
     tauri::async_runtime::spawn(async move {
+        let mut told = Told::default();
         loop {
             let event = match rx.recv().await {
                 Ok(e) => e,
@@ -21,8 +24,13 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
             match &event {
                 AppEvent::Status(s) => {
                     let _ = app.emit("status", s);
-                    if let ConnectionStatus::LoginRequired { .. } = &s.status {
-                        notify_login(&app, &core, &s.id);
+                    match &s.status {
+                        ConnectionStatus::LoginRequired { .. } => notify_login(&app, &core, &s.id),
+                        ConnectionStatus::Revoked { message, .. } if told.first_time(&s.id, message) => {
+                            notify_revoked(&app, &core, &s.id, message)
+                        }
+                        ConnectionStatus::Connected { .. } | ConnectionStatus::Idle => told.forget(&s.id),
+                        _ => {}
                     }
                 }
                 AppEvent::Log(l) => {
@@ -40,15 +48,55 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
     });
 }
 
+/// The reason each connection was last notified of, so a retry the proxy refuses for the same
+/// reason (revoked → connecting → revoked) does not notify again; a session that gets through,
+/// or a disconnect, forgets it.
+#[derive(Debug, Default)]
+struct Told(HashMap<String, String>);
+
+impl Told {
+    /// `true` when `id` was not told `message` last.
+    fn first_time(&mut self, id: &str, message: &str) -> bool {
+        self.0.insert(id.to_owned(), message.to_owned()).as_deref() != Some(message)
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.0.remove(id);
+    }
+}
+
 fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    let shown = app
-        .notification()
-        .builder()
-        .title("Porthole: login required")
-        .body(format!("{name} needs you to log in; your browser has been opened."))
-        .show();
+    notify(app, "Porthole: login required", format!("{name} needs you to log in; your browser has been opened."));
+}
+
+/// The proxy ended a connection's sessions; `message` says why (once per reason, see [`Told`]).
+fn notify_revoked<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
+    let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
+    notify(app, &format!("Porthole: {name} was cut off"), message.to_owned());
+}
+
+fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
+    let shown = app.notification().builder().title(title).body(body).show();
     if let Err(e) = shown {
         tracing::debug!(error = %e, "notification not shown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Told;
+
+    /// One notification per reason: a refused retry with the same reason is not told again; a
+    /// new reason, or the same one after a session got through, is.
+    #[test]
+    fn each_reason_is_told_once() {
+        let mut told = Told::default();
+        assert!(told.first_time("db", "access revoked"));
+        assert!(!told.first_time("db", "access revoked"), "a refused retry");
+        assert!(told.first_time("other", "access revoked"), "another connection");
+        assert!(told.first_time("db", "your session expired: log in again"), "a new reason");
+        told.forget("db");
+        assert!(told.first_time("db", "your session expired: log in again"), "after a session got through");
     }
 }

@@ -81,6 +81,7 @@ impl Printer {
             TunnelEvent::Disconnected { peer_addr, bytes_up, bytes_down, .. } => {
                 format!("{peer_addr}: disconnected (sent {}, received {})", bytes(*bytes_up), bytes(*bytes_down))
             }
+            TunnelEvent::Revoked { peer_addr, message, .. } => format!("{peer_addr}: {message}"),
             TunnelEvent::Closed => "listener closed".into(),
         }
     }

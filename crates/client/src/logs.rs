@@ -77,6 +77,9 @@ pub fn describe(event: &TunnelEvent, browser: &Browser) -> Option<LogEntry> {
                 Some(peer_addr.to_string()),
             ),
         },
+        TunnelEvent::Revoked { peer_addr, message, .. } => {
+            entry(LogLevel::Error, message.clone(), Some(peer_addr.to_string()))
+        }
         TunnelEvent::Closed => entry(LogLevel::Info, "stopped listening", None),
     })
 }

@@ -153,6 +153,16 @@ pub enum ConnectionStatus {
         /// How many.
         sessions: u32,
     },
+    /// Listening, but the proxy ended this connection's tunnels and says why: access revoked,
+    /// session expired, route removed. The next session that gets through clears it.
+    Revoked {
+        /// The bound local address.
+        addr: String,
+        /// The reason, as a sentence (`access to db.corp:5432 was revoked for alice@example.com (403)`).
+        message: String,
+        /// `revoked`, `session_expired` or `no_route`.
+        code: ErrorCode,
+    },
     /// The listener failed.
     Error {
         /// What went wrong, as a sentence.

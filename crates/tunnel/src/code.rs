@@ -46,6 +46,12 @@ pub enum ErrorCode {
     Reset,
     /// The local client went away.
     Local,
+    /// The proxy ended a live tunnel and, asked again, denies this user (403): the policy no
+    /// longer allows them. Logging in again will not help; ask for access.
+    Revoked,
+    /// The proxy ended a live tunnel because the session expired or is no longer accepted
+    /// (401, or the token's `exp` has passed): the next connection logs in again.
+    SessionExpired,
 }
 
 impl ErrorCode {
@@ -70,6 +76,8 @@ impl ErrorCode {
             Self::Idle => "idle",
             Self::Reset => "reset",
             Self::Local => "local",
+            Self::Revoked => "revoked",
+            Self::SessionExpired => "session_expired",
         }
     }
 }
@@ -106,6 +114,8 @@ mod tests {
             Idle,
             Reset,
             Local,
+            Revoked,
+            SessionExpired,
         ];
         for code in all {
             let json = serde_json::to_value(code).expect("serializes");

@@ -4,8 +4,10 @@
 //!
 //! - [`error`]: [`ConnectError`] and the status mapping of §2.7.
 //! - [`response`]: the answer's head within 30 s, and a refusal's message, bounded.
+//! - [`probe`]: one CONNECT after the proxy ended a live tunnel, its answer read as the reason.
 
 pub mod error;
+pub mod probe;
 pub mod response;
 
 use std::fmt;

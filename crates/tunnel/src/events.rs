@@ -1,5 +1,6 @@
 //! What a tunnel reports: one typed event per state change, on a broadcast channel. Front ends
 //! (the CLI's lines, the desktop app's log and tray) render these; the engine never prints.
+//! A tunnel the proxy ended is followed by [`TunnelEvent::Revoked`] when a probe learns why.
 
 use std::net::SocketAddr;
 
@@ -68,6 +69,20 @@ pub enum TunnelEvent {
         /// The class of the failure (`denied`, `no_route`, `auth`, …).
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<ErrorCode>,
+    },
+    /// The proxy had ended a connection's tunnel (after its `Disconnected`), and one probe
+    /// CONNECT for the same target says why: access revoked (403), session expired (401 or an
+    /// expired token), or the route removed (404). Not sent when the probe is let through, cannot
+    /// reach the proxy, or the local client ended the connection first.
+    Revoked {
+        /// The connection whose tunnel the proxy ended.
+        peer: PeerId,
+        /// The local client's address.
+        peer_addr: SocketAddr,
+        /// Why, as a sentence: `access to db.corp:5432 was revoked for alice@example.com (403)`.
+        message: String,
+        /// `revoked`, `session_expired` or `no_route`.
+        code: ErrorCode,
     },
     /// The listener stopped (disconnect, shutdown); no more connections.
     Closed,

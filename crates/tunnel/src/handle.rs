@@ -2,6 +2,9 @@
 //! opens a CONNECT through the proxy (logging in once if needed) and relays; live peers with
 //! byte counts; a handle that owns it all and stops it on drop.
 //!
+//! When the proxy ends a tunnel while its local client is still connected, one probe CONNECT
+//! learns why ([`why`]) and a [`TunnelEvent::Revoked`] follows the `Disconnected`.
+//!
 //! Log lines carry a `tunnel` span (listen address, destination, proxy) and, inside it, a `conn`
 //! span per local connection (its id and address), so one connection's lines can be followed.
 
@@ -22,8 +25,13 @@ use tracing::Instrument as _;
 
 use crate::auth::{Authenticator, LoginError, LoginSettings, Token};
 use crate::code::ErrorCode;
+use crate::connect::probe::Why;
 use crate::connect::{ConnectError, Connected, Connector};
 use crate::events::{PeerId, TunnelEvent};
+
+mod why;
+
+use why::{FirstEnd, Probes, Side, Ticket, Watched};
 
 /// Most local connections served at once by one tunnel.
 pub const MAX_CONNECTIONS: usize = 4096;
@@ -90,6 +98,8 @@ struct Inner {
     next_peer: AtomicU64,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// Asks the proxy why it ended a tunnel, once per burst of ends.
+    probes: Probes,
 }
 
 impl Inner {
@@ -102,6 +112,7 @@ impl Inner {
             next_peer: AtomicU64::new(1),
             cancel: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            probes: Probes::default(),
         }
     }
 }
@@ -255,17 +266,50 @@ async fn serve_peer(stream: TcpStream, id: PeerId, addr: SocketAddr, inner: Arc<
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(id, PeerEntry { addr, since: SystemTime::now(), counters: counters.clone(), cancel: cancel.clone() });
-    let (error, code) = run_one(Either::Left(stream), id, addr, &inner, counters.clone(), cancel).await;
+    let ending = run_one(Either::Left(stream), id, addr, &inner, counters.clone(), cancel).await;
     inner.peers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
-    log_end(&counters, error.as_deref(), code);
+    log_end(&counters, ending.error.as_deref(), ending.code);
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: id,
         peer_addr: addr,
         bytes_up: counters.up(),
         bytes_down: counters.down(),
-        error,
-        code,
+        error: ending.error,
+        code: ending.code,
     });
+    // `Asking::Now` runs on its own and reports when it has an answer.
+    if let Some(Asking::Later(ticket)) = ending.probe {
+        explain_end(&inner, id, addr, &ticket).await;
+    }
+}
+
+/// [`explain_end`] on the tunnel's tracker, in the current connection's span.
+fn spawn_explain(
+    inner: &Arc<Inner>,
+    id: PeerId,
+    addr: SocketAddr,
+    ticket: Ticket,
+) -> tokio::task::JoinHandle<Option<Why>> {
+    let inner2 = inner.clone();
+    let asking = async move { explain_end(&inner2, id, addr, &ticket).await };
+    inner.tracker.spawn(asking.instrument(tracing::Span::current()))
+}
+
+/// Asks the proxy why it ended a connection's tunnel (no login, whatever the answer) and
+/// reports a reason as [`TunnelEvent::Revoked`]. Stopping the tunnel abandons the probe.
+async fn explain_end(inner: &Inner, id: PeerId, addr: SocketAddr, ticket: &Ticket) -> Option<Why> {
+    let why = tokio::select! {
+        why = inner.probes.why(&inner.config.connector, ticket) => why?,
+        () = inner.cancel.cancelled() => return None,
+    };
+    tracing::info!(code = why.code.as_str(), "{}", why.message);
+    let _ = inner.events.send(TunnelEvent::Revoked {
+        peer: id,
+        peer_addr: addr,
+        message: why.message.clone(),
+        code: why.code,
+    });
+    Some(why)
 }
 
 /// One debug line when a connection ends (its span says which).
@@ -279,25 +323,48 @@ fn log_end(counters: &Counters, error: Option<&str>, code: Option<ErrorCode>) {
     }
 }
 
-/// Opens the tunnel for one local stream and relays until either side ends. Returns the
-/// failure sentence and class, if any.
+/// How one local connection ended: the failure sentence and class, if any, and whether the
+/// proxy ended it first (then the proxy is asked why).
+#[derive(Debug, Default)]
+struct Ending {
+    error: Option<String>,
+    code: Option<ErrorCode>,
+    probe: Option<Asking>,
+}
+
+/// The proxy ended a connection first, so it is asked why.
+#[derive(Debug)]
+enum Asking {
+    /// Already asking, since the proxy's side ended (the task sends `Revoked` itself).
+    Now(tokio::task::JoinHandle<Option<Why>>),
+    /// To ask after the `Disconnected` (the relay ended as the proxy's side did).
+    Later(Ticket),
+}
+
+impl Ending {
+    fn failed(error: impl Into<String>, code: ErrorCode) -> Self {
+        Self { error: Some(error.into()), code: Some(code), probe: None }
+    }
+}
+
+/// Opens the tunnel for one local stream and relays until either side ends.
 async fn run_one(
     local: Stream,
     id: PeerId,
     addr: SocketAddr,
-    inner_or: &Inner,
+    inner_or: &Arc<Inner>,
     counters: Arc<Counters>,
     cancel: CancellationToken,
-) -> (Option<String>, Option<ErrorCode>) {
+) -> Ending {
     let _ = inner_or.events.send(TunnelEvent::Connecting { peer: id, peer_addr: addr });
     tracing::debug!("connecting");
     let open = tokio::select! {
         r = open(&inner_or.config, &inner_or.auth, &inner_or.events) => r,
-        () = cancel.cancelled() => return (None, None),
+        () = cancel.cancelled() => return Ending::default(),
     };
-    let connected = match open {
+    let (connected, token) = match open {
         Ok(c) => c,
-        Err(e) => return (Some(e.to_string()), Some(e.code())),
+        Err(e) => return Ending::failed(e.to_string(), e.code()),
     };
     let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr });
     tracing::debug!("connected");
@@ -305,7 +372,7 @@ async fn run_one(
     let Connected { stream, early } = connected;
     if !early.is_empty() {
         if local.write_all(&early).await.is_err() {
-            return (Some("the local client went away".into()), Some(ErrorCode::Local));
+            return Ending::failed("the local client went away", ErrorCode::Local);
         }
         counters.add_down(early.len() as u64);
     }
@@ -314,24 +381,45 @@ async fn run_one(
     // An abort on either side is passed on as a reset: a proxy connection that ends without
     // close_notify (the gateway's upstream reset) resets the local socket, and a local client
     // that vanishes resets the proxy connection (the gateway then resets the upstream).
-    let outcome = relay(local, stream, counters.clone(), None, cancel).await;
-    let end = &outcome.end;
-    match end {
-        End::Closed | End::Shutdown => (None, None),
-        End::IdleTimeout => (Some("closed after being idle".into()), Some(ErrorCode::Idle)),
-        End::Aborted { by: Party::Upstream, .. } if end.is_reset() => {
-            (Some(format!("the upstream reset the connection after {} bytes", counters.down())), Some(ErrorCode::Reset))
+    // Which side ended first decides whether the proxy is asked why.
+    let first = Arc::new(FirstEnd::default());
+    let local = Watched::new(local, Side::Local, first.clone());
+    let stream = Watched::new(stream, Side::Proxy, first.clone());
+    let relay = relay(local, stream, counters.clone(), None, cancel);
+    tokio::pin!(relay);
+    let mut asking = None;
+    let outcome = tokio::select! {
+        outcome = &mut relay => outcome,
+        () = first.proxy_first() => {
+            // Ask now: the local client may hold its end for long (an idle psql).
+            let ticket = Ticket { token: token.clone(), ended: tokio::time::Instant::now() };
+            asking = Some(Asking::Now(spawn_explain(inner_or, id, addr, ticket)));
+            relay.await
         }
-        End::Aborted { by: Party::Upstream, reason, .. } => (
-            Some(format!("the connection to the proxy failed after {} bytes: {reason}", counters.down())),
-            Some(ErrorCode::Io),
+    };
+    let end = &outcome.end;
+    let mut ending = match end {
+        End::Closed | End::Shutdown => Ending::default(),
+        End::IdleTimeout => Ending::failed("closed after being idle", ErrorCode::Idle),
+        End::Aborted { by: Party::Upstream, .. } if end.is_reset() => Ending::failed(
+            format!("the upstream reset the connection after {} bytes", counters.down()),
+            ErrorCode::Reset,
         ),
-        End::Aborted { by: Party::Client, reason, .. } => (
-            Some(format!("the local client went away after {} bytes: {reason}", counters.up())),
-            Some(ErrorCode::Local),
+        End::Aborted { by: Party::Upstream, reason, .. } => Ending::failed(
+            format!("the connection to the proxy failed after {} bytes: {reason}", counters.down()),
+            ErrorCode::Io,
         ),
-        End::Error(e) => (Some(format!("connection lost: {e}")), Some(ErrorCode::Io)),
+        End::Aborted { by: Party::Client, reason, .. } => Ending::failed(
+            format!("the local client went away after {} bytes: {reason}", counters.up()),
+            ErrorCode::Local,
+        ),
+        End::Error(e) => Ending::failed(format!("connection lost: {e}"), ErrorCode::Io),
+    };
+    if asking.is_none() && why::should_probe(end, first.get()) {
+        asking = Some(Asking::Later(Ticket { token, ended: tokio::time::Instant::now() }));
     }
+    ending.probe = asking;
+    ending
 }
 
 /// Why a tunnel could not be opened, for the `Disconnected` event: the sentence, with the
@@ -363,12 +451,13 @@ impl OpenError {
 
 /// CONNECT with the stored token; on "login required", log in (once per proxy, shared) and
 /// retry once. Only a refusal right after a fresh login forgets the token: network errors,
-/// 404s and cancellations keep a good token (pomerium-cli deletes it).
+/// 404s and cancellations keep a good token (pomerium-cli deletes it). Returns the tunnel and
+/// the token it was opened with.
 async fn open(
     config: &TunnelConfig,
     auth: &Authenticator,
     events: &broadcast::Sender<TunnelEvent>,
-) -> Result<Connected, OpenError> {
+) -> Result<(Connected, Option<Token>), OpenError> {
     let target = config.connector.target();
     let origin = target.proxy.origin();
     let token = auth.current(&origin).await;
@@ -377,7 +466,7 @@ async fn open(
     }
     let first = config.connector.connect(token.as_ref().map(Token::expose)).await;
     match first {
-        Ok(c) => return Ok(c),
+        Ok(c) => return Ok((c, token)),
         // Only a login request makes the token stale: log in and retry once.
         Err(e) if !e.keeps_token() => tracing::debug!(error = %e, "the proxy asks for a login"),
         Err(e) => return Err(OpenError::Connect(e)),
@@ -388,7 +477,7 @@ async fn open(
         .map_err(OpenError::Login)?;
     record_user(&fresh);
     match config.connector.connect(Some(fresh.expose())).await {
-        Ok(c) => Ok(c),
+        Ok(c) => Ok((c, Some(fresh))),
         Err(ConnectError::LoginRequired { status }) => {
             auth.forget(&origin).await;
             Err(OpenError::FreshTokenRefused { status })
@@ -398,7 +487,8 @@ async fn open(
 }
 
 /// Runs one tunnel over an already connected local stream (stdin/stdout for ssh's
-/// `ProxyCommand`). Returns the failure sentence, if any.
+/// `ProxyCommand`). Returns the failure sentence, if any: when the proxy ended the tunnel and a
+/// probe says why, that reason.
 pub async fn run_stream<L>(
     local: L,
     config: TunnelConfig,
@@ -409,20 +499,25 @@ where
     L: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let span = tunnel_span("stdio", &config);
-    let inner = Inner::new(config, auth, events);
+    let inner = Arc::new(Inner::new(config, auth, events));
     let addr = SocketAddr::from(([0, 0, 0, 0], 0));
     let counters = Counters::new();
     let conn = span.in_scope(|| conn_span(1, addr));
     let run = run_one(Either::Right(Box::new(local)), 1, addr, &inner, counters.clone(), inner.cancel.clone());
-    let (error, code) = run.instrument(conn.clone()).await;
-    conn.in_scope(|| log_end(&counters, error.as_deref(), code));
+    let ending = run.instrument(conn.clone()).await;
+    conn.in_scope(|| log_end(&counters, ending.error.as_deref(), ending.code));
     let _ = inner.events.send(TunnelEvent::Disconnected {
         peer: 1,
         peer_addr: addr,
         bytes_up: counters.up(),
         bytes_down: counters.down(),
-        error: error.clone(),
-        code,
+        error: ending.error.clone(),
+        code: ending.code,
     });
-    error
+    let why = match ending.probe {
+        Some(Asking::Now(asking)) => asking.await.ok().flatten(),
+        Some(Asking::Later(ticket)) => explain_end(&inner, 1, addr, &ticket).instrument(conn).await,
+        None => None,
+    };
+    why.map(|w| w.message).or(ending.error)
 }

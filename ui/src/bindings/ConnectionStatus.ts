@@ -28,7 +28,19 @@ addr: string,
 /**
  * How many.
  */
-sessions: number, } | { "state": "error", 
+sessions: number, } | { "state": "revoked", 
+/**
+ * The bound local address.
+ */
+addr: string, 
+/**
+ * The reason, as a sentence (`access to db.corp:5432 was revoked for alice@example.com (403)`).
+ */
+message: string, 
+/**
+ * `revoked`, `session_expired` or `no_route`.
+ */
+code: ErrorCode, } | { "state": "error", 
 /**
  * What went wrong, as a sentence.
  */

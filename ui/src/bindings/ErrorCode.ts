@@ -4,4 +4,4 @@
  * The class of a failure: what a front end can do about it. Serialized in `snake_case`
  * (`port_in_use`); the desktop's TypeScript type is generated from this one.
  */
-export type ErrorCode = "invalid" | "not_found" | "port_in_use" | "io" | "keychain" | "import" | "tunnel" | "proxy" | "auth" | "denied" | "no_route" | "certificate" | "unavailable" | "status" | "idle" | "reset" | "local";
+export type ErrorCode = "invalid" | "not_found" | "port_in_use" | "io" | "keychain" | "import" | "tunnel" | "proxy" | "auth" | "denied" | "no_route" | "certificate" | "unavailable" | "status" | "idle" | "reset" | "local" | "revoked" | "session_expired";

@@ -31,6 +31,14 @@ describe("status", () => {
     expect(isActive({ state: "error", code: "tunnel", message: "m" })).toBe(false);
     expect(isActive({ state: "loginRequired", addr: "a", url: "u" })).toBe(true);
     expect(statusTone({ state: "connected", addr: "a", sessions: 0 })).toBe("active");
+    const revoked: ConnectionStatus = {
+      state: "revoked", addr: "127.0.0.1:5432", code: "revoked",
+      message: "access to db.corp:5432 was revoked for alice@example.com (403)",
+    };
+    expect(statusText(revoked)).toBe("access to db.corp:5432 was revoked for alice@example.com (403)");
+    expect(statusTone(revoked)).toBe("error");
+    expect(isActive(revoked)).toBe(true);
+    expect(statusAddr(revoked)).toBe("127.0.0.1:5432");
     expect(statusAddr({ state: "idle" })).toBeNull();
     expect(statusAddr({ state: "listening", addr: "127.0.0.1:1" })).toBe("127.0.0.1:1");
   });

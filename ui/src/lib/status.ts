@@ -33,6 +33,8 @@ export function statusText(s: ConnectionStatus): string {
       return "login required";
     case "connected":
       return `connected · ${sessionCount(s.sessions)}`;
+    case "revoked":
+      return s.message;
     case "error":
       return s.message;
   }
@@ -50,6 +52,7 @@ export function statusTone(s: ConnectionStatus): Tone {
       return "busy";
     case "loginRequired":
       return "warn";
+    case "revoked":
     case "error":
       return "error";
   }
