@@ -1,22 +1,25 @@
 //! The client learns why the proxy cut a tunnel (issue 11, part 2), end to end: the real
 //! identity provider, `porthole-gateway` as a process, `porthole tcp` and an echo upstream.
-//! The gateway's own live revocation is not needed: the proxy cuts the tunnel by restarting on
-//! the same port with a config where alice is no longer allowed (or her token no longer
-//! valid), and `porthole` prints the sentence its one probe CONNECT learned. A connection the
+//! Here the proxy cuts the tunnel by restarting on the same port with a config where alice is
+//! no longer allowed (or her token no longer valid: the probe must redial while no gateway
+//! listens); `live_revoke` and the client's `revoked` test cover the cut by a live reload. Then `porthole` prints the sentence its one probe CONNECT learned. A connection the
 //! local client closes first makes no probe: the gateways' access logs count every CONNECT.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
-use porthole_e2e::stack::{Porthole, Stack};
-use porthole_e2e::{GatewayProcess, STARTUP, bin, complete_lines};
+use porthole_e2e::cli::{Porthole, PortholeCli as _};
+use porthole_testkit::child::{KilledOnDrop, bin, complete_lines};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::{eventually, poll_until_blocking};
+use porthole_testkit::gateway::{GatewayOpts, GatewayProcess, STARTUP, TestGateway};
 
 const DESTINATION: &str = "db.corp.example.com:5432";
+
+/// SIGTERM cuts live tunnels at once (the default drain lets them run for 30 s).
+const NO_DRAIN: &[&str] = &["--drain", "0s"];
 
 /// The route to the echo server, allowed to `email` only.
 fn route(echo: &EchoServer, email: &str) -> String {
@@ -49,15 +52,15 @@ fn wait_eof(s: &mut TcpStream) {
 }
 
 /// Access-log lines of a gateway: every CONNECT ends in one `tunnel refused` or `tunnel closed`.
-fn access_lines(gateway: &GatewayProcess, what: &str) -> Vec<String> {
-    complete_lines(&gateway.log()).filter(|l| l.contains(what)).map(str::to_owned).collect()
+fn access_lines(stack: &TestGateway, what: &str) -> Vec<String> {
+    complete_lines(&stack.log()).filter(|l| l.contains(what)).map(str::to_owned).collect()
 }
 
-/// Stops the stack's gateway (SIGTERM: it cuts live tunnels), runs `meanwhile`, and starts a new
+/// Stops the stack's gateway (SIGTERM with no drain time: it cuts live tunnels), runs `meanwhile`, and starts a new
 /// one on the same port, with the same IdP, certificate and key, its config changed by `edit`.
-fn restart(stack: &mut Stack, edit: impl FnOnce(String) -> String, meanwhile: impl FnOnce()) {
-    let port = stack.gateway.addr.port();
-    stack.gateway.terminate().expect("the first gateway stops");
+fn restart(stack: &mut TestGateway, edit: impl FnOnce(String) -> String, meanwhile: impl FnOnce()) {
+    let port = stack.addr.port();
+    stack.terminate().expect("the first gateway stops");
     meanwhile();
     let text = std::fs::read_to_string(stack.dir.path().join("gateway.yaml")).expect("the stack's config");
     let text = edit(text.replace("address: 127.0.0.1:0", &format!("address: 127.0.0.1:{port}")));
@@ -65,8 +68,10 @@ fn restart(stack: &mut Stack, edit: impl FnOnce(String) -> String, meanwhile: im
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("gateway.yaml");
     std::fs::write(&config, text).unwrap();
-    stack.gateway = GatewayProcess::start(&config, &dir).expect("the second gateway starts on the same port");
-    assert_eq!(stack.gateway.addr.port(), port, "same port: the client's --pomerium-url still points at it");
+    let second = GatewayProcess::start(&config, &dir).expect("the second gateway starts on the same port");
+    stack.addr = second.addr;
+    stack.gateway = Some(second);
+    assert_eq!(stack.addr.port(), port, "same port: the client's --pomerium-url still points at it");
 }
 
 /// Waits for `sentence` in porthole's output, on the line of the cut connection.
@@ -82,7 +87,14 @@ async fn assert_prints(tunnel: &Porthole, peer: SocketAddr, sentence: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     let echo = EchoServer::start().await;
-    let mut stack = Stack::start(&route(&echo, "alice@example.com")).await.unwrap();
+    let mut stack = TestGateway::start(GatewayOpts {
+        routes: &route(&echo, "alice@example.com"),
+        idp: true,
+        args: NO_DRAIN,
+        ..GatewayOpts::default()
+    })
+    .await
+    .unwrap();
     let tunnel = stack.tcp(DESTINATION, "alice@example.com", &[]).unwrap();
 
     // The local client closes first: the tunnel ends cleanly and nobody asks the proxy why.
@@ -90,19 +102,18 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     first.shutdown(Shutdown::Write).unwrap();
     wait_eof(&mut first);
     drop(first);
-    let closed =
-        eventually(Duration::from_secs(10), || async { access_lines(&stack.gateway, "tunnel closed").len() == 1 });
-    assert!(closed.await, "the first tunnel's access line:\n{}", stack.gateway.log());
+    let closed = eventually(Duration::from_secs(10), || async { access_lines(&stack, "tunnel closed").len() == 1 });
+    assert!(closed.await, "the first tunnel's access line:\n{}", stack.log());
     // The next CONNECT is the marker: a probe for the first connection would come before it.
     let mut second = open_echoing(tunnel.addr, b"second");
     let second_peer = second.local_addr().unwrap();
     // Two CONNECTs so far: the first one without a token (302, the login) and its retry.
-    let refused = access_lines(&stack.gateway, "tunnel refused");
+    let refused = access_lines(&stack, "tunnel refused");
     assert_eq!(
-        (access_lines(&stack.gateway, "tunnel closed").len(), refused.len()),
+        (access_lines(&stack, "tunnel closed").len(), refused.len()),
         (1, 1),
         "a connection the local client closed first makes no probe CONNECT:\n{}",
-        stack.gateway.log()
+        stack.log()
     );
     assert!(refused[0].contains("status=302"), "the only refusal is the login redirect: {}", refused[0]);
     assert!(!tunnel.log().contains("revoked"), "{}", tunnel.log());
@@ -117,12 +128,12 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
     let sentence = "access to db.corp.example.com:5432 was revoked for alice@example.com (403)";
     assert_prints(&tunnel, second_peer, sentence).await;
     assert_prints(&tunnel, third_peer, sentence).await;
-    let refused = access_lines(&stack.gateway, "tunnel refused");
+    let refused = access_lines(&stack, "tunnel refused");
     assert_eq!(
         refused.len(),
         1,
         "exactly one probe CONNECT reached the new gateway for the two cut tunnels:\n{}",
-        stack.gateway.log()
+        stack.log()
     );
     assert!(refused[0].contains("status=403") && refused[0].contains("alice@example.com"), "{}", refused[0]);
     assert_eq!(stack.launches(), 1, "the probe never opens a browser:\n{}", tunnel.log());
@@ -130,13 +141,12 @@ async fn revoked_user_is_told_after_one_probe_and_a_local_close_makes_none() {
 
 /// `porthole tcp --json`, killed on drop: events as JSON lines on stderr.
 struct JsonPorthole {
-    child: std::process::Child,
-    log: std::path::PathBuf,
+    child: KilledOnDrop,
     addr: SocketAddr,
 }
 
 impl JsonPorthole {
-    fn start(stack: &Stack, email: &str) -> Self {
+    fn start(stack: &TestGateway, email: &str) -> Self {
         let log = stack.dir.path().join("porthole-json.log");
         let mut cmd = stack.porthole(email);
         cmd.arg("tcp")
@@ -144,12 +154,9 @@ impl JsonPorthole {
             .args(["--json", "--pomerium-url", &stack.url(), "--alternate-ca-path"])
             .arg(&stack.ca_path)
             .arg("--browser-cmd")
-            .arg(bin("porthole-test-browser"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = cmd.spawn().expect("porthole starts");
-        let mut me = Self { child, log, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
+            .arg(bin("porthole-test-browser"));
+        let child = KilledOnDrop::spawn(cmd, &log).expect("porthole starts");
+        let mut me = Self { child, addr: SocketAddr::from(([127, 0, 0, 1], 0)) };
         me.addr = poll_until_blocking("listening event", STARTUP, || {
             Ok(me
                 .events()
@@ -157,21 +164,14 @@ impl JsonPorthole {
                 .find(|e| e["event"] == "listening")
                 .and_then(|e| e["addr"].as_str()?.parse().ok()))
         })
-        .unwrap_or_else(|e| panic!("{e:#}: {}", std::fs::read_to_string(&me.log).unwrap_or_default()));
+        .unwrap_or_else(|e| panic!("{e:#}: {}", me.child.log()));
         me
     }
 
     /// Every complete JSON line so far.
     fn events(&self) -> Vec<serde_json::Value> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let text = self.child.log();
         complete_lines(&text).filter_map(|l| serde_json::from_str(l).ok()).collect()
-    }
-}
-
-impl Drop for JsonPorthole {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -181,7 +181,14 @@ impl Drop for JsonPorthole {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_session_is_told_as_expired_without_a_login() {
     let echo = EchoServer::start().await;
-    let mut stack = Stack::start(&route(&echo, "alice@example.com")).await.unwrap();
+    let mut stack = TestGateway::start(GatewayOpts {
+        routes: &route(&echo, "alice@example.com"),
+        idp: true,
+        args: NO_DRAIN,
+        ..GatewayOpts::default()
+    })
+    .await
+    .unwrap();
     let tunnel = JsonPorthole::start(&stack, "alice@example.com");
     let mut conn = open_echoing(tunnel.addr, b"hello");
     let peer = conn.local_addr().unwrap().to_string();
@@ -210,8 +217,8 @@ async fn invalid_session_is_told_as_expired_without_a_login() {
         }),
         "the JSON event after the cut"
     );
-    let refused = access_lines(&stack.gateway, "tunnel refused");
-    assert_eq!(refused.len(), 1, "exactly one probe CONNECT:\n{}", stack.gateway.log());
+    let refused = access_lines(&stack, "tunnel refused");
+    assert_eq!(refused.len(), 1, "exactly one probe CONNECT:\n{}", stack.log());
     assert!(refused[0].contains("status=401"), "{}", refused[0]);
     assert_eq!(stack.launches(), 1, "the probe never logs in: {:?}", tunnel.events());
     drop(conn);

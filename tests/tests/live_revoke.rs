@@ -76,6 +76,10 @@ async fn removing_alice_from_the_policy_closes_her_live_tunnel_within_3_seconds(
     })
     .await;
     assert!(closed, "alice's access-log close line says why:\n{}", stack.log());
+    // `porthole tcp` asks the proxy once why, and says it.
+    let sentence = "access to db.corp.example.com:7000 was revoked for alice@example.com (403)";
+    let told = eventually(Duration::from_secs(10), || async { tunnel.log().contains(sentence) }).await;
+    assert!(told, "porthole prints {sentence:?}:\n{}", tunnel.log());
 }
 
 fn echo_route(from: &str, echo: &EchoServer, extra: &str) -> String {
