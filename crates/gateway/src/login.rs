@@ -150,15 +150,27 @@ impl Login {
 
     /// `GET /.pomerium/api/v1/login?pomerium_redirect_uri=…`: 200 `text/plain` with the URL to
     /// open in a browser.
-    pub fn api_login(&self, query: Option<&str>) -> Response<Body> {
+    ///
+    /// Answers as Pomerium's proxy (`proxy/handlers.go`): without the parameter, Go's plain
+    /// `404 Not Found`; with a redirect that is not a loopback URL, 400 as Pomerium's error
+    /// renderer writes it (`internal/httputil/errors.go`): `{"Status":400}` to a client that
+    /// sends `Accept: application/json`, a sentence otherwise.
+    pub fn api_login(&self, query: Option<&str>, headers: &HeaderMap) -> Response<Body> {
         let Some(redirect) = query_param(query, "pomerium_redirect_uri") else {
-            return reply::text(StatusCode::BAD_REQUEST, "missing pomerium_redirect_uri");
+            return reply::go_error(StatusCode::NOT_FOUND);
         };
         if !is_loopback_redirect(&redirect) {
-            return reply::text(
-                StatusCode::BAD_REQUEST,
-                "invalid redirect uri: only http(s) URLs on a loopback address (localhost, 127.0.0.1, ::1) are allowed",
-            );
+            let wants_json = headers.get(header::ACCEPT).is_some_and(|v| v.as_bytes() == b"application/json");
+            let mut resp = if wants_json {
+                reply::pomerium_json_error(StatusCode::BAD_REQUEST)
+            } else {
+                reply::text(
+                    StatusCode::BAD_REQUEST,
+                    "invalid redirect uri: only http(s) URLs on a loopback address (localhost, 127.0.0.1, ::1) are allowed",
+                )
+            };
+            resp.headers_mut().insert("x-pomerium-intercepted-response", HeaderValue::from_static("true"));
+            return resp;
         }
         if self.idp.is_none() {
             return reply::text(StatusCode::SERVICE_UNAVAILABLE, "this gateway has no identity provider configured");

@@ -27,6 +27,24 @@ pub fn exact_text(status: StatusCode, body: String) -> Response<Body> {
     resp
 }
 
+/// Go's `http.Error(w, http.StatusText(code), code)`: the status text and a newline, as
+/// Pomerium answers routes it does not serve.
+pub fn go_error(status: StatusCode) -> Response<Body> {
+    let mut resp = text(status, status.canonical_reason().unwrap_or_default());
+    resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// Pomerium's JSON error body for a client that sends `Accept: application/json`:
+/// `{"Status":<code>}` and a newline.
+pub fn pomerium_json_error(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from(format!("{{\"Status\":{}}}\n", status.as_u16()))));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    resp
+}
+
 /// An `application/json` answer.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut resp = Response::new(Full::new(Bytes::from(value.to_string())));

@@ -1,9 +1,19 @@
 //! The route table: which configured route a CONNECT authority names.
 //!
 //! A `from` with a port matches exactly that `host:port`; a `from` without a port matches the host
-//! on any port (Pomerium's `match_any_incoming_port`); the bastion form
-//! `tcp+https://proxy:8443/host:port` matches the path target `host:port`. Exact matches win over
-//! any-port matches.
+//! on any port (Pomerium's `match_any_incoming_port`, on by default); the bastion form
+//! `tcp+https://proxy:8443/host:port` matches the path target `host:port`.
+//!
+//! A host with `*` is a wildcard, matched as Pomerium does (`config/from.go`
+//! `WildcardToRegex`): each `*` stands for any run of characters, dots included, so
+//! `*.example.com` matches `db.example.com` and `a.b.example.com`. The order follows Pomerium's
+//! Envoy route table (`config/envoyconfig/route_configurations.go`): hosts without `*` get their
+//! own virtual hosts, which Envoy tries first (exact `host:port`, then `host` on any port);
+//! wildcard routes all sit in the catch-all virtual host, where the first in config order wins.
+
+mod names;
+
+pub use names::generate_names;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +33,8 @@ pub struct Route {
 }
 
 impl Route {
-    /// A human name for logs and the routes API: `name`, else the matched authority.
+    /// A human name for logs: `name`, else the matched authority (the routes API names
+    /// unnamed routes as Pomerium does, [`generate_names`]).
     pub fn display_name(&self) -> String {
         self.config.name.clone().unwrap_or_else(|| match self.config.from.port {
             Some(p) => format!("{}:{p}", self.config.from.host),
@@ -53,6 +64,8 @@ pub struct RouteTable {
     routes: Vec<Arc<Route>>,
     exact: HashMap<(String, u16), usize>,
     any_port: HashMap<String, usize>,
+    /// Wildcard hosts (`*.example.com`) with their port (`None`: any), in config order.
+    wildcards: Vec<(String, Option<u16>, usize)>,
 }
 
 impl RouteTable {
@@ -62,6 +75,7 @@ impl RouteTable {
         for (i, route) in routes.into_iter().enumerate() {
             let host = route.config.from.host.to_ascii_lowercase();
             match route.config.from.port {
+                _ if host.contains('*') => table.wildcards.push((host, route.config.from.port, i)),
                 Some(port) => {
                     table.exact.entry((host, port)).or_insert(i);
                 }
@@ -91,8 +105,44 @@ impl RouteTable {
         if let Some(&i) = self.exact.get(&(host.clone(), port)) {
             return self.routes.get(i);
         }
-        self.any_port.get(&host).and_then(|&i| self.routes.get(i))
+        if let Some(&i) = self.any_port.get(&host) {
+            return self.routes.get(i);
+        }
+        self.wildcards
+            .iter()
+            .find(|(pattern, p, _)| p.is_none_or(|p| p == port) && wildcard_matches(pattern, &host))
+            .and_then(|&(_, _, i)| self.routes.get(i))
     }
+}
+
+/// Whether `host` matches `pattern`, where each `*` stands for any run of characters (none,
+/// or several labels): Pomerium turns every `*` into the regex `(.*)`.
+pub fn wildcard_matches(pattern: &str, host: &str) -> bool {
+    let (p, h) = (pattern.as_bytes(), host.as_bytes());
+    // Greedy match with backtracking to the last `*` (linear in practice, O(p*h) at worst).
+    let (mut pi, mut hi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while hi < h.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, hi));
+                pi += 1;
+            }
+            Some(&c) if c == h[hi] => {
+                pi += 1;
+                hi += 1;
+            }
+            _ => match star {
+                Some((sp, sh)) => {
+                    pi = sp + 1;
+                    hi = sh + 1;
+                    star = Some((sp, sh + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Splits `host:port` / `[v6]:port` into the bare host and the port.
@@ -117,7 +167,74 @@ pub fn route_id(from: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::split_authority;
+    use super::{Route, RouteTable, split_authority, wildcard_matches};
+    use crate::config::{RouteConfig, RouteFrom};
+
+    fn table(froms: &[(&str, Option<u16>)]) -> RouteTable {
+        let routes = froms
+            .iter()
+            .map(|&(host, port)| Route {
+                config: RouteConfig {
+                    from: RouteFrom { raw: format!("tcp+https://{host}"), host: host.into(), port, bastion: None },
+                    to: Vec::new(),
+                    policy: crate::policy::Policy::default(),
+                    allow_public_unauthenticated_access: false,
+                    tls_downstream_client_ca_pem: None,
+                    preserve_host_header: false,
+                    idle_timeout: None,
+                    end_tunnels_at_session_expiry: None,
+                    name: None,
+                    description: None,
+                    line: 0,
+                },
+                id: host.into(),
+                client_ca: None,
+            })
+            .collect();
+        RouteTable::new(routes)
+    }
+
+    fn found(table: &RouteTable, authority: &str) -> Option<String> {
+        table.find(authority).map(|r| format!("{}:{:?}", r.config.from.host, r.config.from.port))
+    }
+
+    #[test]
+    fn a_star_is_any_run_of_characters_as_pomerium() {
+        assert!(wildcard_matches("*.example.com", "foo.example.com"));
+        assert!(wildcard_matches("*.example.com", "a.b.example.com"), "any depth: `*` is `(.*)`");
+        assert!(wildcard_matches("*.example.com", ".example.com"), "`(.*)` also matches nothing");
+        assert!(wildcard_matches("db-*.example.com", "db-7.example.com"));
+        assert!(wildcard_matches("*.*.example.com", "a.b.example.com"));
+        assert!(wildcard_matches("*", "anything"));
+        assert!(!wildcard_matches("*.example.com", "example.com"), "the dot is literal");
+        assert!(!wildcard_matches("*.example.com", "foo.example.org"));
+        assert!(!wildcard_matches("*.example.com", "foo.example.com.evil"));
+        assert!(!wildcard_matches("db-*.example.com", "web-1.example.com"));
+    }
+
+    #[test]
+    fn exact_routes_win_then_wildcards_in_config_order() {
+        let t = table(&[
+            ("*.example.com", Some(22)),
+            ("*.corp.example.com", Some(22)),
+            ("db.example.com", Some(22)),
+            ("*.example.com", None),
+            ("web.example.com", None),
+        ]);
+        assert_eq!(found(&t, "foo.example.com:22").as_deref(), Some("*.example.com:Some(22)"));
+        assert_eq!(found(&t, "FOO.Example.com:22").as_deref(), Some("*.example.com:Some(22)"), "case-insensitive");
+        assert_eq!(
+            found(&t, "a.corp.example.com:22").as_deref(),
+            Some("*.example.com:Some(22)"),
+            "the first wildcard in config order wins, not the longest (Envoy's catch-all route list)"
+        );
+        assert_eq!(found(&t, "db.example.com:22").as_deref(), Some("db.example.com:Some(22)"), "exact beats wildcard");
+        assert_eq!(found(&t, "web.example.com:22").as_deref(), Some("web.example.com:None"), "any-port exact too");
+        assert_eq!(found(&t, "foo.example.com:5432").as_deref(), Some("*.example.com:None"), "port-less wildcard");
+        assert_eq!(found(&t, "foo.example.org:22"), None);
+        let only_port = table(&[("*.example.com", Some(22))]);
+        assert_eq!(found(&only_port, "foo.example.com:23"), None, "a wildcard with a port matches only that port");
+    }
 
     #[test]
     fn authorities() {

@@ -391,8 +391,8 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) 
     let query = query.as_deref();
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/healthz" | "/ping") => reply::text(StatusCode::OK, "OK"),
-        (&Method::GET, "/.pomerium/api/v1/login") => shared.login.api_login(query),
-        (_, "/.pomerium/api/v1/login") => reply::text(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        (&Method::GET, "/.pomerium/api/v1/login") => shared.login.api_login(query, req.headers()),
+        (_, "/.pomerium/api/v1/login") => reply::go_error(StatusCode::METHOD_NOT_ALLOWED),
         (&Method::GET, "/.pomerium/sign_in") => shared.login.sign_in(query).await,
         (&Method::GET, "/oauth2/callback") => shared.login.callback(query, req.headers()).await,
         (&Method::GET, "/.pomerium/api/v1/routes") => routes_api(&shared, &req),
@@ -411,19 +411,25 @@ fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
         Ok(id) => id,
         Err(e) => return unauthenticated(&e.to_string()),
     };
-    let routes: Vec<serde_json::Value> = shared
-        .current
-        .get()
+    let snapshot = shared.current.get();
+    let visible: Vec<_> = snapshot
         .routes
         .all()
         .iter()
         .filter(|r| {
             r.config.allow_public_unauthenticated_access || r.config.policy.evaluate(Some(&identity)) == Decision::Allow
         })
-        .map(|r| {
+        .collect();
+    // Unnamed routes get the names Pomerium's portal generates over the routes the caller sees.
+    let froms: Vec<&str> = visible.iter().map(|r| r.config.from.raw.as_str()).collect();
+    let generated = crate::route::generate_names(&froms);
+    let routes: Vec<serde_json::Value> = visible
+        .iter()
+        .zip(generated)
+        .map(|(r, generated)| {
             serde_json::json!({
                 "id": r.id,
-                "name": r.display_name(),
+                "name": r.config.name.clone().unwrap_or(generated),
                 "type": "tcp",
                 "from": r.config.from.raw,
                 "description": r.config.description.clone().unwrap_or_default(),

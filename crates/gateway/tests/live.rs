@@ -86,7 +86,7 @@ async fn an_invalid_config_is_refused_with_its_lines_and_the_old_one_serves() {
     let reloader = stack.gateway.as_ref().unwrap().reloader(path.clone());
     let _live = tunnel(&stack, "one.example.com:7000", "alice@example.com").await;
     let bad = one.clone()
-        + "  - from: tcp+https://two.example.com:7000\n    to: tcp://no-port.example.com\n    allow_any_authenticated_user: maybe\n";
+        + "  - from: tcp+https://two.example.com:7000\n    to: tcp://no-port.example.com:99999\n    allow_any_authenticated_user: maybe\n";
     write_config(&stack, &bad);
     let text = std::fs::read_to_string(&path).unwrap();
     let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
@@ -96,7 +96,7 @@ async fn an_invalid_config_is_refused_with_its_lines_and_the_old_one_serves() {
         problems,
         vec![
             format!(
-                "{shown}:{}: routes[1].to: `tcp://no-port.example.com` needs a port (`tcp://host:port`)",
+                "{shown}:{}: routes[1].to: `tcp://no-port.example.com:99999`: `99999` is not a port number",
                 line("no-port")
             ),
             format!("{shown}:{}: routes[1].allow_any_authenticated_user: expected true or false", line("maybe")),

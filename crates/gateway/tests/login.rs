@@ -110,7 +110,7 @@ async fn login_api_refuses_non_loopback_and_serves_jwks_and_healthz() {
         assert_eq!(status, 400, "{bad} must be refused: {body}");
     }
     let (status, _, _) = get(&client, &format!("{}/.pomerium/api/v1/login", stack.url()), None).await;
-    assert_eq!(status, 400, "missing redirect uri");
+    assert_eq!(status, 404, "missing redirect uri: 404, as Pomerium");
     let (status, _, body) = get(&client, &format!("{}/healthz", stack.url()), None).await;
     assert_eq!((status, body.trim()), (200, "OK"));
     let (status, _, body) = get(&client, &format!("{}/.well-known/pomerium/jwks.json", stack.url()), None).await;

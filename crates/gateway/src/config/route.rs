@@ -25,6 +25,10 @@ pub(crate) struct ParsedRoute {
 pub(crate) fn parse(node: &Node<'_>, field: &str, base_dir: &Path, issues: &mut Issues) -> Option<ParsedRoute> {
     let entries = yaml::entries(node, field, issues)?;
     let route_line = yaml::line(node);
+    if let Some((line, why)) = entries.iter().find(|(k, _, _)| k == "from").and_then(|(_, _, v)| skip_reason(v)) {
+        issues.warn(line, yaml::join(field, "from"), why);
+        return None;
+    }
     let mut known = keys::all_of(keys::ROUTE, keys::ROUTE_IGNORED);
     known.extend(keys::ROUTE_HTTP_ONLY);
     let mut map: HashMap<String, (&Node<'_>, &Node<'_>)> = HashMap::new();
@@ -170,6 +174,25 @@ fn client_ca(
     values::check_certs(&pem, &source, line, &sub, issues).then_some(pem)
 }
 
+/// Why a route whose `from` is not a TCP route is skipped (with its line), or `None` for TCP
+/// routes and for values the full parse reports as errors. Pomerium serves these kinds; this
+/// gateway serves only `tcp+` routes, so the rest of a real Pomerium config still loads.
+fn skip_reason(from: &Node<'_>) -> Option<(usize, String)> {
+    let text = yaml::scalar_text(from)?.to_ascii_lowercase();
+    let (scheme, _) = text.split_once("://")?;
+    let why = match scheme {
+        "udp+https" | "udp+http" => format!("{scheme} routes are not served yet; this route is skipped"),
+        "https" | "http" => {
+            format!("{scheme} routes are HTTP routes; porthole-gateway serves TCP routes only; this route is skipped")
+        }
+        "ssh" => "ssh routes are Pomerium's SSH routes; porthole-gateway serves TCP routes only \
+                  (a `tcp+https://host:22` route tunnels SSH); this route is skipped"
+            .to_owned(),
+        _ => return None,
+    };
+    Some((yaml::line(from), why))
+}
+
 /// Splits `host[:port]` / `[v6][:port]`; lower-cases the host and strips IPv6 brackets.
 pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
@@ -207,16 +230,11 @@ pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), 
 /// `tcp+https://proxy[:port]/host:port`.
 pub(crate) fn parse_from(raw: &str, line: usize, field: &str, issues: &mut Issues) -> Option<RouteFrom> {
     let lower = raw.to_ascii_lowercase();
-    let rest = if let Some(rest) = ["tcp+https://", "tcp+http://"].iter().find_map(|p| lower.strip_prefix(p)) {
-        rest
-    } else {
-        let message = if lower.starts_with("udp+") {
-            format!("`{raw}`: UDP routes are not supported yet")
-        } else if lower.starts_with("http://") || lower.starts_with("https://") {
-            format!("`{raw}` is an HTTP route; this gateway serves tcp routes only (write `tcp+https://host:port`)")
-        } else {
-            format!("`{raw}` must start with `tcp+https://` or `tcp+http://`")
-        };
+    let Some(rest) = ["tcp+https://", "tcp+http://"].iter().find_map(|p| lower.strip_prefix(p)) else {
+        let message = format!(
+            "`{raw}` must start with `tcp+https://` or `tcp+http://` (https://, udp+https:// and ssh:// routes \
+             are skipped with a warning)"
+        );
         issues.error(line, field, message);
         return None;
     };
@@ -266,6 +284,10 @@ fn parse_to(node: &Node<'_>, field: &str, issues: &mut Issues) -> Option<Vec<Ups
     (issues.errors.len() == before).then_some(upstreams)
 }
 
+/// The port of a `tcp://host` upstream written without one: Pomerium hands the endpoint to
+/// Envoy with port 80, its default for an upstream that has no TLS transport socket.
+pub(crate) const TCP_DEFAULT_PORT: u16 = 80;
+
 /// Parses one `to` URL.
 fn parse_upstream(text: &str, line: usize, field: &str, issues: &mut Issues) -> Option<Upstream> {
     let lower = text.to_ascii_lowercase();
@@ -275,8 +297,15 @@ fn parse_upstream(text: &str, line: usize, field: &str, issues: &mut Issues) -> 
             Ok((host, Some(port))) if !authority.contains('/') => {
                 return Some(Upstream::Tcp { host, port });
             }
-            Ok((_, Some(_))) => issues.error(line, field, format!("`{text}`: a tcp:// upstream has no path")),
-            Ok((_, None)) => issues.error(line, field, format!("`{text}` needs a port (`tcp://host:port`)")),
+            Ok((host, None)) if !authority.contains('/') => {
+                let message = format!(
+                    "`{text}` has no port: connecting to port {TCP_DEFAULT_PORT}, as Pomerium does (Envoy's \
+                     default for an upstream without TLS); write `tcp://{authority}:PORT` to choose another"
+                );
+                issues.warn(line, field, message);
+                return Some(Upstream::Tcp { host, port: TCP_DEFAULT_PORT });
+            }
+            Ok(_) => issues.error(line, field, format!("`{text}`: a tcp:// upstream has no path")),
             Err(why) => issues.error(line, field, format!("`{text}`: {why}")),
         }
         return None;
