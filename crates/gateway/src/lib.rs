@@ -12,6 +12,7 @@
 //!   per client IP, HTTP head caps (the accept loop and its backoff are `porthole_io::accept`);
 //!   [`idle`]: `timeout_idle` per connection.
 //! - [`tls`]: server certificates by SNI; client certificates requested, checked, or required.
+//!   [`self_signed`]: the certificate generated and kept beside the config when none is set.
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
 //!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_io::relay`.
 //! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
@@ -39,6 +40,7 @@ pub mod reload;
 pub mod reply;
 pub mod route;
 pub mod seal;
+pub mod self_signed;
 pub mod server;
 pub mod snapshot;
 pub mod tls;

@@ -32,7 +32,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing();
-    let loaded = match config::load_file(&args.config) {
+    let mut loaded = match config::load_file(&args.config) {
         Ok(l) => l,
         Err(ConfigError::Invalid(issues)) => {
             for issue in &issues {
@@ -48,6 +48,10 @@ fn main() -> ExitCode {
     };
     for w in &loaded.warnings {
         eprintln!("warning: {}:{}: {}: {}", args.config.display(), w.line, w.field, w.message);
+    }
+    if let Some(self_signed) = loaded.config.self_signed.as_mut() {
+        // `--validate` writes nothing: a missing certificate is made in memory only.
+        self_signed.save = !args.validate;
     }
     let gateway = match Gateway::new(loaded.config) {
         Ok(g) => g,

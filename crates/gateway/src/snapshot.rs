@@ -29,7 +29,10 @@ impl Snapshot {
     /// # Errors
     /// [`GatewayError::Tls`] for unusable certificates or CAs.
     pub fn build(config: Config) -> Result<Self, GatewayError> {
-        let pairs = certificate_pems(&config.certificates);
+        let mut pairs = certificate_pems(&config.certificates);
+        if let Some(self_signed) = &config.self_signed {
+            pairs.push(self_signed.load_or_generate()?);
+        }
         let resolver = SniResolver::new(&pairs)?;
         let mut request_cas: Vec<u8> = Vec::new();
         let mut routes = Vec::new();

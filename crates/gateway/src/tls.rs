@@ -99,7 +99,7 @@ fn name_matches(pattern: &str, host: &str) -> bool {
 }
 
 /// DNS names (lower case) in a certificate's subjectAltName.
-fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
+pub(crate) fn cert_names(cert: &CertificateDer<'_>) -> Vec<String> {
     let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
         return Vec::new();
     };

@@ -5,12 +5,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use super::idp;
 use super::keys;
 use super::route::{self, ParsedRoute};
 use super::tls;
 use super::values;
 use super::yaml::{self, Issues, Node};
-use super::{Config, IdpConfig, Secret, Timeouts};
+use super::{Config, Timeouts};
+use crate::self_signed::SelfSigned;
 
 /// Default `cookie_expire`, as Pomerium.
 const DEFAULT_COOKIE_EXPIRE: Duration = Duration::from_secs(14 * 3600);
@@ -50,7 +52,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
     let certificates = tls::certificates(&map, base_dir, issues);
     let authenticate_service_url = str_of("authenticate_service_url", issues)
         .and_then(|(u, line)| http_url(&u, line, "authenticate_service_url", issues));
-    let idp = idp(&map, base_dir, issues);
+    let idp = idp::parse(&map, base_dir, issues);
     let signing_key = tls::signing_key(&map, base_dir, issues);
     let cookie_expire = map
         .get("cookie_expire")
@@ -73,7 +75,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
                 yaml::line(key_node),
                 "routes",
                 "routes require login but no identity provider is configured (set idp_provider: oidc, \
-                 idp_provider_url, idp_client_id, idp_client_secret)",
+                 idp_provider_url, idp_client_id, idp_client_secret; or google, okta, azure, …)",
             );
         }
         routes = parsed.into_iter().map(|p| p.route).collect();
@@ -81,9 +83,11 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         issues.warn(1, "routes", "no routes: every CONNECT will be answered 404");
     }
 
+    let self_signed = self_signed(&map, &certificates, &routes, authenticate_service_url.as_ref(), base_dir, issues);
     Some(Config {
         address,
         certificates,
+        self_signed,
         authenticate_service_url,
         idp,
         signing_key,
@@ -121,7 +125,7 @@ fn normalise_address(address: &str, line: usize, issues: &mut Issues) -> String 
 }
 
 /// Parses an `http(s)://` URL.
-fn http_url(text: &str, line: usize, field: &str, issues: &mut Issues) -> Option<url::Url> {
+pub(crate) fn http_url(text: &str, line: usize, field: &str, issues: &mut Issues) -> Option<url::Url> {
     match url::Url::parse(text) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Some(u),
         Ok(_) => {
@@ -171,53 +175,34 @@ fn check_duplicates(routes: &[ParsedRoute], issues: &mut Issues) {
     }
 }
 
-/// `idp_*` keys.
-fn idp(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut Issues) -> Option<IdpConfig> {
-    let Some((_, provider)) = map.get("idp_provider") else {
-        for key in ["idp_provider_url", "idp_client_id", "idp_client_secret", "idp_client_secret_file", "idp_scopes"] {
-            if let Some((n, _)) = map.get(key) {
-                issues.warn(yaml::line(n), key, "ignored because `idp_provider` is not set");
-            }
-        }
-        return None;
-    };
-    let provider_line = yaml::line(provider);
-    let name = yaml::string(provider, "idp_provider", issues)?;
-    if name != "oidc" {
-        let message = format!("unsupported idp_provider `{name}`; the supported value is `oidc`");
-        issues.error(provider_line, "idp_provider", message);
-    }
-    let required = |key: &str, issues: &mut Issues| -> Option<(String, usize)> {
-        match map.get(key) {
-            Some((_, v)) => yaml::string(v, key, issues).map(|s| (s, yaml::line(v))),
-            None => {
-                issues.error(provider_line, key, format!("`{key}` is required with `idp_provider`"));
-                None
-            }
-        }
-    };
-    let provider_url =
-        required("idp_provider_url", issues).and_then(|(u, line)| http_url(&u, line, "idp_provider_url", issues));
-    let client_id = required("idp_client_id", issues).map(|(s, _)| s);
-    let client_secret = match (map.get("idp_client_secret"), map.get("idp_client_secret_file")) {
-        (Some((_, v)), _) => yaml::string(v, "idp_client_secret", issues),
-        (None, Some((_, v))) => yaml::string(v, "idp_client_secret_file", issues).and_then(|p| {
-            let bytes = values::read_file(base_dir, &p, yaml::line(v), "idp_client_secret_file", issues)?;
-            Some(String::from_utf8_lossy(&bytes).trim().to_owned())
-        }),
-        (None, None) => required("idp_client_secret", issues).map(|(s, _)| s),
-    };
-    let scopes = match map.get("idp_scopes") {
-        Some((_, v)) => yaml::string_list(v, "idp_scopes", true, issues).into_iter().map(|(s, _, _)| s).collect(),
-        None => ["openid", "profile", "email"].map(str::to_owned).to_vec(),
-    };
-    if name != "oidc" {
+/// No certificate configured: the self-signed one beside the config, for the names clients
+/// dial (the routes' hosts, `authenticate_service_url`'s host), announced in a warning.
+fn self_signed(
+    map: &Entries<'_, '_>,
+    certificates: &[super::CertificatePair],
+    routes: &[super::RouteConfig],
+    authenticate_service_url: Option<&url::Url>,
+    base_dir: &Path,
+    issues: &mut Issues,
+) -> Option<SelfSigned> {
+    let single = ["certificate_file", "certificate_key_file", "certificate", "certificate_key"];
+    if !certificates.is_empty() || single.iter().any(|k| map.contains_key(*k)) {
         return None;
     }
-    Some(IdpConfig {
-        provider_url: provider_url?,
-        client_id: client_id?,
-        client_secret: Secret(client_secret?),
-        scopes,
-    })
+    let route_hosts = routes.iter().map(|r| match &r.from.bastion {
+        Some(proxy) => proxy.rsplit_once(':').map_or(proxy.as_str(), |(host, _)| host).to_owned(),
+        None => r.from.host.clone(),
+    });
+    let auth_host = authenticate_service_url.and_then(url::Url::host_str).map(str::to_owned);
+    let self_signed = SelfSigned::beside_config(base_dir, route_hosts.chain(auth_host));
+    let cert = self_signed.cert_path.display();
+    issues.warn(
+        1,
+        "certificates",
+        format!(
+            "no server certificate is configured (certificate_file, certificate or certificates): the gateway \
+             serves a self-signed certificate saved in {cert}; clients trust it with `--alternate-ca-path {cert}`"
+        ),
+    );
+    Some(self_signed)
 }

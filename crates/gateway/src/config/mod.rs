@@ -8,8 +8,10 @@
 //! - `global`: the top-level keys → [`Config`].
 //! - `route`: one `routes[i]` entry → [`RouteConfig`].
 //! - `tls`: server certificates, the signing key, `downstream_mtls`.
+//! - `idp`: `idp_provider` names and each provider's issuer rules.
 
 mod global;
+mod idp;
 mod keys;
 mod route;
 mod tls;
@@ -39,10 +41,12 @@ pub struct Config {
     pub address: String,
     /// Server certificates (`certificate_file`/`certificate_key_file` first, then `certificates:`).
     pub certificates: Vec<CertificatePair>,
+    /// When no certificate is configured: the self-signed one kept beside the config.
+    pub self_signed: Option<crate::self_signed::SelfSigned>,
     /// `authenticate_service_url`: where the identity provider sends the browser back
     /// (`<url>/oauth2/callback`). `None` means this gateway's own address.
     pub authenticate_service_url: Option<url::Url>,
-    /// OpenID Connect identity provider, when `idp_provider: oidc` is set.
+    /// OpenID Connect identity provider, when `idp_provider` names one (`oidc`, `google`, …).
     pub idp: Option<IdpConfig>,
     /// `signing_key`: PEM of an EC P-256 private key (decoded from Pomerium's base64 form).
     /// `None` means generate one at start (with a warning).
@@ -105,7 +109,10 @@ pub struct CertificatePair {
 /// `idp_*` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdpConfig {
-    /// `idp_provider_url`: the issuer URL (discovery at `<url>/.well-known/openid-configuration`).
+    /// `idp_provider` as written (`oidc`, `google`, `okta`, …).
+    pub provider: String,
+    /// `idp_provider_url`, or the provider's default issuer when it has one (`google`,
+    /// `gitlab`, `onelogin`): the issuer URL (discovery at `<url>/.well-known/openid-configuration`).
     pub provider_url: url::Url,
     /// `idp_client_id`.
     pub client_id: String,

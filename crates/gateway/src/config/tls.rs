@@ -10,9 +10,10 @@ use super::yaml::{self, Issues, Node};
 use super::{CertificatePair, DownstreamMtls, MtlsEnforcement, Secret, SecretBytes};
 
 /// `certificate_file`/`certificate_key_file`, `certificate`/`certificate_key`, `certificates:`.
+/// None at all is not an error: the gateway then serves a self-signed certificate
+/// ([`crate::self_signed`]).
 pub(crate) fn certificates(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut Issues) -> Vec<CertificatePair> {
     let mut out = Vec::new();
-    let errors_before = issues.errors.len();
     for (cert_key, key_key) in [("certificate_file", "certificate_key_file"), ("certificate", "certificate_key")] {
         match (map.get(cert_key), map.get(key_key)) {
             (Some((_, c)), Some((_, k))) => out.extend(pair(c, cert_key, k, key_key, base_dir, issues)),
@@ -30,14 +31,6 @@ pub(crate) fn certificates(map: &Entries<'_, '_>, base_dir: &Path, issues: &mut 
             }
             None => issues.error(yaml::line(list), "certificates", "expected a list of `{cert, key}`"),
         }
-    }
-    if out.is_empty() && issues.errors.len() == errors_before {
-        issues.error(
-            1,
-            "certificates",
-            "at least one server certificate is required: set certificate_file and certificate_key_file, \
-             or certificates: [{cert, key}]",
-        );
     }
     out
 }
