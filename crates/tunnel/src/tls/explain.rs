@@ -99,7 +99,7 @@ impl UntrustedCertificate {
             E::ExpiredRevocationList | E::ExpiredRevocationListContext { .. } => {
                 format!("the certificate revocation list for {CERT} has expired")
             }
-            E::InvalidOcspResponse => format!("the proxy's OCSP response for its certificate is invalid"),
+            E::InvalidOcspResponse => "the proxy's OCSP response for its certificate is invalid".into(),
             E::ApplicationVerificationFailure => format!("{CERT} was refused by this client's checks"),
             E::Other(other) => match other.0.downcast_ref::<webpki::Error>() {
                 Some(e) => self.webpki_sentence(e),

@@ -192,3 +192,86 @@ fn as_certificate_error(e: rustls::Error) -> CertificateError {
         _ => CertificateError::BadEncoding,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls_pki_types::pem::PemObject as _;
+
+    use super::*;
+
+    /// A self-signed `CA:TRUE` certificate for `names`, as `openssl req -x509` makes it.
+    fn openssl_self_signed(dir: &std::path::Path, stem: &str, names: &str) -> CertificateDer<'static> {
+        let (cert, key) = (format!("{stem}.crt"), format!("{stem}.key"));
+        let san = format!("subjectAltName={names}");
+        porthole_testkit::openssl::run(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &cert,
+                "-days",
+                "30",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                &san,
+            ],
+        )
+        .unwrap();
+        CertificateDer::from_pem_file(dir.join(cert)).unwrap()
+    }
+
+    fn verifier(anchors: &[&CertificateDer<'static>]) -> ProxyVerifier {
+        let mut roots = RootCertStore::empty();
+        for a in anchors {
+            roots.add((*a).clone()).unwrap();
+        }
+        let anchors = anchors.iter().map(|a| (*a).clone()).collect();
+        let label = Some("--alternate-ca-path /tmp/ca.pem".to_owned());
+        ProxyVerifier::new(roots, anchors, label, porthole_io::tls::provider()).unwrap()
+    }
+
+    fn refusal(v: &ProxyVerifier, cert: &CertificateDer<'_>, name: &str, now: UnixTime) -> String {
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        match v.verify_server_cert(cert, &[], &name, &[], now) {
+            Err(rustls::Error::InvalidCertificate(problem)) => super::super::explain::certificate_sentence(&problem),
+            other => panic!("expected a refused certificate, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_configured_ca_served_as_the_certificate_is_trusted_with_its_name_and_dates_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = openssl_self_signed(dir.path(), "own", "DNS:localhost,IP:127.0.0.1");
+        let v = verifier(&[&own]);
+        let now = UnixTime::now();
+        for name in ["localhost", "127.0.0.1"] {
+            let name = ServerName::try_from(name).unwrap();
+            assert!(v.verify_server_cert(&own, &[], &name, &[], now).is_ok(), "{name:?}: the anchor itself");
+        }
+        let s = refusal(&v, &own, "proxy.example.com", now);
+        assert!(s.contains("is for localhost or 127.0.0.1, not for proxy.example.com"), "{s}");
+        let later = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() + 90 * 86_400));
+        let s = refusal(&v, &own, "localhost", later);
+        assert!(s.starts_with("the proxy's certificate expired on "), "{s}");
+        let earlier = UnixTime::since_unix_epoch(Duration::from_secs(now.as_secs() - 86_400));
+        assert!(refusal(&v, &own, "localhost", earlier).contains("is not valid until"));
+    }
+
+    #[test]
+    fn another_ca_served_as_the_certificate_is_refused_naming_the_file_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = openssl_self_signed(dir.path(), "given", "DNS:localhost");
+        let served = openssl_self_signed(dir.path(), "served", "DNS:localhost");
+        let s = refusal(&verifier(&[&given]), &served, "localhost", UnixTime::now());
+        assert!(s.contains("(CA:TRUE) as its own, and it is not the one in --alternate-ca-path /tmp/ca.pem"), "{s}");
+    }
+}
