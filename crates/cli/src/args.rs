@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use porthole_client::listen::Listen;
 
 /// Porthole: tunnels to databases, SSH, Redis and RDP through an identity-aware proxy.
 #[derive(Debug, Parser)]
@@ -48,9 +49,10 @@ pub enum CacheCommand {
 pub struct TcpArgs {
     /// The destination: `host:port`, `tcp+https://host:port` or `tcp+https://proxy[:port]/host:port`.
     pub destination: String,
-    /// Local address to listen on; `-` runs one tunnel on stdin/stdout (ssh ProxyCommand).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub listen: String,
+    /// Local address to listen on: `:PORT` (every interface), `HOST:PORT`, `[IPv6]:PORT`, or `-`
+    /// for one tunnel on stdin/stdout (ssh ProxyCommand).
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = Listen::parse)]
+    pub listen: Listen,
     /// The proxy URL, when it is not the destination's host (e.g. https://proxy.example.com).
     #[arg(long)]
     pub pomerium_url: Option<String>,

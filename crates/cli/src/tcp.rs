@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use porthole_client::listen::Listen;
 use porthole_client::tunnel_options::{self, ClientCertSource, KeySource, PemSource, TunnelOptions};
 use porthole_tunnel::auth::{Authenticator, Token};
 use porthole_tunnel::handle::{TunnelHandle, run_stream};
@@ -36,17 +37,22 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
     };
     let auth = Arc::new(Authenticator::new(store, service_account));
     let (events, rx) = broadcast::channel(1024);
-    let printing = tokio::spawn(printer.run(rx, warnings.clone(), args.listen != "-"));
+    let (listen, exposed) = match &args.listen {
+        Listen::Stdio => (None, None),
+        Listen::Addr(addr) => (Some(addr.bind_spec()), addr.network_warning(&addr.to_string())),
+    };
+    let shown = warnings.iter().cloned().chain(exposed).collect();
+    let printing = tokio::spawn(printer.run(rx, shown, listen.is_some()));
 
-    if args.listen == "-" {
+    let Some(listen) = listen else {
         let stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
         let error = run_stream(stdio, config, auth, events.clone()).await;
         drop(events);
         let _ = printing.await;
         return Ok(if error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
-    }
+    };
 
-    let handle = match TunnelHandle::start_with_events(&args.listen, config, auth, events.clone()).await {
+    let handle = match TunnelHandle::start_with_events(&listen, config, auth, events.clone()).await {
         Ok(h) => h,
         Err(e) => {
             drop(events);

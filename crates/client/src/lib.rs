@@ -11,6 +11,8 @@
 //! - [`profiles`]: [`ProfileStore`], `connections.json` with atomic writes.
 //! - [`import_export`]: Pomerium Desktop's JSON format, de-duplicating imports.
 //! - [`settings`]: `settings.json`, loaded with defaults and saved atomically.
+//! - [`listen`]: the local address a tunnel listens on, in pomerium-cli's forms (`:PORT`,
+//!   `HOST:PORT`, `[IPv6]:PORT`, `-`), for `--listen` and the desktop's field alike.
 //! - [`tunnel_options`]: [`TunnelOptions`], the one way the CLI and the desktop app build a
 //!   tunnel (TLS material, certificate store, login settings).
 //! - [`status`] and [`logs`]: tunnel events as a status and as readable log lines.
@@ -22,6 +24,7 @@ pub mod app;
 mod connections;
 pub mod error;
 pub mod import_export;
+pub mod listen;
 pub mod logs;
 pub mod model;
 pub mod profiles;

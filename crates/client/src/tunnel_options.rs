@@ -65,6 +65,20 @@ pub enum PemSource {
     },
 }
 
+impl PemSource {
+    /// How the person gave it, for sentences: `--alternate-ca-path /etc/ca.pem`, `--ca-cert`,
+    /// `the file /etc/ca.pem`; `None` for bytes in memory.
+    #[must_use]
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Self::Bytes(_) => None,
+            Self::Base64(_) => Some("--ca-cert".into()),
+            Self::File { path, flag: Some(flag) } => Some(format!("{flag} {}", path.display())),
+            Self::File { path, flag: None } => Some(format!("the file {}", path.display())),
+        }
+    }
+}
+
 /// Where a client certificate's private key comes from.
 #[derive(Clone)]
 pub enum KeySource {
@@ -240,7 +254,8 @@ impl TunnelOptions {
                 })
             }
         };
-        Ok(TlsOptions { disable_verification: self.disable_tls_verification, ca_pem, client })
+        let ca_label = self.ca.as_ref().and_then(PemSource::label);
+        Ok(TlsOptions { disable_verification: self.disable_tls_verification, ca_pem, ca_label, client })
     }
 }
 

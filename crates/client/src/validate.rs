@@ -7,6 +7,7 @@ use std::path::Path;
 use porthole_tunnel::target;
 use porthole_tunnel::tls::NameFilter;
 
+use crate::listen::{Listen, ListenAddr, ListenHost};
 use crate::model::{ClientCertDraft, FieldError, ProfileDraft};
 
 /// The placeholders an `openWith` template may use.
@@ -82,20 +83,22 @@ pub fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// The address to bind for a profile's `listenAddr`: `127.0.0.1:0` when unset, `:port` on
-/// loopback (listeners bind loopback unless the person names another address).
+/// The address to bind for a profile's `listenAddr`, parsed as `--listen` is
+/// ([`crate::listen`]): `127.0.0.1:0` when unset, and `:port` on loopback — the app shows no
+/// warning line, so it binds every interface only when the person names one (`0.0.0.0:port`).
 ///
 /// # Errors
-/// A sentence when the address is not `host:port` or `:port`.
+/// A sentence when the address does not parse, or is `-` (stdin/stdout is for the command line).
 pub fn listen_spec(listen: Option<&str>) -> Result<String, String> {
     let Some(listen) = non_empty(listen) else { return Ok("127.0.0.1:0".to_owned()) };
-    let full = if listen.starts_with(':') { format!("127.0.0.1{listen}") } else { listen.to_owned() };
-    let ok = full.parse::<SocketAddr>().is_ok()
-        || full.rsplit_once(':').is_some_and(|(host, port)| host == "localhost" && port.parse::<u16>().is_ok());
-    if ok {
-        Ok(full)
-    } else {
-        Err(format!("{listen:?} is not a local address: expected host:port or :port, e.g. 127.0.0.1:6379 or :6379"))
+    match Listen::parse(listen).map_err(|e| e.to_string())? {
+        Listen::Stdio => {
+            Err("\"-\" (stdin/stdout) is for the command line only: give a local address such as :6379 or \
+                 127.0.0.1:6379"
+                .to_owned())
+        }
+        Listen::Addr(ListenAddr { host: ListenHost::AllInterfaces, port }) => Ok(format!("127.0.0.1:{port}")),
+        Listen::Addr(addr) => Ok(addr.bind_spec()),
     }
 }
 

@@ -3,11 +3,14 @@
 //!
 //! - [`filter`]: `attr=value` certificate filters and DN matching (platform-neutral).
 //! - [`store`]: the Linux identity directory and its CertificateRequest resolver.
-//! - [`verify`]: the `--disable-tls-verification` verifier.
+//! - [`verify`]: the proxy-certificate verifier (a configured CA presented as the server's own
+//!   certificate is trusted, as pomerium-cli does) and the `--disable-tls-verification` one.
+//! - [`explain`]: a refused certificate as a sentence.
 //!
 //! The stream itself (handshake and records) and the crypto provider are porthole-io's
 //! [`porthole_io::tls`], shared with the gateway.
 
+pub mod explain;
 pub mod filter;
 pub mod store;
 pub mod verify;
@@ -32,6 +35,8 @@ pub struct TlsOptions {
     pub disable_verification: bool,
     /// `--alternate-ca-path` / `--ca-cert`, as PEM: added to the platform roots.
     pub ca_pem: Option<Vec<u8>>,
+    /// How `ca_pem` was given, for error sentences (`--alternate-ca-path /etc/ca.pem`).
+    pub ca_label: Option<String>,
     /// The client certificate to present, if any.
     pub client: Option<ClientIdentity>,
 }
@@ -108,7 +113,13 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
     let builder = if opts.disable_verification {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(verify::AcceptAnyServerCert::new(provider)))
     } else {
-        builder.with_root_certificates(roots(opts.ca_pem.as_deref())?)
+        let anchors = match opts.ca_pem.as_deref() {
+            Some(pem) => CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).collect(),
+            None => Vec::new(),
+        };
+        let roots = roots(opts.ca_pem.is_some().then_some(anchors.as_slice()))?;
+        let verifier = verify::ProxyVerifier::new(roots, anchors, opts.ca_label.clone(), provider)?;
+        builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
     };
     let mut config = match &opts.client {
         None => builder.with_no_client_auth(),
@@ -125,12 +136,12 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-/// The platform's roots (or Mozilla's when the platform has none), plus `extra`.
-fn roots(extra: Option<&[u8]>) -> Result<RootCertStore, TlsError> {
+/// The platform's roots (or Mozilla's when the platform has none), plus the `extra` CAs (when
+/// given, at least one must be usable).
+fn roots(extra: Option<&[CertificateDer<'static>]>) -> Result<RootCertStore, TlsError> {
     let mut roots = platform_roots().clone();
-    if let Some(pem) = extra {
-        let added =
-            CertificateDer::pem_slice_iter(pem).filter_map(Result::ok).filter(|c| roots.add(c.clone()).is_ok()).count();
+    if let Some(certs) = extra {
+        let added = certs.iter().filter(|c| roots.add((*c).clone()).is_ok()).count();
         if added == 0 {
             return Err(TlsError::CaPem);
         }

@@ -166,10 +166,7 @@ pub enum TlsFailure {
 /// A TLS failure in words, with the flag that fixes it when there is one.
 fn explain_tls(e: &io::Error) -> String {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(cert)) => format!(
-            "the proxy's certificate is not trusted ({cert:?}); pass its CA with --alternate-ca-path \
-             (or --ca-cert), or skip the check with --disable-tls-verification"
-        ),
+        Some(rustls::Error::InvalidCertificate(cert)) => crate::tls::explain::certificate_sentence(cert),
         Some(rustls::Error::AlertReceived(alert)) => {
             format!("the proxy refused the handshake ({alert:?}); it may require a client certificate")
         }

@@ -67,6 +67,7 @@ pub fn our_client_config(ca_pem: &[u8], client: Option<&CertPair>) -> Arc<rustls
     let opts = TlsOptions {
         disable_verification: false,
         ca_pem: Some(ca_pem.to_vec()),
+        ca_label: None,
         client: client.map(|c| ClientIdentity::Pem {
             cert_pem: c.cert_pem.clone().into_bytes(),
             key_pem: KeyPem(c.key_pem.clone().into_bytes()),
