@@ -193,9 +193,8 @@ fn validate_refuses_github_and_unknown_names_with_sentences() {
 /// Pomerium's installed-package sample (`ospkg/conf/config.yaml` in pomerium/pomerium), its
 /// settings part: it listens on `:8443`, names an authenticate URL under
 /// `localhost.pomerium.io`, one certificate pair in `/etc/pomerium`, placeholder shared and
-/// cookie secrets, and Google as identity provider with placeholder client credentials. Its
-/// one route (an `https://` site) is left out here: skipping non-TCP routes is the
-/// `compat-routes` branch's work; once merged, the route belongs back in this test.
+/// cookie secrets, Google as identity provider with placeholder client credentials, and one
+/// `https://` route with an email policy (an HTTP route: skipped here with a warning).
 const PACKAGED_SAMPLE: &str = "\
 # the packaged sample, settings part
 address: :8443
@@ -209,6 +208,14 @@ cookie_secret: YYYYY
 idp_provider: \"google\"
 idp_client_id: XXXX
 idp_client_secret: YYYY
+routes:
+  - from: https://verify.localhost.pomerium.io
+    to: https://verify.example.org
+    policy:
+      - allow:
+          or:
+            - email:
+                is: user@example.com
 ";
 
 #[test]
@@ -229,7 +236,10 @@ fn the_packaged_sample_validates_with_warnings() {
         .collect();
     let (code, err) = validate(dir.path(), &sample);
     assert_eq!(code, 0, "{err}");
-    for warned in ["shared_secret", "cookie_secret", "self-signed certificate saved in"] {
+    let from_line = sample.lines().position(|l| l.contains("from: https://verify")).unwrap() + 1;
+    let skipped =
+        format!(":{from_line}: routes[0].from: https routes are HTTP routes; porthole-gateway serves TCP routes only");
+    for warned in ["shared_secret", "cookie_secret", "self-signed certificate saved in", &skipped] {
         assert!(err.contains(warned), "a warning about {warned}: {err}");
     }
     // With the certificate files in place (paths moved to the test's folder), as is.

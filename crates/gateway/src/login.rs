@@ -111,7 +111,7 @@ impl Login {
         let http = HttpClient::new()?;
         let sealer = Sealer::new(&derive_key(keys.seed(), "login-cookie"));
         let url_key = derive_key(keys.seed(), "sign-in-url");
-        let provider = idp.as_ref().map(|i| Arc::new(Provider::new(&i.provider_url, http.clone())));
+        let provider = idp.as_ref().map(|i| Arc::new(Provider::new(i.issuer(), http.clone())));
         let refresher = match (&provider, tokio::runtime::Handle::try_current()) {
             (Some(p), Ok(runtime)) => {
                 let stop = CancellationToken::new();

@@ -183,5 +183,16 @@ fn scopes(name: &str, url: &url::Url, configured: Option<(usize, Vec<String>)>, 
     configured.map_or_else(|| owned(&["openid", "profile", "email"]), |(_, s)| s)
 }
 
+impl IdpConfig {
+    /// The issuer as the provider's ID tokens and discovery document name it: the URL without a
+    /// trailing slash (the URL type always adds one to an empty path), except for `auth0`, whose
+    /// issuer ends in one (as in Pomerium; discovery compares the issuer byte for byte).
+    #[must_use]
+    pub fn issuer(&self) -> String {
+        let url = self.provider_url.as_str();
+        if self.provider == "auth0" { url.to_owned() } else { url.trim_end_matches('/').to_owned() }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -76,9 +76,10 @@ impl std::fmt::Debug for Provider {
 }
 
 impl Provider {
-    /// A provider at `issuer` (`idp_provider_url`), fetched with `http`.
-    pub fn new(issuer: &url::Url, http: http::HttpClient) -> Self {
-        let url = issuer.as_str().trim_end_matches('/').to_owned();
+    /// A provider whose issuer is `issuer` ([`crate::config::IdpConfig::issuer`]: as the
+    /// provider writes it, with or without a trailing slash), fetched with `http`.
+    pub fn new(issuer: String, http: http::HttpClient) -> Self {
+        let url = issuer;
         let target = url.clone();
         let discover: Discover = Arc::new(move || {
             let (url, http) = (target.clone(), http.clone());
@@ -102,7 +103,7 @@ impl Provider {
         }
     }
 
-    /// The provider URL, without a trailing slash.
+    /// The issuer URL.
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -48,6 +48,14 @@ fn providers_without_a_default_need_the_url() {
 #[test]
 fn auth0_gets_its_trailing_slash() {
     assert_eq!(issuer("auth0", "idp_provider_url: https://corp.auth0.com/custom\n"), "https://corp.auth0.com/custom/");
+    // Discovery compares the issuer byte for byte: auth0 keeps its slash, even on an empty
+    // path, and every other provider's issuer has none.
+    let auth0 = idp("auth0", "idp_provider_url: https://corp.auth0.com\n").unwrap().0;
+    assert_eq!(auth0.issuer(), "https://corp.auth0.com/");
+    let google = idp("google", "").unwrap().0;
+    assert_eq!(google.issuer(), "https://accounts.google.com");
+    let oidc = idp("oidc", "idp_provider_url: https://idp.example.com/realms/corp/\n").unwrap().0;
+    assert_eq!(oidc.issuer(), "https://idp.example.com/realms/corp");
 }
 
 #[test]
