@@ -28,11 +28,9 @@ async fn wait_text(s: &Session, css: &str, pred: impl Fn(&str) -> bool, what: &s
 }
 
 async fn click_button(s: &Session, label: &str) {
-    let b = poll_until(&format!("button {label}"), WAIT, || {
-        s.find_xpath(&format!("//button[normalize-space()='{label}' and not(@disabled)]"))
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let xpath = format!("//button[normalize-space()='{label}' and not(@disabled)]");
+    let b =
+        poll_until(&format!("button {label}"), WAIT, || s.find_xpath(&xpath)).await.unwrap_or_else(|e| panic!("{e:#}"));
     s.click(&b).await.unwrap();
 }
 
