@@ -17,7 +17,7 @@ use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::eventually;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::idp::ALICE;
-use porthole_tunnel::auth::{Browser, MemoryStore};
+use porthole_tunnel::auth::{Browser, MemoryStore, Token, TokenStore as _};
 
 fn routes(echo: &EchoServer, db_name: &str, with_cache: bool) -> String {
     let any = "    allow_any_authenticated_user: true\n";
@@ -77,10 +77,14 @@ async fn a_portal_load_previews_then_saves_and_follows_config_changes() {
     .await
     .unwrap();
     let home = tempfile::tempdir().unwrap();
+    // A stored token the gateway refuses (not signed by it): the load must log in again.
+    let tokens = Arc::new(MemoryStore::default());
+    let origin = format!("https://127.0.0.1:{}", gw.addr.port());
+    tokens.store(&origin, &Token::new("eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.x")).unwrap();
     let app = App::open(AppOptions {
         config_dir: home.path().join("config"),
         cache_dir: home.path().join("cache"),
-        tokens: Arc::new(MemoryStore::default()),
+        tokens: tokens.clone(),
         secrets: Arc::new(MemorySecrets::default()),
         browser: browser(&gw, home.path()),
         login_timeout: Duration::from_secs(60),
@@ -93,9 +97,12 @@ async fn a_portal_load_previews_then_saves_and_follows_config_changes() {
         disable_tls_verification: false,
     };
 
-    // First load: a login, then every route is new; nothing is saved yet.
+    // First load: the refused token costs one login, then every route is new; nothing is
+    // saved yet.
     let first = app.load_portal(&source).await.expect("the portal loads after a login");
-    assert_eq!(gw.launches(), 1, "one browser login");
+    assert_eq!(gw.launches(), 1, "one browser login, after the stored token was refused");
+    let stored = tokens.load(&origin).unwrap().expect("the new token is stored");
+    assert_eq!(stored.user().as_deref(), Some(ALICE.email), "the refused token was replaced by the login's");
     assert_eq!(first.server, gw.url());
     let [new, changed, unchanged, gone] = names(&first);
     assert_eq!(new.len(), 3, "{first:#?}");
