@@ -123,79 +123,81 @@ export function LoadDialog({ onClose }: LoadDialogProps) {
         {previewSummary(preview)}
         {pending === 0 && " — everything is up to date."}
       </p>
-      {preview.new.length > 0 && (
-        <section data-testid="portal-new">
-          <h3>New</h3>
-          <ul class="portal-list">
-            {preview.new.map((e) => (
-              <li key={e.routeId}>
-                <strong>{e.name}</strong> <span class="mono muted">{e.destination}</span>
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
-      {preview.changed.length > 0 && (
-        <section data-testid="portal-changed">
-          <h3>Changed</h3>
-          <ul class="portal-list">
-            {preview.changed.map((c) => (
-              <li key={c.id}>
-                <strong>{c.entry.name}</strong>
-                {c.changes.map((f) => (
-                  <div class="muted" key={f.field}>
-                    {fieldLabel(f.field)}: <span class="mono">{f.old || "—"}</span> →{" "}
-                    <span class="mono">{f.new || "—"}</span>
-                  </div>
-                ))}
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
-      {preview.unchanged.length > 0 && (
-        <section data-testid="portal-unchanged">
-          <h3>Unchanged</h3>
-          <ul class="portal-list">
-            {preview.unchanged.map((c) => (
-              <li key={c.id}>
-                {c.entry.name} <span class="mono muted">{c.entry.destination}</span>
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
-      {preview.gone.length > 0 && (
-        <section data-testid="portal-gone">
-          <h3>No longer listed</h3>
-          <ul class="portal-list">
-            {preview.gone.map((p) => (
-              <li key={p.id}>
-                <label class="check">
-                  <input
-                    type="checkbox"
-                    checked={remove.has(p.id)}
-                    onChange={(e) => tick(p.id, e.currentTarget.checked)}
-                  />
-                  Remove {p.name}
-                </label>
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
-      {preview.skipped.length > 0 && (
-        <section data-testid="portal-skipped">
-          <h3>Skipped</h3>
-          <ul class="portal-list">
-            {preview.skipped.map((s) => (
-              <li key={s.from}>
-                {s.name} <span class="muted">— {s.reason}</span>
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
+      <div class="portal-preview">
+        {preview.new.length > 0 && (
+          <section data-testid="portal-new">
+            <h3>New</h3>
+            <ul class="portal-list">
+              {preview.new.map((e) => (
+                <li key={e.routeId}>
+                  <strong>{e.name}</strong> <span class="mono muted">{e.destination}</span>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        {preview.changed.length > 0 && (
+          <section data-testid="portal-changed">
+            <h3>Changed</h3>
+            <ul class="portal-list">
+              {preview.changed.map((c) => (
+                <li key={c.id}>
+                  <strong>{c.entry.name}</strong>
+                  {c.changes.map((f) => (
+                    <div class="muted" key={f.field}>
+                      {fieldLabel(f.field)}: <span class="mono">{f.old || "—"}</span> →{" "}
+                      <span class="mono">{f.new || "—"}</span>
+                    </div>
+                  ))}
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        {preview.unchanged.length > 0 && (
+          <section data-testid="portal-unchanged">
+            <h3>Unchanged</h3>
+            <ul class="portal-list">
+              {preview.unchanged.map((c) => (
+                <li key={c.id}>
+                  {c.entry.name} <span class="mono muted">{c.entry.destination}</span>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        {preview.gone.length > 0 && (
+          <section data-testid="portal-gone">
+            <h3>No longer listed</h3>
+            <ul class="portal-list">
+              {preview.gone.map((p) => (
+                <li key={p.id}>
+                  <label class="check">
+                    <input
+                      type="checkbox"
+                      checked={remove.has(p.id)}
+                      onChange={(e) => tick(p.id, e.currentTarget.checked)}
+                    />
+                    Remove {p.name}
+                  </label>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+        {preview.skipped.length > 0 && (
+          <section data-testid="portal-skipped">
+            <h3>Skipped</h3>
+            <ul class="portal-list">
+              {preview.skipped.map((s) => (
+                <li key={s.from}>
+                  {s.name} <span class="muted">— {s.reason}</span>
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
+      </div>
     </Dialog>
   );
 }

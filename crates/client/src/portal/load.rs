@@ -9,6 +9,10 @@ use super::{FetchSettings, PortalPreview, PortalReport, PortalSource, fetch_rout
 use crate::app::{App, AppEvent, lock};
 use crate::error::{AppError, ErrorCode};
 
+/// How many servers' previews are kept waiting for an accept (older ones are dropped: load
+/// them again).
+const MAX_PREVIEWS: usize = 16;
+
 impl App {
     /// Reads the routes portal of `source` (logging in through the browser if needed, one
     /// login per proxy with every tunnel of this app) and compares it with the saved
@@ -33,7 +37,11 @@ impl App {
         let list = list?;
         let saved = lock(&self.state.profiles).list().to_vec();
         let preview = preview(&list.server, &list.routes, source, &saved);
-        lock(&self.state.portal_previews).insert(list.server.clone(), preview.clone());
+        let mut previews = lock(&self.state.portal_previews);
+        if previews.len() >= MAX_PREVIEWS && !previews.contains_key(&list.server) {
+            previews.clear();
+        }
+        previews.insert(list.server.clone(), preview.clone());
         Ok(preview)
     }
 
