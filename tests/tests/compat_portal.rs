@@ -27,6 +27,9 @@ fn routes(echo: &EchoServer, db_name: &str, with_cache: bool) -> String {
          \x20 - from: tcp+https://postgres.example.com:5433\n    to: tcp://{echo}\n{any}",
         echo = echo.addr
     );
+    // A real config mixes in routes the gateway does not serve (and so does not list).
+    yaml += &format!("  - from: https://wiki.example.com\n    to: http://{}\n{any}", echo.addr);
+    yaml += &format!("  - from: udp+https://dns.example.com:53\n    to: udp://{}\n{any}", echo.addr);
     if with_cache {
         yaml += &format!(
             "  - from: tcp+https://cache.example.com:6379\n    name: Cache\n    to: tcp://{}\n{any}",
@@ -108,6 +111,11 @@ async fn a_portal_load_previews_then_saves_and_follows_config_changes() {
     assert_eq!(new.len(), 3, "{first:#?}");
     assert!(new.contains(&"Orders DB".to_owned()) && new.contains(&"SSH bastion".to_owned()), "{new:?}");
     assert!((changed.len(), unchanged.len(), gone.len()) == (0, 0, 0), "{first:#?}");
+    assert!(
+        first.skipped.iter().all(|r| r.kind != "tcp" && !r.reason.is_empty()),
+        "the HTTP and UDP routes never become connections (the gateway does not list them; a \
+         Pomerium that does gets them skipped with a reason): {first:#?}"
+    );
     let mut dests: Vec<&str> = first.new.iter().map(|e| e.destination.as_str()).collect();
     dests.sort_unstable();
     assert_eq!(dests, ["db.example.com:5432", "postgres.example.com:5433", "ssh.example.com:22"]);
