@@ -6,6 +6,7 @@ use porthole_client::error::{AppError, ErrorCode};
 use porthole_client::model::{
     ConnectionStatus, ConnectionView, ImportReport, LogEntry, Profile, ProfileDraft, Session, Settings,
 };
+use porthole_client::portal::{PortalPreview, PortalReport, PortalSource};
 use porthole_client::profiles::write_atomic;
 use tauri::{AppHandle, Runtime, State};
 
@@ -32,6 +33,8 @@ pub const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "open_url",
+    "load_portal",
+    "accept_portal",
 ];
 
 /// Every command, for `invoke_handler`.
@@ -56,6 +59,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         get_settings,
         set_settings,
         open_url,
+        load_portal,
+        accept_portal,
     ]
 }
 
@@ -204,4 +209,17 @@ pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<(), 
     app.opener()
         .open_url(url, None::<&str>)
         .map_err(|e| AppError::new(ErrorCode::Io, format!("could not open the browser: {e}")))
+}
+
+/// Reads a Pomerium server's routes portal (logging in if needed) and previews what loading
+/// it would change; saves nothing.
+#[tauri::command]
+pub async fn load_portal(core: Core<'_>, source: PortalSource) -> Result<PortalPreview, AppError> {
+    core.load_portal(&source).await
+}
+
+/// Saves the last preview of `server`: adds new, updates changed, removes the ticked gone ones.
+#[tauri::command]
+pub async fn accept_portal(core: Core<'_>, server: String, remove: Vec<String>) -> Result<PortalReport, AppError> {
+    core.accept_portal(&server, &remove).await
 }

@@ -83,6 +83,11 @@ fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
     }
 }
 
+/// Asks the window to open "Load from server…" (the tray's entry).
+pub fn open_load_from_server<R: Runtime>(app: &AppHandle<R>) {
+    let _ = app.emit("load-from-server", ());
+}
+
 #[cfg(test)]
 mod tests {
     use super::Told;

@@ -1,7 +1,7 @@
 //! The tray: every connection grouped by tag (untagged too) with its state and a toggle,
-//! connect all / disconnect all, Show Porthole, Quit, and a tooltip counting what is connected;
-//! rebuilt on every state change. On desktops with no tray, the window does everything and
-//! closing it quits instead of hiding it.
+//! connect all / disconnect all, Load from server…, Show Porthole, Quit, and a tooltip
+//! counting what is connected; rebuilt on every state change. On desktops with no tray, the
+//! window does everything and closing it quits instead of hiding it.
 
 use porthole_client::app::App;
 use porthole_client::error::ErrorCode;
@@ -158,6 +158,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, views: &[ConnectionView]) -> tauri
         .item(&MenuItem::with_id(app, "connect-all", "Connect all", !views.is_empty(), None::<&str>)?)
         .item(&MenuItem::with_id(app, "disconnect-all", "Disconnect all", !views.is_empty(), None::<&str>)?)
         .separator()
+        .item(&MenuItem::with_id(app, "load-from-server", "Load from server…", true, None::<&str>)?)
         .item(&MenuItem::with_id(app, "show", "Show Porthole", true, None::<&str>)?)
         .item(&PredefinedMenuItem::separator(app)?)
         .item(&MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?);
@@ -167,6 +168,10 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, views: &[ConnectionView]) -> tauri
 fn on_menu<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
     match id {
         "show" => crate::show_main(app),
+        "load-from-server" => {
+            crate::show_main(app);
+            crate::forward::open_load_from_server(app);
+        }
         "quit" => app.exit(0),
         _ => {
             let core = core.clone();

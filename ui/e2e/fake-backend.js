@@ -118,6 +118,45 @@
     get_settings: () => settings,
     set_settings: ({ settings: s }) => (settings = s),
     open_url: ({ url }) => { window.__fake.opened.push(url); },
+    // The routes portal of one fake server: `window.__fake.portal.routes` ({ id, name, type, from }).
+    load_portal: ({ source }) => {
+      if (!/^https:\/\/\S+$/.test(source.pomeriumUrl)) throw err("invalid", `invalid pomerium url "${source.pomeriumUrl}"`);
+      const server = source.pomeriumUrl.replace(/\/+$/, "");
+      const ours = [...profiles.values()].filter((p) => p.source?.startsWith("portal-route-") && p.pomeriumUrl === server);
+      const preview = { server, new: [], changed: [], unchanged: [], gone: [], skipped: [] };
+      for (const r of window.__fake.portal.routes) {
+        if (r.type !== "tcp") {
+          preview.skipped.push({ name: r.name, from: r.from, kind: r.type, reason: "an HTTP route is opened in a browser, not tunnelled" });
+          continue;
+        }
+        const entry = { routeId: r.id, from: r.from, name: r.name, destination: r.from.replace(/^tcp\+https:\/\//, ""),
+          pomeriumUrl: server, caFile: source.caFile, disableTlsVerification: source.disableTlsVerification, description: "" };
+        const saved = ours.find((p) => p.source === `portal-route-${r.id}`);
+        if (!saved) preview.new.push(entry);
+        else {
+          const changes = saved.name === entry.name ? [] : [{ field: "name", old: saved.name, new: entry.name }];
+          (changes.length ? preview.changed : preview.unchanged).push({ id: saved.id, entry, changes });
+        }
+      }
+      preview.gone = ours.filter((p) => !window.__fake.portal.routes.some((r) => p.source === `portal-route-${r.id}`));
+      window.__fake.portal.last = preview;
+      return preview;
+    },
+    accept_portal: ({ server, remove }) => {
+      const p = window.__fake.portal.last;
+      if (!p || p.server !== server) throw err("not_found", `no routes were loaded from ${server}; load them again`);
+      for (const e of p.new) {
+        const id = `p${nextId++}`;
+        profiles.set(id, { id, name: e.name, destination: e.destination, listenAddr: null, pomeriumUrl: e.pomeriumUrl,
+          protocol: "tcp", tags: [], caFile: e.caFile, disableTlsVerification: e.disableTlsVerification, clientCert: null,
+          autostart: false, openWith: null, source: `portal-route-${e.routeId}` });
+      }
+      for (const c of p.changed) profiles.set(c.id, { ...profiles.get(c.id), name: c.entry.name });
+      for (const id of remove) profiles.delete(id);
+      window.__fake.portal.last = null;
+      emit("connections-changed", null);
+      return { added: p.new.length, updated: p.changed.length, removed: remove.length };
+    },
     "plugin:event|listen": ({ event, handler }) => {
       const id = nextCb++;
       (listeners.get(event) || listeners.set(event, []).get(event)).push({ id, handler });
@@ -155,6 +194,7 @@
   window.__fake = {
     calls,
     opened: [],
+    portal: { routes: [], last: null },
     emit,
     setStatus,
     log,

@@ -251,6 +251,57 @@ test("settings: dark theme applies at once, sign out removes the proxy", async (
   await screenshot("list-dark");
 });
 
+test("load from server: preview, save, then unchanged; the tray opens it too", async () => {
+  await page.evaluate(() => {
+    window.__fake.portal.routes = [
+      { id: "r1", name: "Orders DB", type: "tcp", from: "tcp+https://db.example.com:5432" },
+      { id: "r2", name: "Cache", type: "tcp", from: "tcp+https://cache.example.com:6379" },
+      { id: "r3", name: "Wiki", type: "http", from: "https://wiki.example.com" },
+    ];
+  });
+  await page.getByRole("button", { name: "Load from server…" }).click();
+  let dialog = page.getByRole("dialog", { name: "Load from server" });
+  await dialog.waitFor();
+  await dialog.getByLabel("Pomerium URL").fill("https://pomerium.example.com");
+  await dialog.getByRole("button", { name: "Load" }).click();
+  const preview = page.getByRole("dialog", { name: "Routes of https://pomerium.example.com" });
+  await preview.waitFor();
+  assert.equal(await preview.getByTestId("portal-summary").innerText(), "2 new, 1 skipped");
+  assert.match(await preview.getByTestId("portal-new").innerText(), /Orders DB\s+db\.example\.com:5432[\s\S]*Cache/);
+  assert.match(await preview.getByTestId("portal-skipped").innerText(), /Wiki — an HTTP route/);
+  assert.equal(await row("Orders DB").count(), 0, "nothing is saved before Save");
+  await screenshot("load-preview");
+  await preview.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Loaded from https://pomerium.example.com: 2 added, 0 updated, 0 removed").waitFor();
+  await row("Orders DB", "Untagged").waitFor();
+
+  // The tray's entry opens the same dialog; a second load is all unchanged, and Save is off.
+  await page.evaluate(() => window.__fake.emit("load-from-server", null));
+  dialog = page.getByRole("dialog", { name: "Load from server" });
+  await dialog.waitFor();
+  await dialog.getByLabel("Pomerium URL").fill("https://pomerium.example.com");
+  await dialog.getByRole("button", { name: "Load" }).click();
+  await preview.waitFor();
+  assert.match(await preview.getByTestId("portal-summary").innerText(), /^2 unchanged, 1 skipped — everything is up to date\.$/);
+  assert.equal(await preview.getByRole("button", { name: "Save" }).isDisabled(), true);
+
+  // A rename and a removal: changed shows the field, gone has a box to tick.
+  await page.evaluate(() => {
+    window.__fake.portal.routes = [{ id: "r1", name: "Orders DB (primary)", type: "tcp", from: "tcp+https://db.example.com:5432" }];
+  });
+  await preview.getByRole("button", { name: "Back" }).click();
+  await dialog.getByRole("button", { name: "Load" }).click();
+  await preview.waitFor();
+  assert.match(await preview.getByTestId("portal-changed").innerText(), /Name: Orders DB → Orders DB \(primary\)/);
+  await preview.getByLabel("Remove Cache").check();
+  await preview.getByRole("button", { name: "Save" }).click();
+  await page.getByText("1 updated, 1 removed").waitFor();
+  await row("Orders DB (primary)", "Untagged").waitFor();
+  assert.equal(await row("Cache").count(), 0, "the ticked gone connection is removed");
+  const accepts = await page.evaluate(() => window.__fake.calls.filter((c) => c.cmd === "accept_portal").map((c) => c.args.remove.length));
+  assert.deepEqual(accepts, [0, 1]);
+});
+
 test("no console error and no CSP violation", () => {
   assert.deepEqual(problems, []);
 });

@@ -6,10 +6,11 @@ import * as api from "./api";
 import { navigate } from "./router";
 import { downloadText, copyText } from "./lib/download";
 import { exportFileName, importSummary } from "./lib/format";
+import { portalReportText } from "./lib/portal";
 import { isActive } from "./lib/status";
 import { toast } from "./lib/toast";
 import { eventPosition, patchFromCommand } from "./store";
-import type { ConnectionView } from "./types";
+import type { ConnectionView, PortalPreview, PortalSource } from "./types";
 
 function fail(e: unknown): void {
   toast(api.toApiError(e).message, "error");
@@ -124,6 +125,27 @@ export async function exportToFile(opts: {
     });
     const file = exportFileName(opts.name);
     await saveText(file, json, `Exported ${file}`);
+    return true;
+  } catch (e) {
+    fail(e);
+    return false;
+  }
+}
+
+/** Loads a server's routes portal preview; `null` (and a notice) when it fails. */
+export async function loadPortal(source: PortalSource): Promise<PortalPreview | null> {
+  try {
+    return await api.loadPortal(source);
+  } catch (e) {
+    fail(e);
+    return null;
+  }
+}
+
+/** Saves a loaded preview and says what it did. */
+export async function acceptPortal(server: string, remove: string[]): Promise<boolean> {
+  try {
+    toast(portalReportText(server, await api.acceptPortal(server, remove)));
     return true;
   } catch (e) {
     fail(e);

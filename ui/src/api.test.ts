@@ -44,6 +44,8 @@ describe("api", () => {
     await api.getSettings();
     await api.setSettings({ theme: "dark", launchAtLogin: true });
     await api.openUrl("https://p/login");
+    await api.loadPortal({ pomeriumUrl: "https://p", caFile: null, disableTlsVerification: false });
+    await api.acceptPortal("https://p", ["g1"]);
     expect(calls).toEqual([
       { cmd: "list_connections", args: {} },
       { cmd: "save_connection", args: { draft } },
@@ -63,6 +65,11 @@ describe("api", () => {
       { cmd: "get_settings", args: {} },
       { cmd: "set_settings", args: { settings: { theme: "dark", launchAtLogin: true } } },
       { cmd: "open_url", args: { url: "https://p/login" } },
+      {
+        cmd: "load_portal",
+        args: { source: { pomeriumUrl: "https://p", caFile: null, disableTlsVerification: false } },
+      },
+      { cmd: "accept_portal", args: { server: "https://p", remove: ["g1"] } },
     ]);
   });
 

@@ -13,6 +13,9 @@ import type {
   ImportReport,
   LogEntry,
   LogEvent,
+  PortalPreview,
+  PortalReport,
+  PortalSource,
   Profile,
   ProfileDraft,
   Session,
@@ -102,6 +105,11 @@ export const getSettings = () => call<Settings>("get_settings");
 export const setSettings = (settings: Settings) => call<Settings>("set_settings", { settings });
 /** Opens a URL in the system browser. */
 export const openUrl = (url: string) => call<void>("open_url", { url });
+/** Reads a server's routes portal (logging in if needed) and previews the changes; saves nothing. */
+export const loadPortal = (source: PortalSource) => call<PortalPreview>("load_portal", { source });
+/** Saves the last preview of `server`, removing the ticked gone connections. */
+export const acceptPortal = (server: string, remove: string[]) =>
+  call<PortalReport>("accept_portal", { server, remove });
 
 /** Calls `cb` on every status change of any connection. */
 export const onStatus = (cb: (e: StatusEvent) => void): Promise<UnlistenFn> =>
@@ -112,3 +120,6 @@ export const onLog = (cb: (e: LogEvent) => void): Promise<UnlistenFn> =>
 /** Calls `cb` after any save, delete or import. */
 export const onConnectionsChanged = (cb: () => void): Promise<UnlistenFn> =>
   listen<null>("connections-changed", () => cb());
+/** Calls `cb` when the tray's "Load from server…" was chosen. */
+export const onLoadFromServer = (cb: () => void): Promise<UnlistenFn> =>
+  listen<null>("load-from-server", () => cb());

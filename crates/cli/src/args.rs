@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Open a TCP tunnel (same arguments as `pomerium-cli tcp`).
     Tcp(Box<TcpArgs>),
+    /// List the routes a Pomerium server's portal offers you (name, type, from).
+    Routes(RoutesArgs),
     /// Forget the stored login for a proxy (e.g. `https://proxy.example.com`), or all logins.
     Logout {
         /// The proxy URL or `host[:port]`; all proxies when left out.
@@ -41,6 +43,32 @@ pub enum CacheCommand {
     Location,
     /// Delete every stored token.
     Clear,
+}
+
+/// `porthole routes --pomerium-url URL [flags]`.
+#[derive(Debug, Args)]
+pub struct RoutesArgs {
+    /// The Pomerium server (e.g. https://pomerium.example.com).
+    #[arg(long)]
+    pub pomerium_url: String,
+    /// Print the portal's JSON (`{"routes": [...]}`, Pomerium's fields) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// A PEM file of extra certificate authorities to trust.
+    #[arg(long)]
+    pub alternate_ca_path: Option<PathBuf>,
+    /// Do not verify the server's certificate (dangerous).
+    #[arg(long, default_missing_value = "true", num_args = 0..=1, value_name = "BOOL")]
+    pub disable_tls_verification: Option<bool>,
+    /// Program that opens the login URL (run as `<program> <url>`).
+    #[arg(long)]
+    pub browser_cmd: Option<String>,
+    /// Open no browser: print the login URL for you to open anywhere.
+    #[arg(long, default_missing_value = "true", num_args = 0..=1, value_name = "BOOL")]
+    pub no_browser: Option<bool>,
+    /// How long to wait for a login to be completed in the browser.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub login_timeout: Duration,
 }
 
 /// `porthole tcp <destination> [flags]`.

@@ -1,9 +1,10 @@
 //! `porthole`: the command-line client. `porthole tcp` takes pomerium-cli's `tcp` command line
-//! unchanged; `logout` and `cache` manage stored tokens.
+//! unchanged; `routes` lists a server's routes portal; `logout` and `cache` manage stored tokens.
 #![forbid(unsafe_code)]
 
 mod args;
 mod output;
+mod routes;
 mod tcp;
 mod tokens;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tcp(args) => tcp::run(args).await,
+            Command::Routes(args) => routes::run(args).await,
             Command::Logout { proxy } => tokens::logout(proxy.as_deref()),
             Command::Cache { command: CacheCommand::Location } => tokens::location(),
             Command::Cache { command: CacheCommand::Clear } => tokens::clear(),

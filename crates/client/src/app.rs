@@ -2,7 +2,7 @@
 //! tunnels with their status and logs, import/export, sign-in state and settings — and the
 //! [`AppEvent`]s it publishes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -103,6 +103,8 @@ pub(crate) struct AppState {
     /// Origins logged in to during this run (the origins index may not list them yet).
     pub(crate) origins: Mutex<HashSet<String>>,
     pub(crate) events: broadcast::Sender<AppEvent>,
+    /// The last routes-portal preview of each server, until it is accepted.
+    pub(crate) portal_previews: Mutex<HashMap<String, crate::portal::PortalPreview>>,
 }
 
 /// Locks a std mutex, shrugging off poisoning (the data stays consistent per call).
@@ -143,6 +145,7 @@ impl App {
                 connections: Connections::default(),
                 origins: Mutex::new(HashSet::new()),
                 events,
+                portal_previews: Mutex::new(HashMap::new()),
             }),
         })
     }

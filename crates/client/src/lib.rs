@@ -10,6 +10,7 @@
 //! - [`secrets`]: client private keys in the keychain ([`SecretStore`]).
 //! - [`profiles`]: [`ProfileStore`], `connections.json` with atomic writes.
 //! - [`import_export`]: Pomerium Desktop's JSON format, de-duplicating imports.
+//! - [`portal`]: connections loaded from a routes portal, with a diff preview before saving.
 //! - [`settings`]: `settings.json`, loaded with defaults and saved atomically.
 //! - [`listen`]: the local address a tunnel listens on, in pomerium-cli's forms (`:PORT`,
 //!   `HOST:PORT`, `[IPv6]:PORT`, `-`), for `--listen` and the desktop's field alike.
@@ -27,6 +28,7 @@ pub mod import_export;
 pub mod listen;
 pub mod logs;
 pub mod model;
+pub mod portal;
 pub mod profiles;
 mod running;
 pub mod secrets;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use porthole_client::error::{AppError, ErrorCode};
 use porthole_client::model::*;
+use porthole_client::portal::{PortalPreview, PortalReport, PortalSource};
 use ts_rs::TS;
 
 fn generate(dir: &Path) {
@@ -20,6 +21,9 @@ fn generate(dir: &Path) {
     ImportReport::export_all_to(dir).unwrap();
     AppError::export_all_to(dir).unwrap();
     ErrorCode::export_all_to(dir).unwrap();
+    PortalSource::export_all_to(dir).unwrap();
+    PortalPreview::export_all_to(dir).unwrap();
+    PortalReport::export_all_to(dir).unwrap();
 }
 
 /// Every file in `dir` (whatever its extension, so a stray file is seen too), by name.

@@ -3,11 +3,12 @@
 import { useEffect } from "preact/hooks";
 import * as api from "../api";
 import { applyTheme } from "../lib/theme";
-import { useRoute } from "../router";
+import { navigate, useRoute } from "../router";
 import { startSync } from "../store";
 import { ConnectForm } from "./ConnectForm";
 import { ConnectionDetail } from "./ConnectionDetail";
 import { ConnectionsPage } from "./ConnectionsPage";
+import { LoadDialog } from "./LoadDialog";
 import { SettingsPage } from "./SettingsPage";
 import { Toasts } from "./Toasts";
 
@@ -16,7 +17,12 @@ export function App() {
   const route = useRoute();
   useEffect(() => {
     api.getSettings().then((s) => applyTheme(s.theme), () => applyTheme("system"));
-    return startSync();
+    const stop = startSync();
+    const unlisten = api.onLoadFromServer(() => navigate({ page: "load" }));
+    return () => {
+      stop();
+      unlisten.then((u) => u(), () => {});
+    };
   }, []);
 
   const onSettings = route.page === "settings";
@@ -37,7 +43,8 @@ export function App() {
         </nav>
       </header>
       <main>
-        {route.page === "list" && <ConnectionsPage />}
+        {(route.page === "list" || route.page === "load") && <ConnectionsPage />}
+        {route.page === "load" && <LoadDialog onClose={() => navigate({ page: "list" })} />}
         {route.page === "new" && <ConnectForm id={null} />}
         {route.page === "edit" && <ConnectForm id={route.id} />}
         {route.page === "detail" && <ConnectionDetail id={route.id} />}

@@ -1,4 +1,4 @@
-//! Home: the toolbar (search, New, Import, Export all) and the folders of connections.
+//! Home: the toolbar (search, New, Import, Load from server, Export all) and the folders of connections.
 
 import { useMemo, useRef, useState } from "preact/hooks";
 import { importFile, remove } from "../actions";
@@ -41,6 +41,9 @@ export function ConnectionsPage() {
         <div class="toolbar-actions">
           <button type="button" class="btn" onClick={pickFile}>
             Import…
+          </button>
+          <button type="button" class="btn" onClick={() => navigate({ page: "load" })}>
+            Load from server…
           </button>
           <button
             type="button"

@@ -4,6 +4,7 @@ import type { ConnectionStatus, ConnectionView, Profile } from "../types";
 import { activeText, groupByTag, search } from "./groups";
 import { exportFileName, formatBytes, formatDuration, importSummary } from "./format";
 import { addTag, draftFromForm, emptyForm, formFromProfile, isDirty, mapFieldErrors } from "./form";
+import { fieldLabel, pendingCount, portalReportText, previewSummary } from "./portal";
 import { parseRoute, routeHash } from "./routes";
 import { isActive, openWithCommand, statusAddr, statusText, statusTone } from "./status";
 
@@ -161,5 +162,33 @@ describe("routes", () => {
     expect(parseRoute("#/settings")).toEqual({ page: "settings" });
     expect(parseRoute("#/nope")).toEqual({ page: "list" });
     expect(routeHash({ page: "edit", id: "a/b" })).toBe("#/edit/a%2Fb");
+  });
+});
+
+describe("portal", () => {
+  const entry = { routeId: "r", from: "tcp+https://h:1", name: "H", destination: "h:1", pomeriumUrl: "https://p",
+    caFile: null, disableTlsVerification: false, description: "" };
+  const preview = {
+    server: "https://p", new: [entry, entry], changed: [{ id: "c", entry, changes: [] }], unchanged: [],
+    gone: [profile({ id: "g1" }), profile({ id: "g2" })], skipped: [],
+  };
+  it("summarizes the preview, leaving zero counts out", () => {
+    expect(previewSummary(preview)).toBe("2 new, 1 changed, 2 gone");
+    expect(previewSummary({ ...preview, new: [], changed: [], gone: [] })).toBe("no routes");
+  });
+  it("counts what Save would do: new, changed and only the ticked gone ones", () => {
+    expect(pendingCount(preview, new Set())).toBe(3);
+    expect(pendingCount(preview, new Set(["g2", "not-gone"]))).toBe(4);
+  });
+  it("names fields and reports as people read them", () => {
+    expect(fieldLabel("pomeriumUrl")).toBe("Pomerium URL");
+    expect(fieldLabel("other")).toBe("other");
+    expect(portalReportText("https://p", { added: 2, updated: 1, removed: 0 })).toBe(
+      "Loaded from https://p: 2 added, 1 updated, 0 removed",
+    );
+  });
+  it("routes #/load to the dialog and back", () => {
+    expect(parseRoute("#/load")).toEqual({ page: "load" });
+    expect(routeHash({ page: "load" })).toBe("#/load");
   });
 });

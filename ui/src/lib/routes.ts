@@ -1,8 +1,9 @@
-//! Hash routes: `#/`, `#/new`, `#/edit/:id`, `#/connection/:id`, `#/settings`.
+//! Hash routes: `#/`, `#/load`, `#/new`, `#/edit/:id`, `#/connection/:id`, `#/settings`.
 
 /** A screen of the app. */
 export type Route =
   | { page: "list" }
+  | { page: "load" }
   | { page: "new" }
   | { page: "edit"; id: string }
   | { page: "detail"; id: string }
@@ -16,6 +17,8 @@ export function parseRoute(hash: string): Route {
   switch (head) {
     case "new":
       return { page: "new" };
+    case "load":
+      return { page: "load" };
     case "edit":
       return id ? { page: "edit", id } : { page: "list" };
     case "connection":
@@ -34,6 +37,8 @@ export function routeHash(r: Route): string {
       return "#/";
     case "new":
       return "#/new";
+    case "load":
+      return "#/load";
     case "edit":
       return `#/edit/${encodeURIComponent(r.id)}`;
     case "detail":
