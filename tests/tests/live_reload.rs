@@ -90,9 +90,9 @@ async fn an_editor_save_reloads_and_an_invalid_edit_keeps_the_old_routes() {
         gw.log()
     );
 
-    // An invalid save: a `to` without a port, and a third route that would otherwise be added.
+    // An invalid save: a `to` whose port is out of range, and a third route that would otherwise be added.
     let bad = routes.clone()
-        + "  - from: tcp+https://three.example.com:7000\n    to: tcp://nowhere.example.com\n    allow_any_authenticated_user: true\n";
+        + "  - from: tcp+https://three.example.com:7000\n    to: tcp://nowhere.example.com:99999\n    allow_any_authenticated_user: true\n";
     replace_routes(&gw.config, &bad).unwrap();
     let bad_line = line_of(&gw.config, "tcp://nowhere.example.com");
     let needle = format!("gateway.yaml:{bad_line}: routes[2].to");

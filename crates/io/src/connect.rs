@@ -32,7 +32,7 @@ pub fn request(target: &str, headers: &[(&str, &str)]) -> Vec<u8> {
 pub enum ExchangeError {
     /// Writing the request failed.
     #[error("sending CONNECT: {0}")]
-    Send(std::io::Error),
+    Send(#[source] std::io::Error),
     /// No answer head could be read.
     #[error(transparent)]
     Answer(#[from] HeadError),

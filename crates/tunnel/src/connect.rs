@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 
 use porthole_io::tls::ClientStream;
 
-pub use error::{ConnectError, TlsFailure};
+pub use error::{ConnectError, ProtocolFailure, TlsFailure};
 
 use crate::target::Target;
 

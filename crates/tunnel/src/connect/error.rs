@@ -73,11 +73,29 @@ pub enum ConnectError {
         message: String,
     },
     /// Not HTTP, a head over 16 KiB, a timeout, or the connection closed before the answer.
-    #[error("unexpected answer from the proxy: {reason}")]
+    #[error("unexpected answer from the proxy: {source}")]
     Protocol {
         /// What was wrong.
-        reason: String,
+        #[source]
+        source: ProtocolFailure,
     },
+}
+
+/// Why the proxy's answer to a CONNECT was unusable ([`ConnectError::Protocol`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolFailure {
+    /// No answer head within the time allowed.
+    #[error("no answer to {what} within {} s", .within.as_secs())]
+    NoAnswer {
+        /// `CONNECT` or `the probe`.
+        what: &'static str,
+        /// The time allowed.
+        within: std::time::Duration,
+    },
+    /// The request could not be sent, or the answer was not an HTTP head (closed, malformed,
+    /// over the cap).
+    #[error("{0}")]
+    Exchange(#[source] porthole_io::connect::ExchangeError),
 }
 
 impl ConnectError {

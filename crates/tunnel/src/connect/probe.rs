@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 use tokio::time::Instant;
 
-use super::{ConnectError, Connected, Connector};
+use super::{ConnectError, Connected, Connector, ProtocolFailure};
 use crate::auth::Token;
 use crate::code::ErrorCode;
 
@@ -126,9 +126,11 @@ impl Connector {
                 }
             }
         };
-        tokio::time::timeout(PROBE_TIMEOUT, attempts)
-            .await
-            .unwrap_or_else(|_| Err(ConnectError::Protocol { reason: "no answer to the probe within 20 s".into() }))
+        tokio::time::timeout(PROBE_TIMEOUT, attempts).await.unwrap_or_else(|_| {
+            Err(ConnectError::Protocol {
+                source: ProtocolFailure::NoAnswer { what: "the probe", within: PROBE_TIMEOUT },
+            })
+        })
     }
 }
 
@@ -161,7 +163,8 @@ mod tests {
         let gone = Err(ConnectError::NoRoute { destination: "db.corp:5432".into() });
         assert_eq!(explain(&gone, "db.corp:5432", Some(&alice)).map(|w| w.code), Some(ErrorCode::NoRoute));
         assert_eq!(explain(&Ok(()), "db.corp:5432", Some(&alice)), None, "let through: nothing to say");
-        let down = Err(ConnectError::Protocol { reason: "closed".into() });
+        let closed = porthole_io::connect::ExchangeError::Answer(porthole_io::head::HeadError::Closed);
+        let down = Err(ConnectError::Protocol { source: ProtocolFailure::Exchange(closed) });
         assert_eq!(explain(&down, "db.corp:5432", Some(&alice)), None, "no answer: nothing to say");
     }
 }

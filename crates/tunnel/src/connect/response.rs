@@ -7,7 +7,7 @@ use porthole_io::connect::ExchangeError;
 use porthole_io::head::ResponseHead;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite};
 
-use super::ConnectError;
+use super::{ConnectError, ProtocolFailure};
 
 /// How long the proxy has to take the request and send the whole answer head.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,8 +27,10 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<ResponseHead, ConnectError> {
     tokio::time::timeout(HEAD_TIMEOUT, porthole_io::connect::exchange(stream, request))
         .await
-        .map_err(|_| ConnectError::Protocol { reason: "no answer to CONNECT within 30 s".into() })?
-        .map_err(|e: ExchangeError| ConnectError::Protocol { reason: e.to_string() })
+        .map_err(|_| ConnectError::Protocol {
+            source: ProtocolFailure::NoAnswer { what: "CONNECT", within: HEAD_TIMEOUT },
+        })?
+        .map_err(|e: ExchangeError| ConnectError::Protocol { source: ProtocolFailure::Exchange(e) })
 }
 
 /// The refusal's message: the first non-empty line of its body (by `Content-Length`, at most
