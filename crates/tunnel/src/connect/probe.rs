@@ -126,11 +126,9 @@ impl Connector {
                 }
             }
         };
-        tokio::time::timeout(PROBE_TIMEOUT, attempts).await.unwrap_or_else(|_| {
-            Err(ConnectError::Protocol {
-                source: ProtocolFailure::NoAnswer { what: "the probe", within: PROBE_TIMEOUT },
-            })
-        })
+        tokio::time::timeout(PROBE_TIMEOUT, attempts).await.unwrap_or(Err(ConnectError::Protocol {
+            source: ProtocolFailure::NoAnswer { what: "the probe", within: PROBE_TIMEOUT },
+        }))
     }
 }
 
