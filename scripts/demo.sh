@@ -97,7 +97,8 @@ Next, in another terminal:
 Ctrl-C stops everything.
 TEXT
 
-target/debug/porthole-gateway --config "$DEMO/gateway.yaml" &
+# A short drain: Ctrl-C ends the demo within 2 s even with tunnels open.
+target/debug/porthole-gateway --config "$DEMO/gateway.yaml" --drain 2s &
 PIDS+=($!)
 GATEWAY_PID=$!
 
