@@ -27,18 +27,32 @@ def rss_kib(pid):
         return int(re.search(r"^VmRSS:\s+(\d+)", f.read(), re.M).group(1))
 
 
+# How long a busy iperf3 server is asked again before the measurement fails.
+BUSY_RETRY_S = 5.0
+
+
 def throughput(path, mode, seconds):
     """iperf3 through the path: `up` (client sends), `down` (-R), `p8` (-P 8, client sends)."""
     argv = ["iperf3", "-c", "127.0.0.1", "-p", str(path.ports["iperf"]), "-J"]
     argv += ["-n", seconds] if isinstance(seconds, str) else ["-t", str(seconds)]
     argv += {"up": [], "down": ["-R"], "p8": ["-P", "8"]}[mode]
     pids = list(path.pids("iperf").values())
-    before = cpu_seconds(pids)
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    cpu = cpu_seconds(pids) - before
-    result = json.loads(out.stdout or "{}")
+    # The one iperf3 server refuses a test while it still tears the previous one down (its
+    # last connection's close can reach it through a tunnel after the client has exited):
+    # "the server is busy" is asked again for up to BUSY_RETRY_S, any other error is final.
+    busy_until = time.monotonic() + BUSY_RETRY_S
+    while True:
+        before = cpu_seconds(pids)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        cpu = cpu_seconds(pids) - before
+        result = json.loads(out.stdout or "{}")
+        error = result.get("error") or (out.stderr.strip() if out.returncode != 0 else "")
+        if "server is busy" in error and time.monotonic() < busy_until:
+            time.sleep(0.2)
+            continue
+        break
     if out.returncode != 0 or "error" in result:
-        raise RuntimeError(f"iperf3 {mode}: {result.get('error') or out.stderr.strip()}")
+        raise RuntimeError(f"iperf3 {mode}: {error}")
     received = result["end"]["sum_received"]
     return {"gbit_s": received["bits_per_second"] / 1e9, "bytes": received["bytes"], "cpu_s": cpu}
 
