@@ -36,8 +36,11 @@ const MAX_CONNECTIONS: usize = 65_536;
 /// File descriptors kept out of the connection cap for the process itself: the listener,
 /// logs, the identity provider's client, config reloads.
 const FD_RESERVE: u64 = 32;
-/// Unauthenticated connections one client IP may hold at once. Overridable with the
-/// environment variable `PORTHOLE_GATEWAY_UNAUTHENTICATED_PER_IP` (tests).
+/// Unauthenticated connections one client IP may hold at once while the gateway is under
+/// pressure (at least half its connection slots taken). With room to spare a burst from one IP
+/// is admitted whole: `porthole` opens one TLS connection per local connection, so a pool of
+/// 1,000 database connections opened at once from one laptop (or one office's NAT) must not
+/// be reset. Overridable with the environment variable `PORTHOLE_GATEWAY_UNAUTHENTICATED_PER_IP`.
 const UNAUTHENTICATED_PER_IP: usize = 64;
 /// Connections admitted above the cap while evicted ones are still closing; beyond it new
 /// connections are closed at once.
@@ -130,11 +133,12 @@ impl Gate {
     /// slot is taken.
     ///
     /// # Errors
-    /// [`Refused`] when `ip` is over its unauthenticated share, or nothing can be evicted.
+    /// [`Refused`] when `ip` is over its unauthenticated share while half the slots or more
+    /// are taken, or nothing can be evicted.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refused> {
         let mut st = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mine = st.per_ip.get(&ip).copied().unwrap_or(0);
-        if mine >= self.per_ip {
+        if mine >= self.per_ip && st.open >= self.cap / 2 {
             return Err(Refused::PerIp(self.per_ip));
         }
         if st.open >= self.cap {
@@ -264,18 +268,21 @@ mod tests {
     }
 
     #[test]
-    fn per_ip_cap_counts_only_unauthenticated() {
-        let gate = Arc::new(Gate { cap: 100, per_ip: 2, state: Mutex::default() });
+    fn per_ip_cap_counts_only_unauthenticated_and_only_under_pressure() {
+        let gate = Arc::new(Gate { cap: 8, per_ip: 2, state: Mutex::default() });
         let a = gate.admit(ip(2)).unwrap();
-        let _b = gate.admit(ip(2)).unwrap();
+        let b = gate.admit(ip(2)).unwrap();
+        let _c = gate.admit(ip(2)).expect("a burst from one IP is admitted while half the slots are free");
+        let _d = gate.admit(ip(3)).unwrap();
         assert_eq!(
             gate.admit(ip(2)).unwrap_err(),
             Refused::PerIp(2),
-            "a third unauthenticated connection from one IP is refused"
+            "with half the slots taken, one IP cannot hold more than its unauthenticated share"
         );
-        assert!(gate.admit(ip(3)).is_ok(), "another IP is not affected");
+        assert!(gate.admit(ip(4)).is_ok(), "another IP is not affected");
         a.authenticated();
-        assert!(gate.admit(ip(2)).is_ok(), "an authenticated connection frees its IP's share");
+        b.authenticated();
+        assert!(gate.admit(ip(2)).is_ok(), "authenticated connections free their IP's share");
     }
 
     #[test]
