@@ -223,9 +223,13 @@ async fn under_ulimit_256_300_idle_connections_do_not_lock_out_a_real_client() {
     drop(idle);
 }
 
+/// Under pressure one client IP holds at most 64 unauthenticated connections. `ulimit -n 256`
+/// makes the gateway's cap (256 − 32) / 2 = 112 slots, so the per-IP share applies from the
+/// 56th connection on (half the slots): with room to spare a burst from one IP is admitted
+/// whole (`bench/run`'s 1,000 connections through porthole).
 #[tokio::test]
-async fn one_client_ip_holds_at_most_64_unauthenticated_connections() {
-    let d = Deployment::start("", None).await;
+async fn under_pressure_one_client_ip_holds_at_most_64_unauthenticated_connections() {
+    let d = Deployment::start("", Some(256)).await;
     let greedy = IpAddr::from([127, 0, 0, 60]);
     let mut opening = tokio::task::JoinSet::new();
     for _ in 0..100 {
