@@ -5,14 +5,11 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http_body_util::Empty;
 use porthole_testkit::echo::EchoServer;
-use rustls::pki_types::ServerName;
-use support::{Opts, Stack};
+use support::{Opts, Stack, h2_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn routes(echo: &EchoServer) -> String {
@@ -109,23 +106,6 @@ async fn idle_http1_connection_is_closed_after_timeout_idle() {
         took >= Duration::from_millis(800) && took < Duration::from_secs(4),
         "closed after about timeout_idle: {took:?}"
     );
-}
-
-/// HTTP/2 over TLS (ALPN `h2`) with hyper's client.
-async fn h2_client(
-    stack: &Stack,
-) -> (hyper::client::conn::http2::SendRequest<Empty<Bytes>>, tokio::task::JoinHandle<Result<(), hyper::Error>>) {
-    let tcp = tokio::net::TcpStream::connect(stack.addr).await.unwrap();
-    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "the gateway speaks HTTP/2");
-    let io = hyper_util::rt::TokioIo::new(tls);
-    let (send, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
-    (send, tokio::spawn(conn))
 }
 
 #[tokio::test]

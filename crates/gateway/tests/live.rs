@@ -5,15 +5,12 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http_body_util::Empty;
 use porthole_gateway::reload::{Reload, Trigger};
 use porthole_testkit::echo::EchoServer;
-use rustls::pki_types::ServerName;
-use support::{Opts, Stack};
+use support::{Opts, Stack, h2_client};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn route(from: &str, echo: &EchoServer, access: &str) -> String {
@@ -140,22 +137,6 @@ async fn a_reload_counts_routes_added_changed_and_removed() {
         }
     );
     assert_eq!(stack.gateway.as_ref().unwrap().local_addr(), stack.addr, "the listener stays where it is");
-}
-
-/// HTTP/2 over TLS (ALPN `h2`) with hyper's client.
-async fn h2_client(
-    stack: &Stack,
-) -> (hyper::client::conn::http2::SendRequest<Empty<Bytes>>, tokio::task::JoinHandle<Result<(), hyper::Error>>) {
-    let tcp = tokio::net::TcpStream::connect(stack.addr).await.unwrap();
-    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let io = hyper_util::rt::TokioIo::new(tls);
-    let (send, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
-    (send, tokio::spawn(conn))
 }
 
 #[tokio::test]

@@ -28,3 +28,23 @@ pub fn serve(config: &Path, dir: &Path) -> anyhow::Result<(Running, SocketAddr)>
     let addr = gateway.local_addr();
     Ok((gateway, addr))
 }
+
+/// HTTP/2 over TLS (ALPN `h2`) to `stack` with hyper's client, and its connection task.
+pub async fn h2_client(
+    stack: &Stack,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    let tcp = tokio::net::TcpStream::connect(stack.addr).await.unwrap();
+    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
+    cfg.alpn_protocols = vec![b"h2".to_vec()];
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(rustls::pki_types::ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "the gateway speaks HTTP/2");
+    let io = hyper_util::rt::TokioIo::new(tls);
+    let (send, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
+    (send, tokio::spawn(conn))
+}
