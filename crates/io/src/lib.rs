@@ -18,11 +18,15 @@
 //! - [`connect`]: the CONNECT client (the request head, the exchange) the engine opens tunnels
 //!   with and the gateway chains through upstream proxies with; [`head`] reads the answer's
 //!   head, bounded.
+//! - [`capsule`]: the capsule protocol CONNECT-UDP over HTTP/1.1 carries datagrams in
+//!   (RFC 9297/9298); [`datagram`]: what both ends count about a UDP tunnel.
 #![forbid(unsafe_code)]
 
 pub mod accept;
+pub mod capsule;
 pub mod connect;
 pub mod copy;
+pub mod datagram;
 pub mod head;
 pub mod pool;
 pub mod relay;

@@ -95,12 +95,7 @@ impl Connector {
     /// Dropping the future closes the half-open connection; nothing else is left behind.
     pub async fn connect(&self, token: Option<&str>) -> Result<Connected, ConnectError> {
         let proxy = self.target.proxy.host_port();
-        let tcp = dial(&proxy).await?;
-        let mut stream = if self.target.proxy.tls() {
-            Either::Right(Box::new(self.handshake(&proxy, tcp).await?))
-        } else {
-            Either::Left(tcp)
-        };
+        let mut stream = self.dial_proxy().await?;
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
         let head = response::exchange(&mut stream, &request_bytes(destination, token)).await?;
@@ -111,6 +106,21 @@ impl Connector {
         let message = response::refusal_message(&mut stream, head).await;
         tracing::debug!(%proxy, %destination, status, %message, "CONNECT refused");
         Err(ConnectError::from_status(status, destination, message))
+    }
+
+    /// Dials the proxy and, for an `https` proxy, completes TLS (ALPN as configured): the
+    /// fresh connection each tunnel, TCP or UDP, is opened on.
+    ///
+    /// # Errors
+    /// [`ConnectError::Dial`] / [`ConnectError::Tls`].
+    pub(crate) async fn dial_proxy(&self) -> Result<ProxyStream, ConnectError> {
+        let proxy = self.target.proxy.host_port();
+        let tcp = dial(&proxy).await?;
+        Ok(if self.target.proxy.tls() {
+            Either::Right(Box::new(self.handshake(&proxy, tcp).await?))
+        } else {
+            Either::Left(tcp)
+        })
     }
 
     async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<ClientStream, ConnectError> {
