@@ -30,6 +30,12 @@ pub trait PortholeCli {
     /// # Errors
     /// When it does not print `listening on` within [`STARTUP`].
     fn tcp(&self, destination: &str, email: &str, extra: &[&str]) -> anyhow::Result<Porthole>;
+
+    /// `porthole udp …` with the same flags as [`PortholeCli::tcp`].
+    ///
+    /// # Errors
+    /// When it does not print `listening on` within [`STARTUP`].
+    fn udp(&self, destination: &str, email: &str, extra: &[&str]) -> anyhow::Result<Porthole>;
 }
 
 impl<S> PortholeCli for TestGateway<S> {
@@ -53,25 +59,40 @@ impl<S> PortholeCli for TestGateway<S> {
     }
 
     fn tcp(&self, destination: &str, email: &str, extra: &[&str]) -> anyhow::Result<Porthole> {
-        let mut cmd = self.porthole(email);
-        cmd.arg("tcp")
-            .arg(destination)
-            .arg("--pomerium-url")
-            .arg(self.url())
-            .arg("--alternate-ca-path")
-            .arg(&self.ca_path)
-            .arg("--browser-cmd")
-            .arg(bin("porthole-test-browser"))
-            .args(extra);
-        Porthole::spawn(cmd, &self.dir.path().join(format!("porthole-{}.log", unique())))
+        tunnel(self, "tcp", destination, email, extra)
     }
+
+    fn udp(&self, destination: &str, email: &str, extra: &[&str]) -> anyhow::Result<Porthole> {
+        tunnel(self, "udp", destination, email, extra)
+    }
+}
+
+/// `porthole <kind> <destination>` with the test gateway's flags.
+fn tunnel<S>(
+    gw: &TestGateway<S>,
+    kind: &str,
+    destination: &str,
+    email: &str,
+    extra: &[&str],
+) -> anyhow::Result<Porthole> {
+    let mut cmd = gw.porthole(email);
+    cmd.arg(kind)
+        .arg(destination)
+        .arg("--pomerium-url")
+        .arg(gw.url())
+        .arg("--alternate-ca-path")
+        .arg(&gw.ca_path)
+        .arg("--browser-cmd")
+        .arg(bin("porthole-test-browser"))
+        .args(extra);
+    Porthole::spawn(cmd, &gw.dir.path().join(format!("porthole-{}.log", unique())))
 }
 
 fn unique() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
 
-/// A running `porthole tcp`, killed on drop.
+/// A running `porthole tcp` or `porthole udp`, killed on drop.
 pub struct Porthole {
     child: KilledOnDrop,
     /// Where it listens.

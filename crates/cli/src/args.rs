@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Open a TCP tunnel (same arguments as `pomerium-cli tcp`).
     Tcp(Box<TcpArgs>),
+    /// Open a UDP tunnel (same arguments as `pomerium-cli udp`; `--pomerium-url` is honoured).
+    Udp(Box<UdpArgs>),
     /// List the routes a Pomerium server's portal offers you (name, type, from).
     Routes(RoutesArgs),
     /// Forget the stored login for a proxy (e.g. `https://proxy.example.com`), or all logins.
@@ -141,4 +143,21 @@ impl TcpArgs {
     pub fn use_store(&self) -> bool {
         self.client_cert_from_store.unwrap_or(false)
     }
+}
+
+/// `porthole udp <destination> [flags]`: `tcp`'s flags (destination forms with `udp+https://`;
+/// `--listen` is a local UDP address, never `-`) plus the UDP session settings.
+#[derive(Debug, Args)]
+#[command(after_help = "Destination forms: host:port, udp+https://host:port, udp+https://proxy[:port]/host:port")]
+pub struct UdpArgs {
+    /// Every `porthole tcp` flag.
+    #[command(flatten)]
+    pub tunnel: TcpArgs,
+    /// A local peer (source address) that sends and receives nothing for this long loses its
+    /// tunnel; its next datagram opens a new one.
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    pub udp_idle_timeout: Duration,
+    /// Largest datagram carried, in bytes; larger ones are dropped and counted, never split.
+    #[arg(long, default_value_t = 65_507, value_parser = clap::value_parser!(u32).range(1..=65_507))]
+    pub udp_max_datagram: u32,
 }

@@ -1,5 +1,5 @@
-//! `porthole`: the command-line client. `porthole tcp` takes pomerium-cli's `tcp` command line
-//! unchanged; `routes` lists a server's routes portal; `logout` and `cache` manage stored tokens.
+//! `porthole`: the command-line client. `porthole tcp` and `porthole udp` take pomerium-cli's
+//! `tcp` / `udp` command lines unchanged; `routes` lists a server's routes portal; `logout` and `cache` manage stored tokens.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -7,6 +7,7 @@ mod output;
 mod routes;
 mod tcp;
 mod tokens;
+mod udp;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tcp(args) => tcp::run(args).await,
+            Command::Udp(args) => udp::run(args).await,
             Command::Routes(args) => routes::run(args).await,
             Command::Logout { proxy } => tokens::logout(proxy.as_deref()),
             Command::Cache { command: CacheCommand::Location } => tokens::location(),

@@ -1,7 +1,7 @@
 //! Showing a tunnel's events: one line each on stderr (the first says where it listens), or
 //! one JSON object per line with `--json`. stdout stays free for `--listen -` data.
 
-use porthole_tunnel::events::TunnelEvent;
+use porthole_tunnel::events::{DatagramCounts, TunnelEvent};
 use tokio::sync::broadcast;
 
 /// Renders events and warnings.
@@ -77,7 +77,17 @@ impl Printer {
             TunnelEvent::LoginCompleted { origin } => format!("logged in to {origin}"),
             TunnelEvent::LoginFailed { origin, message } => format!("login to {origin} failed: {message}"),
             TunnelEvent::Connected { peer_addr, .. } => format!("{peer_addr}: connected"),
-            TunnelEvent::Disconnected { peer_addr, error: Some(e), .. } => format!("{peer_addr}: {e}"),
+            TunnelEvent::Disconnected { peer_addr, error: Some(e), datagrams, .. } => {
+                format!("{peer_addr}: {e}{}", datagrams.map(counts).unwrap_or_default())
+            }
+            TunnelEvent::Disconnected { peer_addr, bytes_up, bytes_down, datagrams: Some(d), .. } => format!(
+                "{peer_addr}: disconnected (sent {} datagrams, {}; received {} datagrams, {}; dropped {})",
+                d.up,
+                bytes(*bytes_up),
+                d.down,
+                bytes(*bytes_down),
+                d.dropped
+            ),
             TunnelEvent::Disconnected { peer_addr, bytes_up, bytes_down, .. } => {
                 format!("{peer_addr}: disconnected (sent {}, received {})", bytes(*bytes_up), bytes(*bytes_down))
             }
@@ -85,6 +95,10 @@ impl Printer {
             TunnelEvent::Closed => "listener closed".into(),
         }
     }
+}
+
+fn counts(d: DatagramCounts) -> String {
+    format!(" ({} datagrams sent, {} received, {} dropped)", d.up, d.down, d.dropped)
 }
 
 fn bytes(n: u64) -> String {

@@ -72,7 +72,7 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
 
 /// The tunnel's options from the flags. `--ca-cert` wins over `--alternate-ca-path`, as in
 /// pomerium-cli; files are read when the tunnel is built, and only for a TLS proxy.
-fn tunnel_options(args: &TcpArgs) -> anyhow::Result<TunnelOptions> {
+pub(crate) fn tunnel_options(args: &TcpArgs) -> anyhow::Result<TunnelOptions> {
     let ca = match (&args.ca_cert, &args.alternate_ca_path) {
         (Some(b64), _) if !b64.is_empty() => Some(PemSource::Base64(b64.clone())),
         (_, Some(path)) => Some(PemSource::File { path: path.clone(), flag: Some("--alternate-ca-path") }),
@@ -102,7 +102,7 @@ fn tunnel_options(args: &TcpArgs) -> anyhow::Result<TunnelOptions> {
     })
 }
 
-fn service_account(args: &TcpArgs) -> anyhow::Result<Option<Token>> {
+pub(crate) fn service_account(args: &TcpArgs) -> anyhow::Result<Option<Token>> {
     if let Some(t) = args.service_account.as_deref().filter(|s| !s.is_empty()) {
         return Ok(Some(Token::new(t)));
     }
@@ -114,7 +114,7 @@ fn service_account(args: &TcpArgs) -> anyhow::Result<Option<Token>> {
     Ok(None)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

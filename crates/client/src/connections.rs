@@ -6,11 +6,16 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use std::net::SocketAddr;
+use std::time::Duration;
+
 use porthole_tunnel::handle::TunnelHandle;
+use porthole_tunnel::udp::session::UdpTunnelHandle;
 
 use crate::app::lock;
 use crate::logs::LogRing;
-use crate::model::{ConnectionStatus, LogEntry};
+use crate::logs::ms_since_epoch;
+use crate::model::{ConnectionStatus, DatagramCounters, LogEntry, Session};
 
 /// A started tunnel: the handle that owns its tasks (and stops them on drop), and the run
 /// number its event watcher presents before changing the connection's status.
@@ -18,7 +23,75 @@ pub(crate) struct LiveTunnel {
     /// Distinguishes this start from earlier and later ones of the same profile.
     pub(crate) run: u64,
     /// The engine's handle.
-    pub(crate) handle: TunnelHandle,
+    pub(crate) handle: Handle,
+}
+
+/// The engine's handle of a TCP or a UDP tunnel.
+pub(crate) enum Handle {
+    /// A local TCP listener.
+    Tcp(TunnelHandle),
+    /// A local UDP socket, a tunnel per peer.
+    Udp(UdpTunnelHandle),
+}
+
+impl Handle {
+    /// The bound local address.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        match self {
+            Self::Tcp(h) => h.local_addr(),
+            Self::Udp(h) => h.local_addr(),
+        }
+    }
+
+    /// Live sessions (TCP connections, UDP peers) with their counts.
+    pub(crate) fn sessions(&self) -> Vec<Session> {
+        match self {
+            Self::Tcp(h) => h
+                .peers()
+                .into_iter()
+                .map(|p| Session {
+                    id: p.id,
+                    peer: p.addr.to_string(),
+                    since_ms: ms_since_epoch(p.since),
+                    bytes_up: p.bytes_up,
+                    bytes_down: p.bytes_down,
+                    datagrams: None,
+                })
+                .collect(),
+            Self::Udp(h) => h
+                .peers()
+                .into_iter()
+                .map(|p| Session {
+                    id: p.id,
+                    peer: p.addr.to_string(),
+                    since_ms: ms_since_epoch(p.since),
+                    bytes_up: p.counts.bytes_up,
+                    bytes_down: p.counts.bytes_down,
+                    datagrams: Some(DatagramCounters {
+                        up: p.counts.datagrams_up,
+                        down: p.counts.datagrams_down,
+                        dropped: p.counts.dropped,
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    /// Ends one session; `false` if it was not live.
+    pub(crate) fn close_peer(&self, id: u64) -> bool {
+        match self {
+            Self::Tcp(h) => h.close_peer(id),
+            Self::Udp(h) => h.close_peer(id),
+        }
+    }
+
+    /// Stops the tunnel, waiting up to `drain` for its tasks.
+    pub(crate) async fn stop(self, drain: Duration) {
+        match self {
+            Self::Tcp(h) => h.stop(drain).await,
+            Self::Udp(h) => h.stop(drain).await,
+        }
+    }
 }
 
 /// One connection's state.
@@ -93,7 +166,7 @@ impl Connections {
     }
 
     /// Calls `f` with the live tunnel of `id`, if there is one.
-    pub(crate) fn with_tunnel<R>(&self, id: &str, f: impl FnOnce(&TunnelHandle) -> R) -> Option<R> {
+    pub(crate) fn with_tunnel<R>(&self, id: &str, f: impl FnOnce(&Handle) -> R) -> Option<R> {
         lock(&self.map).get(id).and_then(|c| c.tunnel.as_ref()).map(|t| f(&t.handle))
     }
 
@@ -122,7 +195,7 @@ mod tests {
     async fn only_the_live_run_changes_the_status() {
         let connections = Connections::default();
         let listening = ConnectionStatus::Listening { addr: "127.0.0.1:1".into() };
-        connections.go_live("p", LiveTunnel { run: 7, handle: tunnel().await }, listening.clone());
+        connections.go_live("p", LiveTunnel { run: 7, handle: Handle::Tcp(tunnel().await) }, listening.clone());
         assert!(connections.is_live("p"));
         assert_eq!(connections.status("p"), listening, "installed together with its status");
         let error = ConnectionStatus::Error { message: "x".into(), code: porthole_tunnel::code::ErrorCode::Tunnel };

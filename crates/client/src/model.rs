@@ -15,7 +15,7 @@ pub enum Protocol {
     /// TCP over HTTP CONNECT.
     #[default]
     Tcp,
-    /// UDP over CONNECT-UDP (not supported by the engine yet).
+    /// UDP over CONNECT-UDP (HTTP/1.1 capsules; `porthole udp`).
     Udp,
 }
 
@@ -202,6 +202,24 @@ pub struct Session {
     /// Bytes remote → local.
     #[ts(type = "number")]
     pub bytes_down: u64,
+    /// For a UDP connection's peer: its datagram counts (`null` for TCP).
+    pub datagrams: Option<DatagramCounters>,
+}
+
+/// Datagrams one UDP peer's tunnel carried, and dropped (over the maximum size, for another
+/// context id, or while its queue was full). A datagram is never split.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DatagramCounters {
+    /// Datagrams local → remote.
+    #[ts(type = "number")]
+    pub up: u64,
+    /// Datagrams remote → local.
+    #[ts(type = "number")]
+    pub down: u64,
+    /// Datagrams dropped.
+    #[ts(type = "number")]
+    pub dropped: u64,
 }
 
 /// How serious a log line is.

@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use porthole_tunnel::events::TunnelEvent;
 use porthole_tunnel::handle::{TunnelError, TunnelHandle};
+use porthole_tunnel::udp::session::{DEFAULT_IDLE_TIMEOUT, UdpTunnelHandle};
 use tokio::sync::broadcast;
 
 use crate::app::{App, AppEvent, AppState, lock};
-use crate::connections::LiveTunnel;
+use crate::connections::{Handle, LiveTunnel};
 use crate::error::{AppError, ErrorCode};
-use crate::logs::{self, ms_since_epoch};
+use crate::logs;
 use crate::model::{
     ClientCert, ConnectionStatus, LogEntry, LogEvent, LogLevel, Profile, Protocol, Session, StatusEvent,
 };
@@ -39,21 +40,25 @@ impl App {
             return Ok(self.status(id));
         }
         let started = async {
-            let config = self.tunnel_options(&profile)?.build()?;
+            let options = self.tunnel_options(&profile)?;
             let listen = validate::listen_spec(profile.listen_addr.as_deref())
                 .map_err(|m| AppError::new(ErrorCode::Invalid, m))?;
             let (events, rx) = broadcast::channel(1024);
-            let handle = TunnelHandle::start_with_events(&listen, config, self.state.auth.clone(), events)
-                .await
-                .map_err(|TunnelError::Listen { addr, source }| {
-                    let reason = source.to_string();
-                    let taken =
-                        reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
-                    let code = if taken { ErrorCode::PortInUse } else { ErrorCode::Io };
-                    let hint =
-                        if taken { ": another program is using it; stop it or pick another local address" } else { "" };
-                    AppError::new(code, format!("cannot listen on {addr}: {reason}{hint}"))
-                })?;
+            let auth = self.state.auth.clone();
+            let started = if profile.protocol == Protocol::Udp {
+                let config = options.build_udp(DEFAULT_IDLE_TIMEOUT)?;
+                UdpTunnelHandle::start_with_events(&listen, config, auth, events).await.map(Handle::Udp)
+            } else {
+                TunnelHandle::start_with_events(&listen, options.build()?, auth, events).await.map(Handle::Tcp)
+            };
+            let handle = started.map_err(|TunnelError::Listen { addr, source }| {
+                let reason = source.to_string();
+                let taken = reason.contains("in use") || reason.contains("10048") || reason.contains("only one usage");
+                let code = if taken { ErrorCode::PortInUse } else { ErrorCode::Io };
+                let hint =
+                    if taken { ": another program is using it; stop it or pick another local address" } else { "" };
+                AppError::new(code, format!("cannot listen on {addr}: {reason}{hint}"))
+            })?;
             Ok::<_, AppError>((handle, rx))
         };
         match started.await {
@@ -136,17 +141,7 @@ impl App {
     /// `not_found` for an unknown profile.
     pub async fn sessions(&self, id: &str) -> Result<Vec<Session>, AppError> {
         self.profile(id)?;
-        let peers = self.state.connections.with_tunnel(id, TunnelHandle::peers).unwrap_or_default();
-        Ok(peers
-            .into_iter()
-            .map(|p| Session {
-                id: p.id,
-                peer: p.addr.to_string(),
-                since_ms: ms_since_epoch(p.since),
-                bytes_up: p.bytes_up,
-                bytes_down: p.bytes_down,
-            })
-            .collect())
+        Ok(self.state.connections.with_tunnel(id, Handle::sessions).unwrap_or_default())
     }
 
     /// Cuts one live session.
@@ -176,9 +171,6 @@ impl App {
 
     /// What `profile` builds its tunnel from, as `porthole tcp` does from its flags.
     fn tunnel_options(&self, profile: &Profile) -> Result<TunnelOptions, AppError> {
-        if profile.protocol == Protocol::Udp {
-            return Err(AppError::new(ErrorCode::Tunnel, "UDP connections are not supported yet"));
-        }
         let client_cert = profile.client_cert.as_ref().map(|cert| match cert {
             ClientCert::Files { cert_file, .. } => ClientCertSource::Pem {
                 cert: PemSource::File { path: cert_file.into(), flag: None },

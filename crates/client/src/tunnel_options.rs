@@ -17,6 +17,8 @@ use porthole_tunnel::connect::Connector;
 use porthole_tunnel::handle::TunnelConfig;
 use porthole_tunnel::target::{self, TargetError};
 use porthole_tunnel::tls::{ClientIdentity, FilterError, KeyPem, NameFilter, TlsError, TlsOptions, client_config};
+use porthole_tunnel::udp::h1::H1Connector;
+use porthole_tunnel::udp::session::UdpConfig;
 
 use crate::error::{AppError, ErrorCode};
 use crate::secrets::SecretStore;
@@ -234,6 +236,23 @@ impl TunnelOptions {
         Ok(TunnelConfig {
             connector: Arc::new(Connector::new(target, tls.clone())),
             login: LoginSettings { tls, browser: self.browser.clone(), timeout: self.login_timeout },
+        })
+    }
+
+    /// Validates and reads everything, and returns the UDP tunnel's config: the same
+    /// destination grammar (`udp+https://proxy/host:port`), TLS and login as [`Self::build`],
+    /// CONNECT-UDP over HTTP/1.1, peers idle for `idle_timeout` expired, datagrams up to the
+    /// largest a capsule carries.
+    ///
+    /// # Errors
+    /// As [`Self::build`].
+    pub fn build_udp(&self, idle_timeout: Duration) -> Result<UdpConfig, BuildError> {
+        let TunnelConfig { connector, login } = self.build()?;
+        Ok(UdpConfig {
+            connector: Arc::new(H1Connector::new((*connector).clone())),
+            login,
+            idle_timeout,
+            max_datagram: porthole_tunnel::udp::session::MAX_DATAGRAM,
         })
     }
 

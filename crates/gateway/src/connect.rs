@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use porthole_io::relay::{Counters, End, Outcome, relay};
-use porthole_io::stream::DropOnly;
+use porthole_io::stream::{DropOnly, Prefixed};
 use porthole_io::tls::ServerStream;
 
 use crate::config::MtlsEnforcement;
@@ -142,65 +142,10 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
         resp.headers_mut().insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         return resp;
     }
-    // The config in force when the request arrived, for the whole request.
-    let snapshot = shared.current.get();
-    let Some(route) = snapshot.routes.find(&authority).cloned() else {
-        let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
-        return refuse(&peer, &authority, None, None, StatusCode::NOT_FOUND, msg);
+    let Admitted { snapshot, route, identity } = match admit(&shared, req.headers(), &peer, &authority, false) {
+        Ok(a) => a,
+        Err(refusal) => return *refusal,
     };
-    tracing::Span::current().record("route", tracing::field::display(route.display_name()));
-    // Client certificate: the route's own CA, else the global one in default-deny mode.
-    let ca = route.client_ca.as_ref().or(match &snapshot.global_ca {
-        Some((ca, MtlsEnforcement::PolicyWithDefaultDeny)) => Some(ca),
-        _ => None,
-    });
-    if let Some(ca) = ca
-        && !ca.accepts(&peer.certs)
-    {
-        let msg = if peer.certs.is_empty() {
-            "a valid client certificate is required to access this route; none was presented"
-        } else {
-            "a valid client certificate is required to access this route; the one presented is not trusted"
-        };
-        return refuse(&peer, &authority, Some(&route), None, reply::status_495(), msg.into());
-    }
-    let token = session_token(req.headers());
-    let identity = match token.map(|t| shared.keys.verify(t)) {
-        None => None,
-        Some(Ok(id)) => Some(id),
-        Some(Err(e)) if !route.config.allow_public_unauthenticated_access => {
-            let msg = match e {
-                TokenError::Expired => "session expired: log in again",
-                TokenError::NotYetValid => {
-                    "session token is not valid yet: check the clocks of this machine and the gateway, or log in again"
-                }
-                TokenError::Invalid => "session token not valid for this gateway: log in again",
-            };
-            return refuse(&peer, &authority, Some(&route), None, StatusCode::UNAUTHORIZED, msg.into());
-        }
-        Some(Err(_)) => None,
-    };
-    tracing::Span::current().record("user", tracing::field::display(who(identity.as_ref())));
-    let decision = if route.config.allow_public_unauthenticated_access {
-        Decision::Allow
-    } else {
-        route.config.policy.evaluate(identity.as_ref())
-    };
-    match decision {
-        Decision::Allow => {}
-        Decision::LoginRequired if token.is_none() => {
-            refuse(&peer, &authority, Some(&route), None, StatusCode::FOUND, "login required".into());
-            return reply::found(&shared.login.sign_in_location());
-        }
-        Decision::LoginRequired => {
-            let msg = "session not accepted: log in again".into();
-            return refuse(&peer, &authority, Some(&route), identity.as_ref(), StatusCode::UNAUTHORIZED, msg);
-        }
-        Decision::Deny => {
-            let msg = format!("access denied to {authority} for {}", who(identity.as_ref()));
-            return refuse(&peer, &authority, Some(&route), identity.as_ref(), StatusCode::FORBIDDEN, msg);
-        }
-    }
     let headers = forwarded_headers(req.headers());
     let connected =
         match upstream::connect(&route.config, &authority, &headers, &shared.next_upstream, &shared.proxy_tls).await {
@@ -252,7 +197,7 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
             let upstream::Connected { stream, early, target } = connected;
             let mut upstream = live.guard(stream);
             tracing::debug!(upstream = %target, "tunnel open");
-            let outcome = match upgraded.downcast::<TokioIo<ServerStream>>() {
+            let outcome = match upgraded.downcast::<TokioIo<Prefixed<ServerStream>>>() {
                 // HTTP/1.1: the client's own TLS stream, so an upstream reset can reset its TCP
                 // connection (no close_notify). Bytes the client sent right behind its CONNECT head
                 // (hyper read them already) go upstream first.
@@ -306,4 +251,93 @@ async fn handle_in(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>,
         .instrument(relay_span),
     );
     Response::new(Body::default())
+}
+
+/// What [`admit`] let through: the config it was checked against, the route, the user.
+pub(crate) struct Admitted {
+    /// The config in force when the request arrived, for the whole request.
+    pub snapshot: Arc<crate::snapshot::Snapshot>,
+    /// The route the authority names.
+    pub route: Arc<Route>,
+    /// The user, when a valid session token came (none for a public route without one).
+    pub identity: Option<Identity>,
+}
+
+/// Route (a `tcp+` route for CONNECT, a `udp+` one for CONNECT-UDP) → client certificate →
+/// session token → policy, with Pomerium's answers (404, 495, 401, 302, 403), each refusal
+/// logged once. Shared by CONNECT and CONNECT-UDP (`crate::connect_udp`).
+pub(crate) fn admit(
+    shared: &Shared,
+    headers: &HeaderMap,
+    peer: &Peer,
+    authority: &str,
+    udp: bool,
+) -> Result<Admitted, Box<Response<Body>>> {
+    let snapshot = shared.current.get();
+    let found = if udp { snapshot.routes.find_udp(authority) } else { snapshot.routes.find(authority) };
+    let Some(route) = found.cloned() else {
+        let msg = format!("no route for {authority}: check the destination, or ask for a route to be added");
+        return Err(Box::new(refuse(peer, authority, None, None, StatusCode::NOT_FOUND, msg)));
+    };
+    tracing::Span::current().record("route", tracing::field::display(route.display_name()));
+    // Client certificate: the route's own CA, else the global one in default-deny mode.
+    let ca = route.client_ca.as_ref().or(match &snapshot.global_ca {
+        Some((ca, MtlsEnforcement::PolicyWithDefaultDeny)) => Some(ca),
+        _ => None,
+    });
+    if let Some(ca) = ca
+        && !ca.accepts(&peer.certs)
+    {
+        let msg = if peer.certs.is_empty() {
+            "a valid client certificate is required to access this route; none was presented"
+        } else {
+            "a valid client certificate is required to access this route; the one presented is not trusted"
+        };
+        return Err(Box::new(refuse(peer, authority, Some(&route), None, reply::status_495(), msg.into())));
+    }
+    let token = session_token(headers);
+    let identity = match token.map(|t| shared.keys.verify(t)) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) if !route.config.allow_public_unauthenticated_access => {
+            let msg = match e {
+                TokenError::Expired => "session expired: log in again",
+                TokenError::NotYetValid => {
+                    "session token is not valid yet: check the clocks of this machine and the gateway, or log in again"
+                }
+                TokenError::Invalid => "session token not valid for this gateway: log in again",
+            };
+            return Err(Box::new(refuse(peer, authority, Some(&route), None, StatusCode::UNAUTHORIZED, msg.into())));
+        }
+        Some(Err(_)) => None,
+    };
+    tracing::Span::current().record("user", tracing::field::display(who(identity.as_ref())));
+    let decision = if route.config.allow_public_unauthenticated_access {
+        Decision::Allow
+    } else {
+        route.config.policy.evaluate(identity.as_ref())
+    };
+    match decision {
+        Decision::Allow => {}
+        Decision::LoginRequired if token.is_none() => {
+            refuse(peer, authority, Some(&route), None, StatusCode::FOUND, "login required".into());
+            return Err(Box::new(reply::found(&shared.login.sign_in_location())));
+        }
+        Decision::LoginRequired => {
+            let msg = "session not accepted: log in again".into();
+            return Err(Box::new(refuse(
+                peer,
+                authority,
+                Some(&route),
+                identity.as_ref(),
+                StatusCode::UNAUTHORIZED,
+                msg,
+            )));
+        }
+        Decision::Deny => {
+            let msg = format!("access denied to {authority} for {}", who(identity.as_ref()));
+            return Err(Box::new(refuse(peer, authority, Some(&route), identity.as_ref(), StatusCode::FORBIDDEN, msg)));
+        }
+    }
+    Ok(Admitted { snapshot, route, identity })
 }

@@ -15,6 +15,8 @@
 //!   [`self_signed`]: the certificate generated and kept beside the config when none is set.
 //! - [`connect`]: a CONNECT → [`route`] by authority → client certificate → [`token`] →
 //!   [`policy`] → [`upstream`] (dial, or chain through a forward proxy) → `porthole_io::relay`.
+//!   [`connect_udp`]: CONNECT-UDP over HTTP/1.1 (`udp+` routes), admitted the same way, its
+//!   datagram capsules relayed to a UDP socket.
 //! - [`login`]: the login API, the OpenID Connect sign-in and callback; state in a [`seal`]ed
 //!   cookie so replicas need no shared memory. [`oidc`]: the provider's discovery and keys,
 //!   refreshed hourly and when an ID token's key is unknown (key rotation needs no restart).
@@ -30,6 +32,7 @@
 
 pub mod config;
 pub mod connect;
+pub mod connect_udp;
 pub mod drain;
 pub mod idle;
 pub mod limits;

@@ -45,27 +45,29 @@ impl Route {
     /// The command that opens this route with Porthole (same arguments as pomerium-cli).
     pub fn connect_command(&self) -> String {
         let from = &self.config.from;
+        let kind = if from.udp { "udp" } else { "tcp" };
         match &from.bastion {
-            Some(_) => format!("porthole tcp {}", from.raw),
+            Some(_) => format!("porthole {kind} {}", from.raw),
             None => {
                 let host = if from.host.contains(':') { format!("[{}]", from.host) } else { from.host.clone() };
                 match from.port {
-                    Some(p) => format!("porthole tcp {host}:{p}"),
-                    None => format!("porthole tcp {host}:<port>"),
+                    Some(p) => format!("porthole {kind} {host}:{p}"),
+                    None => format!("porthole {kind} {host}:<port>"),
                 }
             }
         }
     }
 }
 
-/// Looks routes up by CONNECT authority.
+/// Looks routes up by CONNECT authority. Each key starts with `udp`: CONNECT finds `tcp+`
+/// routes, CONNECT-UDP `udp+` ones, so both kinds may share an authority.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Arc<Route>>,
-    exact: HashMap<(String, u16), usize>,
-    any_port: HashMap<String, usize>,
+    exact: HashMap<(bool, String, u16), usize>,
+    any_port: HashMap<(bool, String), usize>,
     /// Wildcard hosts (`*.example.com`) with their port (`None`: any), in config order.
-    wildcards: Vec<(String, Option<u16>, usize)>,
+    wildcards: Vec<(bool, String, Option<u16>, usize)>,
 }
 
 impl RouteTable {
@@ -74,13 +76,14 @@ impl RouteTable {
         let mut table = Self::default();
         for (i, route) in routes.into_iter().enumerate() {
             let host = route.config.from.host.to_ascii_lowercase();
+            let udp = route.config.from.udp;
             match route.config.from.port {
-                _ if host.contains('*') => table.wildcards.push((host, route.config.from.port, i)),
+                _ if host.contains('*') => table.wildcards.push((udp, host, route.config.from.port, i)),
                 Some(port) => {
-                    table.exact.entry((host, port)).or_insert(i);
+                    table.exact.entry((udp, host, port)).or_insert(i);
                 }
                 None => {
-                    table.any_port.entry(host).or_insert(i);
+                    table.any_port.entry((udp, host)).or_insert(i);
                 }
             }
             table.routes.push(Arc::new(route));
@@ -98,20 +101,29 @@ impl RouteTable {
         self.routes.iter().find(|r| r.id == id)
     }
 
-    /// The route for a CONNECT authority (`host:port`, `[v6]:port`), if any.
+    /// The `tcp+` route for a CONNECT authority (`host:port`, `[v6]:port`), if any.
     pub fn find(&self, authority: &str) -> Option<&Arc<Route>> {
+        self.find_kind(false, authority)
+    }
+
+    /// The `udp+` route for a CONNECT-UDP target (`host:port` from the MASQUE path), if any.
+    pub fn find_udp(&self, authority: &str) -> Option<&Arc<Route>> {
+        self.find_kind(true, authority)
+    }
+
+    fn find_kind(&self, udp: bool, authority: &str) -> Option<&Arc<Route>> {
         let (host, port) = split_authority(authority)?;
         let host = host.to_ascii_lowercase();
-        if let Some(&i) = self.exact.get(&(host.clone(), port)) {
+        if let Some(&i) = self.exact.get(&(udp, host.clone(), port)) {
             return self.routes.get(i);
         }
-        if let Some(&i) = self.any_port.get(&host) {
+        if let Some(&i) = self.any_port.get(&(udp, host.clone())) {
             return self.routes.get(i);
         }
         self.wildcards
             .iter()
-            .find(|(pattern, p, _)| p.is_none_or(|p| p == port) && wildcard_matches(pattern, &host))
-            .and_then(|&(_, _, i)| self.routes.get(i))
+            .find(|(u, pattern, p, _)| *u == udp && p.is_none_or(|p| p == port) && wildcard_matches(pattern, &host))
+            .and_then(|&(_, _, _, i)| self.routes.get(i))
     }
 }
 
@@ -175,7 +187,13 @@ mod tests {
             .iter()
             .map(|&(host, port)| Route {
                 config: RouteConfig {
-                    from: RouteFrom { raw: format!("tcp+https://{host}"), host: host.into(), port, bastion: None },
+                    from: RouteFrom {
+                        raw: format!("tcp+https://{host}"),
+                        host: host.into(),
+                        port,
+                        bastion: None,
+                        udp: false,
+                    },
                     to: Vec::new(),
                     policy: crate::policy::Policy::default(),
                     allow_public_unauthenticated_access: false,

@@ -21,6 +21,7 @@ use url::Url;
 
 use crate::config::Config;
 use crate::connect::{self, Peer};
+use crate::connect_udp::{self, Sniffed};
 use crate::idle::Activity;
 use crate::limits;
 use crate::login::Login;
@@ -265,6 +266,19 @@ async fn serve_tls(
     let certs = negotiated.peer_certificates;
     let h2 = negotiated.alpn.as_deref() == Some(b"h2".as_slice());
     let peer = Arc::new(Peer { addr, certs });
+    // HTTP/1.1: CONNECT-UDP is answered before hyper (which would not upgrade on a 200).
+    let tls = if h2 {
+        porthole_io::stream::Prefixed::new(Vec::new(), tls)
+    } else {
+        let read = shared.current.get().config.timeouts.read;
+        match connect_udp::sniff(tls, read).await {
+            Sniffed::Http(tls) => tls,
+            Sniffed::Udp(tls, request, early) => {
+                return connect_udp::serve(shared, tls, request, early, peer, admission).await;
+            }
+            Sniffed::Gone => return,
+        }
+    };
     let activity = Activity::new();
     let shared2 = shared.clone();
     let activity2 = activity.clone();

@@ -225,6 +225,11 @@ impl LiveTunnel {
         self.revoke.stop.clone()
     }
 
+    /// Fires when the tunnel is revoked (a UDP relay, which has no stream to fail, ends on it).
+    pub fn revoked_token(&self) -> CancellationToken {
+        self.revoke.token.clone()
+    }
+
     /// Wraps the upstream stream so that a revocation fails it (and resets it).
     pub fn guard(&self, upstream: Stream) -> Revocable {
         Revocable { inner: upstream, revoked: Box::pin(self.revoke.token.clone().cancelled_owned()), fired: false }

@@ -78,6 +78,11 @@ pub async fn connect(
                 early: Vec::new(),
                 target: join(host, *port),
             }),
+            // `udp+` routes are found only by CONNECT-UDP, which opens its own socket.
+            Upstream::Udp { host, port } => Err(UpstreamError::Unavailable {
+                target: join(host, *port),
+                reason: "a udp:// upstream takes CONNECT-UDP, not CONNECT".into(),
+            }),
             Upstream::Proxy { tls, host, port } => {
                 let target = if route.preserve_host_header { authority.to_owned() } else { join(host, *port) };
                 via_proxy(*tls, host, *port, &target, extra_headers, proxy_tls).await

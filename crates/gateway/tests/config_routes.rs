@@ -54,7 +54,12 @@ const MIXED: &str = "routes:
 fn non_tcp_routes_are_skipped_with_one_warning_each_and_the_tcp_routes_load() {
     let loaded = load(MIXED).unwrap_or_else(|e| panic!("a mixed Pomerium config loads: {e:#?}"));
     let froms: Vec<&str> = loaded.config.routes.iter().map(|r| r.from.raw.as_str()).collect();
-    assert_eq!(froms, ["tcp+https://*.db.example.com:5432", "tcp+https://redis.example.com:6379"]);
+    assert_eq!(
+        froms,
+        ["udp+https://dns.example.com:53", "tcp+https://*.db.example.com:5432", "tcp+https://redis.example.com:6379"]
+    );
+    assert!(loaded.config.routes[0].from.udp, "the udp+ route is served");
+    assert_eq!(loaded.config.routes[0].to, [Upstream::Udp { host: "10.0.0.53".into(), port: 53 }]);
     let skipped: Vec<(usize, &str, &str)> = loaded
         .warnings
         .iter()
@@ -75,7 +80,6 @@ fn non_tcp_routes_are_skipped_with_one_warning_each_and_the_tcp_routes_load() {
                 "ssh routes are Pomerium's SSH routes; porthole-gateway serves TCP routes only (a `tcp+https://host:22` route \
                  tunnels SSH); this route is skipped"
             ),
-            (16, "routes[2].from", "udp+https routes are not served yet; this route is skipped"),
             (
                 22,
                 "routes[4].from",
@@ -95,11 +99,34 @@ fn non_tcp_routes_are_skipped_with_one_warning_each_and_the_tcp_routes_load() {
 #[test]
 fn a_tcp_upstream_without_port_gets_port_80_as_pomerium_and_says_so() {
     let loaded = load(MIXED).unwrap();
-    assert_eq!(loaded.config.routes[1].to, [Upstream::Tcp { host: "redis.internal".into(), port: 80 }]);
+    assert_eq!(loaded.config.routes[2].to, [Upstream::Tcp { host: "redis.internal".into(), port: 80 }]);
     let w = loaded.warnings.iter().find(|w| w.field == "routes[5].to").expect("a warning for the port-less `to`");
     assert_eq!(w.line, 27);
     assert!(w.message.contains("connecting to port 80"), "{w}");
     assert!(w.message.contains("tcp://redis.internal:PORT"), "{w}");
+}
+
+#[test]
+fn udp_upstreams_do_not_mix_with_other_schemes_and_need_a_udp_from() {
+    let errors =
+        |body: &str| load(body).expect_err("the config is refused").into_iter().map(|i| i.message).collect::<Vec<_>>();
+    let mixed = errors(
+        "routes:\n  - from: udp+https://dns.example.com:53\n    to: [udp://10.0.0.53:53, tcp://10.0.0.54:53]\n    allow_any_authenticated_user: true\n",
+    );
+    assert!(mixed.iter().any(|m| m.contains("mixes")), "{mixed:?}");
+    let tcp_to = errors(
+        "routes:\n  - from: udp+https://dns.example.com:53\n    to: tcp://10.0.0.53:53\n    allow_any_authenticated_user: true\n",
+    );
+    assert!(tcp_to.iter().any(|m| m.contains("a udp+ route needs `to: udp://host:port`")), "{tcp_to:?}");
+    let udp_to = errors(
+        "routes:\n  - from: tcp+https://dns.example.com:53\n    to: udp://10.0.0.53:53\n    allow_any_authenticated_user: true\n",
+    );
+    assert!(udp_to.iter().any(|m| m.contains("udp:// upstreams need a `udp+https://`")), "{udp_to:?}");
+    let both = load(
+        "routes:\n  - from: udp+https://iperf.example.com:5201\n    to: udp://10.0.0.9:5201\n    allow_any_authenticated_user: true\n\
+         \x20 - from: tcp+https://iperf.example.com:5201\n    to: tcp://10.0.0.9:5201\n    allow_any_authenticated_user: true\n",
+    );
+    assert!(both.is_ok(), "a tcp+ and a udp+ route may share an authority: {both:?}");
 }
 
 #[test]

@@ -147,3 +147,91 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for DropOnly<T> {
 
 /// In-memory pipes (tests): only dropping them.
 impl Abort for tokio::io::DuplexStream {}
+
+/// A stream whose first reads return `prefix` (bytes already read from it to look at the
+/// request, e.g. to tell CONNECT-UDP over HTTP/1.1 from what hyper serves), then the stream's.
+/// Writes, [`Abort`] and the socket stay the inner stream's.
+#[derive(Debug)]
+pub struct Prefixed<S> {
+    prefix: Vec<u8>,
+    taken: usize,
+    inner: S,
+}
+
+impl<S> Prefixed<S> {
+    /// `inner`, with `prefix` to be read first.
+    pub fn new(prefix: Vec<u8>, inner: S) -> Self {
+        Self { prefix, taken: 0, inner }
+    }
+
+    /// The inner stream (any prefix bytes not read yet are lost).
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.taken < self.prefix.len() {
+            let n = (self.prefix.len() - self.taken).min(buf.remaining());
+            let start = self.taken;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.taken += n;
+            if self.taken == self.prefix.len() {
+                self.prefix = Vec::new();
+                self.taken = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Prefixed<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: Abort> Abort for Prefixed<S> {
+    fn take_error(&self) -> Option<io::Error> {
+        self.inner.take_error()
+    }
+    fn abort(&mut self) {
+        self.inner.abort();
+    }
+}
+
+#[cfg(test)]
+mod prefixed_tests {
+    use tokio::io::AsyncReadExt as _;
+
+    use super::Prefixed;
+
+    #[tokio::test]
+    async fn the_prefix_is_read_first_then_the_stream() {
+        let (mut theirs, ours) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut theirs, b" world").await.unwrap();
+        drop(theirs);
+        let mut s = Prefixed::new(b"hello".to_vec(), ours);
+        let mut got = String::new();
+        s.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "hello world");
+    }
+}

@@ -149,9 +149,9 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
               <input type="radio" name="protocol" checked={f.protocol === "tcp"} onChange={() => set("protocol")("tcp")} />
               TCP
             </label>
-            <label class="check disabled">
-              <input type="radio" name="protocol" disabled checked={f.protocol === "udp"} />
-              UDP <span class="muted">(coming later)</span>
+            <label class="check">
+              <input type="radio" name="protocol" checked={f.protocol === "udp"} onChange={() => set("protocol")("udp")} />
+              UDP
             </label>
           </div>
           {err.protocol && <p class="field-error">{err.protocol}</p>}

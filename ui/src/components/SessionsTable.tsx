@@ -57,6 +57,9 @@ export function SessionsTable({ id, live, statusKey }: SessionsTableProps) {
     }
   };
 
+  // UDP peers carry datagram counts; TCP connections have none.
+  const udp = rows.some((s) => s.datagrams !== null);
+
   return (
     <section class="card" aria-labelledby="sessions-title">
       <h2 id="sessions-title">
@@ -73,6 +76,11 @@ export function SessionsTable({ id, live, statusKey }: SessionsTableProps) {
               <th scope="col">Peer</th>
               <th scope="col" class="num">↑ Sent</th>
               <th scope="col" class="num">↓ Received</th>
+              {udp && (
+                <th scope="col" class="num">
+                  Datagrams ↑ / ↓ / dropped
+                </th>
+              )}
               <th scope="col">Since</th>
               <th scope="col">
                 <span class="sr-only">Actions</span>
@@ -85,6 +93,11 @@ export function SessionsTable({ id, live, statusKey }: SessionsTableProps) {
                 <td class="mono">{s.peer}</td>
                 <td class="num">{formatBytes(s.bytesUp)}</td>
                 <td class="num">{formatBytes(s.bytesDown)}</td>
+                {udp && (
+                  <td class="num" data-testid="datagrams">
+                    {s.datagrams ? `${s.datagrams.up} / ${s.datagrams.down} / ${s.datagrams.dropped}` : "–"}
+                  </td>
+                )}
                 <td>{formatDuration(now - s.sinceMs)}</td>
                 <td class="num">
                   <button type="button" class="btn btn-small" onClick={() => close(s)} aria-label={`Close session ${s.peer}`}>

@@ -157,9 +157,10 @@ fn parse_routes(node: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Vec<Pa
 
 /// Two routes with the same CONNECT authority: an error naming both lines.
 fn check_duplicates(routes: &[ParsedRoute], issues: &mut Issues) {
-    let mut seen: HashMap<(String, Option<u16>), &ParsedRoute> = HashMap::new();
+    let mut seen: HashMap<(bool, String, Option<u16>), &ParsedRoute> = HashMap::new();
     for r in routes {
-        let key = (r.route.from.host.clone(), r.route.from.port);
+        // A tcp+ and a udp+ route may share an authority (iperf3 -u: TCP control, UDP data).
+        let key = (r.route.from.udp, r.route.from.host.clone(), r.route.from.port);
         if let Some(first) = seen.get(&key) {
             issues.error(
                 r.from_line,

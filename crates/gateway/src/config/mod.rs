@@ -154,6 +154,8 @@ pub struct RouteFrom {
     pub port: Option<u16>,
     /// For bastion form (`tcp+https://proxy:8443/host:port`), the proxy part (`proxy:8443`).
     pub bastion: Option<String>,
+    /// `udp+https://` / `udp+http://`: CONNECT-UDP requests match it, CONNECTs do not.
+    pub udp: bool,
 }
 
 /// One `to` entry.
@@ -161,6 +163,13 @@ pub struct RouteFrom {
 pub enum Upstream {
     /// `tcp://host:port`: the gateway dials it and relays raw bytes.
     Tcp {
+        /// Host name or IP literal (no brackets).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// `udp://host:port` (only in a `udp+` route): datagrams go to it from a connected socket.
+    Udp {
         /// Host name or IP literal (no brackets).
         host: String,
         /// Port.

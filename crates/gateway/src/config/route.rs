@@ -102,6 +102,16 @@ pub(crate) fn parse(node: &Node<'_>, field: &str, base_dir: &Path, issues: &mut 
     let description = string("description", issues);
 
     let ((from, from_line), to) = (from?, to?);
+    let udp_to = to.iter().any(|u| matches!(u, Upstream::Udp { .. }));
+    if from.udp != udp_to {
+        let message = if from.udp {
+            "a udp+ route needs `to: udp://host:port` upstreams"
+        } else {
+            "udp:// upstreams need a `udp+https://` (or `udp+http://`) `from`"
+        };
+        issues.error(route_line, sub("to"), message);
+        return None;
+    }
     Some(ParsedRoute {
         route: RouteConfig {
             from,
@@ -181,7 +191,6 @@ fn skip_reason(from: &Node<'_>) -> Option<(usize, String)> {
     let text = yaml::scalar_text(from)?.to_ascii_lowercase();
     let (scheme, _) = text.split_once("://")?;
     let why = match scheme {
-        "udp+https" | "udp+http" => format!("{scheme} routes are not served yet; this route is skipped"),
         "https" | "http" => {
             format!("{scheme} routes are HTTP routes; porthole-gateway serves TCP routes only; this route is skipped")
         }
@@ -230,10 +239,12 @@ pub(crate) fn split_host_port(authority: &str) -> Result<(String, Option<u16>), 
 /// `tcp+https://proxy[:port]/host:port`.
 pub(crate) fn parse_from(raw: &str, line: usize, field: &str, issues: &mut Issues) -> Option<RouteFrom> {
     let lower = raw.to_ascii_lowercase();
-    let Some(rest) = ["tcp+https://", "tcp+http://"].iter().find_map(|p| lower.strip_prefix(p)) else {
+    let udp = lower.starts_with("udp+");
+    let schemes = ["tcp+https://", "tcp+http://", "udp+https://", "udp+http://"];
+    let Some(rest) = schemes.iter().find_map(|p| lower.strip_prefix(p)) else {
         let message = format!(
-            "`{raw}` must start with `tcp+https://` or `tcp+http://` (https://, udp+https:// and ssh:// routes \
-             are skipped with a warning)"
+            "`{raw}` must start with `tcp+https://`, `udp+https://`, `tcp+http://` or `udp+http://` (https:// \
+             and ssh:// routes are skipped with a warning)"
         );
         issues.error(line, field, message);
         return None;
@@ -249,7 +260,7 @@ pub(crate) fn parse_from(raw: &str, line: usize, field: &str, issues: &mut Issue
     };
     let target = path.split('/').find(|s| !s.is_empty());
     let Some(target) = target else {
-        return Some(RouteFrom { raw: raw.to_owned(), host: proxy.0, port: proxy.1, bastion: None });
+        return Some(RouteFrom { raw: raw.to_owned(), host: proxy.0, port: proxy.1, bastion: None, udp });
     };
     match split_host_port(target) {
         Ok((host, Some(port))) => Some(RouteFrom {
@@ -257,6 +268,7 @@ pub(crate) fn parse_from(raw: &str, line: usize, field: &str, issues: &mut Issue
             host,
             port: Some(port),
             bastion: Some(authority.to_ascii_lowercase()),
+            udp,
         }),
         Ok((_, None)) => bad(issues, format!("the bastion target `{target}` needs a port (`host:port`)")),
         Err(why) => bad(issues, why),
@@ -274,11 +286,18 @@ fn parse_to(node: &Node<'_>, field: &str, issues: &mut Issues) -> Option<Vec<Ups
     let upstreams: Vec<Upstream> =
         items.iter().filter_map(|(text, line, item_field)| parse_upstream(text, *line, item_field, issues)).collect();
     let tcp = upstreams.iter().filter(|u| matches!(u, Upstream::Tcp { .. })).count();
+    let udp = upstreams.iter().filter(|u| matches!(u, Upstream::Udp { .. })).count();
     if tcp != 0 && tcp != upstreams.len() {
         issues.error(
             yaml::line(node),
             field,
-            "`to` mixes tcp:// with http(s):// proxies; use all tcp:// or all proxies (as Pomerium)",
+            "`to` mixes tcp:// with other schemes; use all tcp:// or all proxies (as Pomerium)",
+        );
+    } else if udp != 0 && udp != upstreams.len() {
+        issues.error(
+            yaml::line(node),
+            field,
+            "`to` mixes udp:// with other schemes; a udp+ route needs all udp:// (as Pomerium)",
         );
     }
     (issues.errors.len() == before).then_some(upstreams)
@@ -310,8 +329,14 @@ fn parse_upstream(text: &str, line: usize, field: &str, issues: &mut Issues) -> 
         }
         return None;
     }
-    if lower.starts_with("udp://") {
-        issues.error(line, field, format!("`{text}`: UDP routes are not supported yet"));
+    if let Some(rest) = lower.strip_prefix("udp://") {
+        let authority = rest.trim_end_matches('/');
+        match split_host_port(authority) {
+            Ok((host, Some(port))) if !authority.contains('/') => return Some(Upstream::Udp { host, port }),
+            Ok((_, None)) => issues.error(line, field, format!("`{text}` needs a port: `udp://{authority}:PORT`")),
+            Ok(_) => issues.error(line, field, format!("`{text}`: a udp:// upstream has no path")),
+            Err(why) => issues.error(line, field, format!("`{text}`: {why}")),
+        }
         return None;
     }
     let parsed = url::Url::parse(text).ok().filter(|u| matches!(u.scheme(), "http" | "https"));

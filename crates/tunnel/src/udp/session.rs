@@ -28,6 +28,9 @@ use crate::handle::{OpenError, TunnelError, record_user};
 
 /// How long a peer may send and receive nothing before its session ends.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest datagram a tunnel carries by default: what one UDP datagram holds over IPv4 (and
+/// the most one capsule carries).
+pub const MAX_DATAGRAM: usize = porthole_io::capsule::MAX_DATAGRAM;
 /// Most peers (source addresses) served at once; datagrams from further ones are dropped.
 pub const MAX_PEERS: usize = 4096;
 /// Largest datagram read from the local socket (a larger one would be cut by the kernel).

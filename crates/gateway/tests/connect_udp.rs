@@ -1,0 +1,120 @@
+//! CONNECT-UDP over HTTP/1.1 against the in-process gateway, with the exact bytes pomerium-cli
+//! writes (docs/protocol.md §2.4, hand-written here): the `200` with no body framing, datagram
+//! capsules to a real UDP echo upstream and back, other capsule types skipped, other context
+//! ids dropped; the login / policy / route answers as for CONNECT; `tcp+` and `udp+` routes on
+//! one authority kept apart.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::UdpSocket;
+
+/// A UDP echo server on loopback: every datagram is sent back as is.
+async fn udp_echo() -> SocketAddr {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65_536];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            let _ = socket.send_to(&buf[..n], from).await;
+        }
+    });
+    addr
+}
+
+fn routes(echo: SocketAddr) -> String {
+    format!(
+        "  - from: udp+https://echo.corp.example.com:7\n    to: udp://{echo}\n    allow_any_authenticated_user: true\n\
+         \x20 - from: udp+https://locked.corp.example.com:7\n    to: udp://{echo}\n    allowed_users: [bob@example.com]\n\
+         \x20 - from: tcp+https://echo.corp.example.com:7\n    to: tcp://127.0.0.1:9\n    allow_any_authenticated_user: true\n"
+    )
+}
+
+/// pomerium-cli's CONNECT-UDP request for `host`/`port`, byte for byte (§2.4).
+fn request(host: &str, port: u16, jwt: Option<&str>) -> Vec<u8> {
+    let auth = jwt.map(|t| format!("Authorization: Pomerium {t}\r\n")).unwrap_or_default();
+    format!(
+        "GET /.well-known/masque/udp/{host}/{port}/ HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: Go-http-client/1.1\r\n\
+         {auth}Capsule-Protocol: ?1\r\nConnection: Upgrade\r\nUpgrade: connect-udp\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Sends `req` on a fresh TLS connection and returns the head and the stream.
+async fn send(stack: &support::Stack, req: &[u8]) -> (String, tokio_rustls::client::TlsStream<tokio::net::TcpStream>) {
+    let mut tls = stack.tls(None).await.unwrap();
+    tls.write_all(req).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    let read = async {
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(tls.read(&mut byte).await.unwrap(), 1, "the gateway closed before its head: {head:?}");
+            head.push(byte[0]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), read).await.expect("an answer head within 20 s");
+    (String::from_utf8(head).unwrap(), tls)
+}
+
+async fn read_exact(tls: &mut (impl tokio::io::AsyncRead + Unpin), n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    tokio::time::timeout(Duration::from_secs(20), tls.read_exact(&mut buf)).await.expect("bytes within 20 s").unwrap();
+    buf
+}
+
+#[tokio::test]
+async fn pomerium_clis_bytes_open_a_udp_tunnel_and_datagrams_round_trip() {
+    let echo = udp_echo().await;
+    let stack = support::start(support::Opts { routes: &routes(echo), ..Default::default() }).await;
+    let jwt = stack.mint_user("alice");
+    let (head, mut tls) = send(&stack, &request("echo.corp.example.com", 7, Some(&jwt))).await;
+    assert_eq!(head, "HTTP/1.1 200 OK\r\nCapsule-Protocol: ?1\r\n\r\n", "a 200 (not 101) with no body framing");
+    // An unknown capsule type (0x29, 3 bytes) is skipped; context id 5 is dropped; then a
+    // datagram with context 0: only that one reaches the upstream and comes back.
+    tls.write_all(b"\x29\x03abc\x00\x03\x05xy\x00\x06\x00hello").await.unwrap();
+    assert_eq!(read_exact(&mut tls, 8).await, b"\x00\x06\x00hello", "the echo, as one DATAGRAM capsule");
+    // A 1,000-byte datagram: a 2-byte length varint (0x43e9 = 1001), never split.
+    let big: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+    let mut capsule = vec![0x00, 0x43, 0xe9, 0x00];
+    capsule.extend_from_slice(&big);
+    tls.write_all(&capsule).await.unwrap();
+    assert_eq!(read_exact(&mut tls, capsule.len()).await, capsule);
+}
+
+#[tokio::test]
+async fn refusals_are_the_answers_a_connect_gets() {
+    let echo = udp_echo().await;
+    let stack = support::start(support::Opts { routes: &routes(echo), ..Default::default() }).await;
+    let status = |head: &str| head.lines().next().unwrap_or_default().to_owned();
+    let (head, _) = send(&stack, &request("echo.corp.example.com", 7, None)).await;
+    assert!(status(&head).starts_with("HTTP/1.1 302"), "no token: a login redirect: {head}");
+    assert!(head.contains("\r\nlocation: ") || head.contains("\r\nLocation: "), "{head}");
+    let (head, _) = send(&stack, &request("echo.corp.example.com", 7, Some("not-a-token"))).await;
+    assert_eq!(status(&head), "HTTP/1.1 401 Unauthorized", "{head}");
+    let (head, _) = send(&stack, &request("locked.corp.example.com", 7, Some(&stack.mint_user("alice")))).await;
+    assert_eq!(status(&head), "HTTP/1.1 403 Forbidden", "{head}");
+    let (head, _) = send(&stack, &request("other.corp.example.com", 7, Some(&stack.mint_user("alice")))).await;
+    assert_eq!(status(&head), "HTTP/1.1 404 Not Found", "{head}");
+    let no_upgrade = b"GET /.well-known/masque/udp/echo.corp.example.com/7/ HTTP/1.1\r\nHost: x\r\n\r\n";
+    let (head, _) = send(&stack, no_upgrade).await;
+    assert_eq!(status(&head), "HTTP/1.1 400 Bad Request", "{head}");
+    // The tcp+ route on the same authority is not a UDP route, and the other way round.
+    let reply = stack.connect("echo.corp.example.com:7", &[("authorization", "Pomerium x")], None).await;
+    assert_ne!(reply.status, 404, "CONNECT finds the tcp+ route");
+    let tcp_only = "  - from: tcp+https://tcponly.corp.example.com:7\n    to: tcp://127.0.0.1:9\n    allow_any_authenticated_user: true\n";
+    let stack = support::start(support::Opts { routes: tcp_only, ..Default::default() }).await;
+    let (head, _) = send(&stack, &request("tcponly.corp.example.com", 7, Some(&stack.mint_user("alice")))).await;
+    assert_eq!(status(&head), "HTTP/1.1 404 Not Found", "CONNECT-UDP does not match a tcp+ route: {head}");
+}
+
+#[tokio::test]
+async fn other_requests_on_the_listener_are_unchanged() {
+    let echo = udp_echo().await;
+    let stack = support::start(support::Opts { routes: &routes(echo), ..Default::default() }).await;
+    let (head, mut tls) = send(&stack, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(read_exact(&mut tls, 3).await, b"OK\n");
+}
