@@ -118,3 +118,52 @@ async fn other_requests_on_the_listener_are_unchanged() {
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert_eq!(read_exact(&mut tls, 3).await, b"OK\n");
 }
+
+/// Opens a UDP tunnel for `jwt` and checks one datagram round trip.
+async fn open_udp(
+    stack: &support::Stack,
+    host: &str,
+    jwt: &str,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let (head, mut tls) = send(stack, &request(host, 7, Some(jwt))).await;
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    tls.write_all(b"\x00\x03\x00hi").await.unwrap();
+    assert_eq!(read_exact(&mut tls, 5).await, b"\x00\x03\x00hi");
+    tls
+}
+
+/// Waits up to `within` for the gateway to end the tunnel (end of stream or an error).
+async fn ended_within(tls: &mut (impl tokio::io::AsyncRead + Unpin), within: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(within, tls.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test]
+async fn a_reload_revokes_a_udp_tunnel_and_the_registry_counts_it() {
+    use porthole_gateway::reload::Trigger;
+    let echo = udp_echo().await;
+    let routes = |users: &str| {
+        format!("  - from: udp+https://echo.corp.example.com:7\n    to: udp://{echo}\n    allowed_users: [{users}]\n")
+    };
+    let both = routes("alice@example.com, bob@example.com");
+    let stack = support::start(support::Opts { routes: &both, ..Default::default() }).await;
+    let running = stack.gateway.as_ref().unwrap();
+    let mut alice = open_udp(&stack, "echo.corp.example.com", &stack.mint_user("alice")).await;
+    let mut bob = open_udp(&stack, "echo.corp.example.com", &stack.mint_user("bob")).await;
+    assert_eq!(running.live_tunnels(), 2, "UDP tunnels are in the live-tunnel registry");
+    let head = stack.yaml.find("\nroutes:\n").unwrap() + "\nroutes:\n".len();
+    std::fs::write(&stack.config, format!("{}{}", &stack.yaml[..head], routes("bob@example.com"))).unwrap();
+    running.reloader(stack.config.clone()).reload(Trigger::Signal);
+    assert!(ended_within(&mut alice, Duration::from_secs(2)).await, "alice's UDP tunnel ends at the reload");
+    bob.write_all(b"\x00\x03\x00ok").await.unwrap();
+    assert_eq!(read_exact(&mut bob, 5).await, b"\x00\x03\x00ok", "bob's goes on");
+}
+
+#[tokio::test]
+async fn a_udp_tunnel_ends_when_its_session_expires() {
+    let echo = udp_echo().await;
+    let stack = support::start(support::Opts { routes: &routes(echo), ..Default::default() }).await;
+    let jwt = stack.mint_user_for("alice", Duration::from_secs(2));
+    let mut tls = open_udp(&stack, "echo.corp.example.com", &jwt).await;
+    assert!(ended_within(&mut tls, Duration::from_secs(10)).await, "the tunnel ends at the session's expiry");
+}
