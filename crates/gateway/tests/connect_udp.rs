@@ -154,7 +154,8 @@ async fn a_reload_revokes_a_udp_tunnel_and_the_registry_counts_it() {
     let head = stack.yaml.find("\nroutes:\n").unwrap() + "\nroutes:\n".len();
     std::fs::write(&stack.config, format!("{}{}", &stack.yaml[..head], routes("bob@example.com"))).unwrap();
     running.reloader(stack.config.clone()).reload(Trigger::Signal);
-    assert!(ended_within(&mut alice, Duration::from_secs(2)).await, "alice's UDP tunnel ends at the reload");
+    // Within 400 ms: at the revocation itself, not the 500 ms backstop that stops any tunnel.
+    assert!(ended_within(&mut alice, Duration::from_millis(400)).await, "alice's UDP tunnel ends at the reload");
     bob.write_all(b"\x00\x03\x00ok").await.unwrap();
     assert_eq!(read_exact(&mut bob, 5).await, b"\x00\x03\x00ok", "bob's goes on");
 }
