@@ -19,7 +19,7 @@ RELEASE = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / PROFILE
 # command → Debian package. haproxy is the optional second peer.
 REQUIRED = {"stunnel4": "stunnel4", "iperf3": "iperf3", "redis-server": "redis-server",
             "redis-benchmark": "redis-tools", "openssl": "openssl", "node": "nodejs"}
-OPTIONAL = {"haproxy": "haproxy"}
+OPTIONAL = {"haproxy": "haproxy", "socat": "socat"}
 
 
 def log(msg):

@@ -12,15 +12,15 @@ import time
 import traceback
 from pathlib import Path
 
-from . import env, login, metrics, paths, pki, report
+from . import env, login, metrics, paths, pki, report, udp
 
-FULL = {"reps": 3, "iperf": 5, "lat_n": 20000, "setup_n": 1000, "idle_n": 1000,
+FULL = {"reps": 3, "iperf": 5, "udp": 5, "lat_n": 20000, "setup_n": 1000, "idle_n": 1000,
         "conc_c": 1000, "conc_n": 50000, "login_n": 50}
-SMOKE = {"reps": 1, "iperf": "20M", "lat_n": 500, "setup_n": 50, "idle_n": 50,
+SMOKE = {"reps": 1, "iperf": "20M", "udp": "1M", "lat_n": 500, "setup_n": 50, "idle_n": 50,
          "conc_c": 50, "conc_n": 2000, "login_n": 50}
 
 
-ALL_METRICS = ("throughput", "latency", "setup", "idle", "concurrent", "login")
+ALL_METRICS = ("throughput", "latency", "setup", "idle", "concurrent", "login", "udp")
 # Paths that need HAProxy, which may not install: the second peer and the no-TLS floor.
 OPTIONAL_PATHS = ("haproxy", "plain")
 
@@ -62,6 +62,32 @@ def versions():
             "git": first(["git", "-C", str(env.ROOT), "rev-parse", "--short", "HEAD"])}
 
 
+def udp_phase(p, up, procs, started_paths, errors):
+    """The UDP rows: direct, porthole and the socat pair, interleaved, order rotated."""
+    ports = {x.name: x.ports["iperf_udp"] for x in started_paths if "iperf_udp" in x.ports}
+    if any(x.name == "direct" for x in started_paths):
+        ports = {"direct": up.iperf, **ports}
+    if env.have("socat"):
+        try:
+            relay = udp.Socat(up)
+            relay.start(procs)
+            ports["socat"] = relay.port
+        except Exception as e:  # noqa: BLE001
+            errors["socat/start"] = str(e)
+    else:
+        env.log("socat is not installed: the UDP baseline is skipped")
+    names = list(ports)
+    runs = {name: [] for name in names}
+    for r in range(p["reps"]):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            try:
+                runs[name].append(udp.run_iperf_udp(ports[name], p["udp"]))
+            except Exception as e:  # noqa: BLE001
+                errors[f"{name}/udp/rep{r + 1}"] = str(e)
+                env.log(f"{name} udp: {e}")
+    return runs
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     p = dict(SMOKE if args.smoke else FULL)
@@ -82,7 +108,7 @@ def main(argv=None):
 
     workdir = Path(tempfile.mkdtemp(prefix="porthole-bench-"))
     procs = env.Procs(workdir)
-    errors, reps, login_result = {}, [], None
+    errors, reps, login_result, udp_runs = {}, [], None, {}
     try:
         material = pki.make_pki(workdir)
         up = paths.Upstreams(procs)
@@ -121,6 +147,8 @@ def main(argv=None):
             reps.append(rep)
             env.log(f"repetition {r + 1}/{p['reps']} done ({time.monotonic() - started:.0f} s)")
         porthole = next((x for x in started_paths if x.name == "porthole"), None)
+        if "udp" in chosen:
+            udp_runs = udp_phase(p, up, procs, started_paths, errors)
         if porthole is not None and "login" in chosen:
             try:
                 login_result = login.browser_launches(porthole, procs, material, p["login_n"])
@@ -138,6 +166,9 @@ def main(argv=None):
     summary = report.summarize(reps, names)
     checks = report.verdicts(summary, login_result)
     text = report.table(summary, names, checks)
+    udp_summary = udp.summarize(udp_runs)
+    if udp_summary:
+        text += "\n\n" + udp.table(udp_summary, list(udp_runs))
     print(text)
     if errors:
         print("\nerrors (logs kept in %s):" % workdir)
@@ -151,7 +182,8 @@ def main(argv=None):
               "machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "kernel": platform.release(),
                           "nofile": nofile},
               "versions": versions(), "paths": names, "repetitions": reps, "summary": summary,
-              "login": login_result, "targets": checks, "errors": errors, "table": text,
+              "login": login_result, "udp": {"rate": udp.RATE, "len": udp.LEN, "runs": udp_runs,
+                                             "summary": udp_summary}, "targets": checks, "errors": errors, "table": text,
               "seconds": round(time.monotonic() - started, 1)}
     # Only a full run of everything is a result worth keeping; a subset is a quick look.
     complete = not args.smoke and set(wanted) >= {"direct", "porthole", "stunnel"} and chosen >= set(ALL_METRICS)
@@ -162,4 +194,4 @@ def main(argv=None):
         (out_dir / "latest.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(f"\nwrote bench/results/{name} ({result['seconds']} s)")
     # The HAProxy paths (second peer, no-TLS floor) are optional: their failures are reported, not fatal.
-    return 1 if any(k.split("/")[0] not in OPTIONAL_PATHS for k in errors) else 0
+    return 1 if any(k.split("/")[0] not in (*OPTIONAL_PATHS, "socat") for k in errors) else 0

@@ -83,6 +83,9 @@ routes:
   - from: tcp+https://redis.bench.local:6379
     to: tcp://127.0.0.1:{self.up.redis}
     allow_any_authenticated_user: true
+  - from: udp+https://iperf.bench.local:5201
+    to: udp://127.0.0.1:{self.up.iperf}
+    allow_any_authenticated_user: true
 """)
         gw = procs.start("porthole-gateway", [str(env.RELEASE / "porthole-gateway"), "--config", str(config)])
         procs.wait_line(gw, "porthole-gateway listening on")
@@ -95,11 +98,19 @@ routes:
                             f"porthole-{route}", ["--service-account-file", str(token)])
             self.procs[route] = c
             self.ports[route] = int(procs.wait_line(c, "listening on").rsplit(":", 1)[1])
+        # `porthole udp` on the iperf client's port number: iperf3 -u keeps a TCP control connection.
+        u = self.client(procs, pki, "udp+https://iperf.bench.local:5201", "porthole-udp",
+                        ["--service-account-file", str(token), "--listen", f"127.0.0.1:{self.ports['iperf']}"],
+                        kind="udp")
+        procs.wait_line(u, "listening on")
+        self.procs["udp"] = u
+        self.ports["iperf_udp"] = self.ports["iperf"]
 
-    def client(self, procs, pki, destination, name, extra, env_extra=None):
-        """Starts one `porthole tcp` client listening on a free loopback port."""
-        argv = [str(env.RELEASE / "porthole"), "tcp", destination, "--pomerium-url", self.url,
-                "--alternate-ca-path", str(pki / "ca.crt"), "--listen", "127.0.0.1:0", *extra]
+    def client(self, procs, pki, destination, name, extra, env_extra=None, kind="tcp"):
+        """Starts one `porthole tcp` (or `udp`) client, on a free loopback port unless `extra` says."""
+        listen = [] if "--listen" in extra else ["--listen", "127.0.0.1:0"]
+        argv = [str(env.RELEASE / "porthole"), kind, destination, "--pomerium-url", self.url,
+                "--alternate-ca-path", str(pki / "ca.crt"), *listen, *extra]
         # A private token cache, so the bench never reads or writes the user's keychain.
         cache = procs.workdir / f"{name}-cache"
         cache.mkdir(exist_ok=True)
