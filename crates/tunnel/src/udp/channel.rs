@@ -126,8 +126,11 @@ impl DatagramChannel {
     /// Closes the channel and returns why it ended: the transport's reason if it had already
     /// stopped, else [`ChannelEnd::Closed`].
     pub async fn close(mut self) -> ChannelEnd {
-        self.cancel.cancel();
-        match self.ended.take() {
+        let ended = self.ended.take();
+        // Cancels and closes the queue toward the proxy, so a transport that watches either one
+        // stops; its reason then arrives.
+        drop(self);
+        match ended {
             Some(ended) => ended.await.unwrap_or(ChannelEnd::Closed),
             None => ChannelEnd::Closed,
         }

@@ -224,7 +224,9 @@ async fn receive_loop(inner: Arc<Inner>) {
                 Ok(got) => got,
                 Err(e) => {
                     // ICMP errors for an earlier send surface here on some systems: not fatal.
+                    // A short pause keeps a persistent error from spinning.
                     tracing::debug!(error = %e, "local UDP receive failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
             },
