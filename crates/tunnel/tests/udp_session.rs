@@ -97,7 +97,7 @@ async fn each_source_address_is_a_session_that_idles_out_with_its_counts() {
     a.send_to(&[0u8; 1001], handle.local_addr()).await.unwrap();
     assert_eq!(round_trip(&a, handle.local_addr(), b"three").await, b"three");
     assert_eq!(handle.peers().len(), 2, "one session per source address");
-    let mut ends = vec![disconnected(&mut rx).await, disconnected(&mut rx).await];
+    let mut ends = [disconnected(&mut rx).await, disconnected(&mut rx).await];
     ends.sort_by_key(|(addr, ..)| *addr != a.local_addr().unwrap());
     assert_eq!(ends[0], (a.local_addr().unwrap(), DatagramCounts { up: 2, down: 2, dropped: 1 }, None));
     assert_eq!(ends[1], (b.local_addr().unwrap(), DatagramCounts { up: 1, down: 1, dropped: 0 }, None));
