@@ -29,7 +29,7 @@ fn routes(echo: &EchoServer, db_name: &str, with_cache: bool) -> String {
     );
     // A real config mixes in routes the gateway does not serve (and so does not list).
     yaml += &format!("  - from: https://wiki.example.com\n    to: http://{}\n{any}", echo.addr);
-    yaml += &format!("  - from: udp+https://dns.example.com:53\n    to: udp://{}\n{any}", echo.addr);
+    yaml += &format!("  - from: ssh://jump.example.com\n    to: ssh://{}\n{any}", echo.addr);
     if with_cache {
         yaml += &format!(
             "  - from: tcp+https://cache.example.com:6379\n    name: Cache\n    to: tcp://{}\n{any}",
@@ -113,7 +113,7 @@ async fn a_portal_load_previews_then_saves_and_follows_config_changes() {
     assert!((changed.len(), unchanged.len(), gone.len()) == (0, 0, 0), "{first:#?}");
     assert!(
         first.skipped.iter().all(|r| r.kind != "tcp" && !r.reason.is_empty()),
-        "the HTTP and UDP routes never become connections (the gateway does not list them; a \
+        "the HTTP and SSH routes never become connections (the gateway does not list them; a \
          Pomerium that does gets them skipped with a reason): {first:#?}"
     );
     let mut dests: Vec<&str> = first.new.iter().map(|e| e.destination.as_str()).collect();

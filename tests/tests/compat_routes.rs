@@ -101,7 +101,6 @@ async fn non_tcp_routes_are_skipped_with_a_warning_naming_file_and_line() {
             "ssh routes are Pomerium's SSH routes; porthole-gateway serves TCP routes only (a `tcp+https://host:22` \
              route tunnels SSH); this route is skipped",
         ),
-        warning("udp+https://dns", "routes[4].from", "udp+https routes are not served yet; this route is skipped"),
         warning(
             "tcp://127.0.0.1$",
             "routes[7].to",
@@ -111,7 +110,8 @@ async fn non_tcp_routes_are_skipped_with_a_warning_naming_file_and_line() {
     ] {
         assert_eq!(log.matches(&expected).count(), 1, "once: {expected}\n--- log:\n{log}");
     }
-    assert_eq!(log.matches("this route is skipped").count(), 3, "one warning per skipped route:\n{log}");
+    assert_eq!(log.matches("this route is skipped").count(), 2, "one warning per skipped route:\n{log}");
+    assert!(!log.contains("udp+https://dns"), "the udp+ route is served, not skipped:\n{log}");
     assert!(!log.contains("pass_identity_headers"), "a skipped route's keys are not judged:\n{log}");
 }
 
@@ -128,7 +128,7 @@ fn validate_accepts_the_mixed_config_and_names_each_skip() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "--validate accepts it: {err}");
     let file = stack.config.display().to_string();
-    for needle in ["https://grafana", "ssh://jump", "udp+https://dns"] {
+    for needle in ["https://grafana", "ssh://jump"] {
         let at = format!("warning: {file}:{}: ", line_of(&stack, needle));
         assert!(err.lines().any(|l| l.starts_with(&at) && l.ends_with("this route is skipped")), "{at}…\n{err}");
     }
@@ -211,6 +211,7 @@ async fn login_and_routes_apis_answer_as_pomerium() {
         got,
         [
             ("tcp+https://*.example.com:22", "*"),
+            ("udp+https://dns.example.com:53", "dns"),
             ("tcp+https://postgres.example.com:5432", "postgres"),
             ("tcp+https://anyport.example.com", "anyport"),
             ("tcp+https://web.example.com:8080", "web"),
@@ -219,4 +220,6 @@ async fn login_and_routes_apis_answer_as_pomerium() {
         "alice's routes (not db: nobody is allowed there), named as Pomerium's portal names them: {v}"
     );
     assert_eq!(v["routes"][0]["type"], "tcp");
+    assert_eq!(v["routes"][1]["type"], "udp", "a udp+ route is a `udp` route, as in Pomerium's portal");
+    assert_eq!(v["routes"][1]["connect_command"], "porthole udp dns.example.com:53");
 }

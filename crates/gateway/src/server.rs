@@ -444,7 +444,7 @@ fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
             serde_json::json!({
                 "id": r.id,
                 "name": r.config.name.clone().unwrap_or(generated),
-                "type": "tcp",
+                "type": if r.config.from.udp { "udp" } else { "tcp" },
                 "from": r.config.from.raw,
                 "description": r.config.description.clone().unwrap_or_default(),
                 "connect_command": r.connect_command(),

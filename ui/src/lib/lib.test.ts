@@ -166,7 +166,7 @@ describe("routes", () => {
 });
 
 describe("portal", () => {
-  const entry = { routeId: "r", from: "tcp+https://h:1", name: "H", destination: "h:1", pomeriumUrl: "https://p",
+  const entry = { routeId: "r", from: "tcp+https://h:1", name: "H", destination: "h:1", protocol: "tcp" as const, pomeriumUrl: "https://p",
     caFile: null, disableTlsVerification: false, description: "" };
   const preview = {
     server: "https://p", new: [entry, entry], changed: [{ id: "c", entry, changes: [] }], unchanged: [],

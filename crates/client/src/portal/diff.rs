@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use porthole_tunnel::target;
 
 use super::{FieldChange, PortalEntry, PortalPreview, PortalRoute, PortalSource, SavedEntry, SkippedRoute};
-use crate::model::Profile;
+use crate::model::{Profile, Protocol};
 use crate::validate::non_empty;
 
 /// The prefix of a loaded connection's `source` (Pomerium Desktop writes the same).
@@ -22,8 +22,7 @@ fn origin(url: &str) -> Option<String> {
 /// Why a route cannot be a connection, or the destination it tunnels to.
 fn destination(route: &PortalRoute) -> Result<String, String> {
     match route.kind.as_str() {
-        "tcp" => {}
-        "udp" => return Err("UDP routes are not supported by Porthole yet".into()),
+        "tcp" | "udp" => {}
         "http" => return Err("an HTTP route is opened in a browser, not tunnelled".into()),
         "mcp" => return Err("an MCP server route is not a tunnel".into()),
         other => return Err(format!("unknown route type {other:?}")),
@@ -73,6 +72,7 @@ pub fn preview(server: &str, routes: &[PortalRoute], source: &PortalSource, save
             from: route.from.clone(),
             name: non_empty(Some(route.name.as_str())).unwrap_or(&destination).to_owned(),
             destination,
+            protocol: if route.kind == "udp" { Protocol::Udp } else { Protocol::Tcp },
             pomerium_url: server.to_owned(),
             ca_file: non_empty(source.ca_file.as_deref()).map(str::to_owned),
             disable_tls_verification: source.disable_tls_verification,
@@ -138,7 +138,7 @@ pub fn new_profile(entry: &PortalEntry) -> Profile {
         destination: entry.destination.clone(),
         listen_addr: None,
         pomerium_url: Some(entry.pomerium_url.clone()),
-        protocol: crate::model::Protocol::Tcp,
+        protocol: entry.protocol,
         tags: Vec::new(),
         ca_file: entry.ca_file.clone(),
         disable_tls_verification: entry.disable_tls_verification,
@@ -154,6 +154,7 @@ pub fn updated_profile(saved: &Profile, entry: &PortalEntry) -> Profile {
     Profile {
         name: entry.name.clone(),
         destination: entry.destination.clone(),
+        protocol: entry.protocol,
         pomerium_url: Some(entry.pomerium_url.clone()),
         ca_file: entry.ca_file.clone(),
         disable_tls_verification: entry.disable_tls_verification,
@@ -177,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn only_concrete_tcp_routes_become_connections() {
+    fn only_concrete_tcp_and_udp_routes_become_connections() {
         let routes = [
             route("1", "Postgres", "tcp", "tcp+https://postgres.example.com:5432"),
             route("2", "", "tcp", "tcp+https://proxy.example.com:8443/redis.internal:6379"),
@@ -190,14 +191,21 @@ mod tests {
         let new: Vec<(&str, &str)> = p.new.iter().map(|e| (e.name.as_str(), e.destination.as_str())).collect();
         assert_eq!(
             new,
-            [("Postgres", "postgres.example.com:5432"), ("redis.internal:6379", "redis.internal:6379")],
+            [
+                ("Postgres", "postgres.example.com:5432"),
+                ("redis.internal:6379", "redis.internal:6379"),
+                ("DNS", "dns.example.com:53")
+            ],
             "an unnamed route is named after its destination; a bastion URL tunnels to its path"
         );
+        assert_eq!(p.new[2].protocol, Protocol::Udp, "a udp route becomes a UDP connection");
+        assert_eq!(new_profile(&p.new[2]).protocol, Protocol::Udp);
+        assert_eq!(p.new[0].protocol, Protocol::Tcp);
         assert!(p.new.iter().all(|e| e.pomerium_url == SERVER), "the proxy is the server loaded from");
         let skipped: Vec<&str> = p.skipped.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(skipped, ["Wiki", "DNS", "Any ssh", "No port"]);
-        assert!(p.skipped[2].reason.contains("wildcard"), "{:?}", p.skipped[2]);
-        assert!(p.skipped[3].reason.contains("no port"), "{:?}", p.skipped[3]);
+        assert_eq!(skipped, ["Wiki", "Any ssh", "No port"]);
+        assert!(p.skipped[1].reason.contains("wildcard"), "{:?}", p.skipped[1]);
+        assert!(p.skipped[2].reason.contains("no port"), "{:?}", p.skipped[2]);
     }
 
     #[test]

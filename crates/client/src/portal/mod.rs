@@ -75,6 +75,8 @@ pub struct PortalEntry {
     pub name: String,
     /// The destination, `host:port`.
     pub destination: String,
+    /// TCP for a `tcp` route, UDP for a `udp` one.
+    pub protocol: crate::model::Protocol,
     /// The proxy: the server it was loaded from.
     pub pomerium_url: String,
     /// The CA file it was loaded with.
