@@ -23,7 +23,7 @@ export function ExportDialog({ ids, name, onClose }: ExportDialogProps) {
   };
   return (
     <Dialog
-      title={name ? `Export ${name}` : "Export all connections"}
+      title={name ? `Export ${name}` : ids ? `Export ${ids.length} ${ids.length === 1 ? "connection" : "connections"}` : "Export all connections"}
       onClose={onClose}
       actions={
         <>
