@@ -6,10 +6,6 @@ use porthole_client::app::App;
 use porthole_client::model::ConnectionStatus;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-/// The event the window answers with its "Quit Porthole?" dialog; the payload is the number of
-/// live connections.
-pub const QUIT_REQUESTED: &str = "quit-requested";
-
 /// How many connections are up (listening, connected, waiting for a login).
 pub fn live_count(core: &App) -> usize {
     core.list_connections()
@@ -26,7 +22,8 @@ pub fn ask_before_quit<R: Runtime>(app: &AppHandle<R>) -> bool {
         return false;
     }
     crate::show_main(app);
-    app.emit(QUIT_REQUESTED, live).is_ok()
+    // The window answers with its "Quit Porthole?" dialog, counting the live rows itself.
+    app.emit("quit-requested", ()).is_ok()
 }
 
 /// Without a tray, holds a window close while tunnels are live and asks instead.

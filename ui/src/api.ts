@@ -125,9 +125,8 @@ export const onLog = (cb: (e: LogEvent) => void): Promise<UnlistenFn> =>
 /** Calls `cb` after any save, delete or import. */
 export const onConnectionsChanged = (cb: () => void): Promise<UnlistenFn> =>
   listen<null>("connections-changed", () => cb());
-/** Calls `cb` with the number of live connections when closing the window would drop them. */
-export const onQuitRequested = (cb: (live: number) => void): Promise<UnlistenFn> =>
-  listen<number>("quit-requested", (e) => cb(e.payload));
+/** Calls `cb` when closing the window would drop live tunnels (Rust held the close). */
+export const onQuitRequested = (cb: () => void): Promise<UnlistenFn> => listen<null>("quit-requested", () => cb());
 /** Calls `cb` when the tray's "Load from server…" was chosen. */
 export const onLoadFromServer = (cb: () => void): Promise<UnlistenFn> =>
   listen<null>("load-from-server", () => cb());

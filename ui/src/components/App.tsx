@@ -4,7 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { applyTheme } from "../lib/theme";
 import { navigate, useRoute } from "../router";
-import { startSync } from "../store";
+import { liveCount, startSync } from "../store";
 import { ConnectForm } from "./ConnectForm";
 import { ConnectionDetail } from "./ConnectionDetail";
 import { ConnectionsPage } from "./ConnectionsPage";
@@ -21,7 +21,7 @@ export function App() {
   useEffect(() => {
     api.getSettings().then((s) => applyTheme(s.theme), () => applyTheme("system"));
     const stop = startSync();
-    const unlisten = [api.onLoadFromServer(() => navigate({ page: "load" })), api.onQuitRequested(setQuitting)];
+    const unlisten = [api.onLoadFromServer(() => navigate({ page: "load" })), api.onQuitRequested(() => setQuitting(Math.max(1, liveCount())))];
     return () => {
       stop();
       for (const u of unlisten) u.then((f) => f(), () => {});
