@@ -141,15 +141,17 @@ pub async fn import_connections(core: Core<'_>, json: String) -> Result<ImportRe
     core.import_connections(&json)
 }
 
-/// Exports connections in Pomerium Desktop's format.
+/// Exports connections in Pomerium Desktop's format; `includePortholeFields` (default true)
+/// keeps "Open with" and the like in a `porthole` object that Pomerium Desktop refuses.
 #[tauri::command]
 pub async fn export_connections(
     core: Core<'_>,
     ids: Option<Vec<String>>,
     include_tags: bool,
     include_private_keys: bool,
+    include_porthole_fields: Option<bool>,
 ) -> Result<String, AppError> {
-    core.export_connections(ids.as_deref(), include_tags, include_private_keys)
+    core.export_connections(ids.as_deref(), include_tags, include_private_keys, include_porthole_fields.unwrap_or(true))
 }
 
 /// Asks where to save `contents` (a native save dialog) and writes it; `None` if cancelled.

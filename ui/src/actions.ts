@@ -134,12 +134,14 @@ export async function exportToFile(opts: {
   name: string | null;
   includeTags: boolean;
   includePrivateKeys: boolean;
+  includePortholeFields: boolean;
 }): Promise<boolean> {
   try {
     const json = await api.exportConnections({
       ids: opts.ids,
       includeTags: opts.includeTags,
       includePrivateKeys: opts.includePrivateKeys,
+      includePortholeFields: opts.includePortholeFields,
     });
     const file = exportFileName(opts.name);
     await saveText(file, json, `Exported ${file}`);

@@ -91,11 +91,15 @@ export const closeSession = (id: string, sessionId: number) =>
 export const logs = (id: string) => call<LogEntry[]>("logs", { id });
 /** Imports a Pomerium Desktop export (de-duplicated). */
 export const importConnections = (json: string) => call<ImportReport>("import_connections", { json });
-/** Exports profiles (`ids: null` = all) as Pomerium Desktop JSON. */
+/**
+ * Exports profiles (`ids: null` = all) as Pomerium Desktop JSON; `includePortholeFields` keeps
+ * "Open with" and the like in a `porthole` object per record (which Pomerium Desktop refuses).
+ */
 export const exportConnections = (opts: {
   ids: string[] | null;
   includeTags: boolean;
   includePrivateKeys: boolean;
+  includePortholeFields: boolean;
 }) => call<string>("export_connections", opts);
 /** Asks where to save `contents` (native dialog) and writes it; `null` when cancelled. */
 export const saveExport = (contents: string, fileName: string) =>

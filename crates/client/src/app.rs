@@ -273,8 +273,9 @@ impl App {
         ids: Option<&[String]>,
         include_tags: bool,
         include_private_keys: bool,
+        porthole_fields: bool,
     ) -> Result<String, AppError> {
-        import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys)
+        import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys, porthole_fields)
     }
 
     /// Proxy origins that have a stored token.

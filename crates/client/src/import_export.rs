@@ -2,8 +2,10 @@
 //! `google.protobuf.Any` wrapping `pomerium.cli.Records`. Imports de-duplicate (same name,
 //! remote address and proxy URL update the saved profile); exports carry no ids, and private
 //! keys only when asked. What Pomerium Desktop has no field for ("Open with", a TLS check
-//! turned off beside a CA) travels in a `porthole` object per record, which Pomerium Desktop
-//! ignores and Porthole reads back.
+//! turned off beside a CA) travels, when asked, in a `porthole` object per record, which
+//! Porthole reads back. Pomerium's import is strict protojson (docs/protocol.md §6.4: unknown
+//! fields are `InvalidArgument`), so no key is ignored there: a file with the object is for
+//! Porthole, and the UI says so; records without Porthole-only data never carry it.
 
 use std::path::Path;
 
@@ -312,7 +314,8 @@ fn extension(p: &Profile, ca_kept: bool) -> Option<Extension> {
 }
 
 /// Exports the profiles `ids` (all when `None`) as pretty Pomerium Desktop JSON, without ids;
-/// tags only when `include_tags`, private keys only when `include_private_keys`.
+/// tags only when `include_tags`, private keys only when `include_private_keys`, the
+/// `porthole` object (see the module doc) only when `porthole_fields`.
 ///
 /// # Errors
 /// `not_found` for an unknown id; `io` when a certificate file cannot be read; `keychain`.
@@ -321,6 +324,7 @@ pub fn export(
     ids: Option<&[String]>,
     include_tags: bool,
     include_private_keys: bool,
+    porthole_fields: bool,
 ) -> Result<String, AppError> {
     let profiles: Vec<&Profile> = match ids {
         None => store.list().iter().collect(),
@@ -360,7 +364,7 @@ pub fn export(
                 autostart: Some(p.autostart),
             },
             source: p.source.clone(),
-            porthole: extension(p, ca_kept),
+            porthole: if porthole_fields { extension(p, ca_kept) } else { None },
         });
     }
     let body = Records { type_url: Some(RECORDS_TYPE.to_owned()), records };

@@ -114,7 +114,7 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     import(&mut store, &fixture(&alice.cert_pem, &alice.key_pem)).unwrap();
     let id = store.list()[0].id.clone();
 
-    let plain = export(&store, None, true, false).unwrap();
+    let plain = export(&store, None, true, false, true).unwrap();
     assert!(plain.contains("\n  \"records\""), "pretty, two-space indent:\n{plain}");
     let v: serde_json::Value = serde_json::from_str(&plain).unwrap();
     assert_eq!(v["@type"], "type.googleapis.com/pomerium.cli.Records");
@@ -129,7 +129,7 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
         alice.cert_pem.as_bytes()
     );
 
-    let with_keys = export(&store, Some(std::slice::from_ref(&id)), false, true).unwrap();
+    let with_keys = export(&store, Some(std::slice::from_ref(&id)), false, true, true).unwrap();
     let v: serde_json::Value = serde_json::from_str(&with_keys).unwrap();
     let key = STANDARD.decode(v["records"][0]["conn"]["clientCert"]["key"].as_str().unwrap()).unwrap();
     assert_eq!(key, alice.key_pem.as_bytes(), "the key when asked");
@@ -142,7 +142,7 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     assert_eq!(secrets.get(&p.id).unwrap().as_deref(), Some(alice.key_pem.as_str()), "round trip keeps the key");
     assert_eq!(import(&mut fresh, &with_keys).unwrap().unchanged, 1, "re-importing an export changes nothing");
     assert_eq!(
-        export(&store, Some(&["nope".to_owned()]), true, false).unwrap_err().code,
+        export(&store, Some(&["nope".to_owned()]), true, false, true).unwrap_err().code,
         porthole_client::ErrorCode::NotFound
     );
 }
@@ -207,7 +207,9 @@ fn export_keeps_porthole_only_fields_and_import_reads_them_back() {
     };
     store.save(&draft("Redis", Some("redis-cli -h {host} -p {port}"), Some(&ca), true)).unwrap();
     store.save(&draft("Plain", None, None, false)).unwrap();
-    let json = export(&store, None, true, false).unwrap();
+    let for_pomerium = export(&store, None, true, false, false).unwrap();
+    assert!(!for_pomerium.contains("\"porthole\""), "unasked, no key Pomerium's strict import would refuse");
+    let json = export(&store, None, true, false, true).unwrap();
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     let by_name = |n: &str| v["records"].as_array().unwrap().iter().find(|r| r["conn"]["name"] == n).unwrap().clone();
     assert_eq!(
