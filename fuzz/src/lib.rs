@@ -154,7 +154,7 @@ pub fn desktop_import(data: &[u8]) {
             assert_one_request(&request_bytes(&t.destination, None), 2);
         }
     }
-    let _ = import_export::export(&store, None, true, true);
+    let _ = import_export::export(&store, None, true, true, true);
 }
 
 /// `login_callback`: one request head at the login callback; a token it yields must make a

@@ -1,7 +1,7 @@
 //! The commands the UI calls: deserialize, call [`App`], and hand back its result or its
 //! `{code, message, fields}` error. No rule lives here.
 
-use porthole_client::app::App;
+use porthole_client::app::{App, DraftCheck};
 use porthole_client::error::{AppError, ErrorCode};
 use porthole_client::model::{
     ConnectionStatus, ConnectionView, ImportReport, LogEntry, Profile, ProfileDraft, Session, Settings,
@@ -35,6 +35,8 @@ pub const COMMANDS: &[&str] = &[
     "open_url",
     "load_portal",
     "accept_portal",
+    "check_connection",
+    "quit",
 ];
 
 /// Every command, for `invoke_handler`.
@@ -61,6 +63,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         open_url,
         load_portal,
         accept_portal,
+        check_connection,
+        quit,
     ]
 }
 
@@ -137,15 +141,17 @@ pub async fn import_connections(core: Core<'_>, json: String) -> Result<ImportRe
     core.import_connections(&json)
 }
 
-/// Exports connections in Pomerium Desktop's format.
+/// Exports connections in Pomerium Desktop's format; `includePortholeFields` (default true)
+/// keeps "Open with" and the like in a `porthole` object that Pomerium Desktop refuses.
 #[tauri::command]
 pub async fn export_connections(
     core: Core<'_>,
     ids: Option<Vec<String>>,
     include_tags: bool,
     include_private_keys: bool,
+    include_porthole_fields: Option<bool>,
 ) -> Result<String, AppError> {
-    core.export_connections(ids.as_deref(), include_tags, include_private_keys)
+    core.export_connections(ids.as_deref(), include_tags, include_private_keys, include_porthole_fields.unwrap_or(true))
 }
 
 /// Asks where to save `contents` (a native save dialog) and writes it; `None` if cancelled.
@@ -202,13 +208,23 @@ pub async fn set_settings<R: Runtime>(
     Ok(saved)
 }
 
-/// Opens a URL (a login page) in the system browser.
+/// Opens a URL (a login page) as logins do: `PORTHOLE_BROWSER_CMD`, else the system browser.
 #[tauri::command]
-pub async fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Result<(), AppError> {
-    use tauri_plugin_opener::OpenerExt;
-    app.opener()
-        .open_url(url, None::<&str>)
-        .map_err(|e| AppError::new(ErrorCode::Io, format!("could not open the browser: {e}")))
+pub async fn open_url(core: Core<'_>, url: String) -> Result<(), AppError> {
+    core.open_url(&url)
+}
+
+/// What saving `draft` would reject, and whether its local address is taken now; saves nothing.
+#[tauri::command]
+pub async fn check_connection(core: Core<'_>, draft: ProfileDraft) -> Result<DraftCheck, AppError> {
+    Ok(core.check_connection(&draft))
+}
+
+/// Quits the app (the window asked first when tunnels were live), dropping every tunnel.
+#[tauri::command]
+pub async fn quit<R: Runtime>(app: AppHandle<R>) -> Result<(), AppError> {
+    app.exit(0);
+    Ok(())
 }
 
 /// Reads a Pomerium server's routes portal (logging in if needed) and previews what loading

@@ -6,6 +6,7 @@
 
 pub mod commands;
 pub mod forward;
+pub mod quit;
 pub mod tray;
 
 use porthole_client::app::{App, AppOptions};
@@ -61,6 +62,7 @@ pub fn run() {
             let has_tray = tray::create(app.handle(), &core).is_ok();
             forward::spawn(app.handle().clone(), core.clone(), has_tray);
             tray::close_hides_when(app.handle(), has_tray);
+            quit::guard_close(app.handle(), has_tray);
             let started = core.clone();
             tauri::async_runtime::spawn(async move { started.autostart_all().await });
             Ok(())

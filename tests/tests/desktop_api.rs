@@ -256,7 +256,7 @@ fn command_list(source: &str) -> BTreeSet<String> {
     list.split('"').skip(1).step_by(2).map(str::to_string).collect()
 }
 
-/// `(event, payload)` for every `.emit("name", payload)` in forward.rs.
+/// `(event, payload)` for every `.emit("name", payload)` in forward.rs (and quit.rs).
 fn events(source: &str, known: &BTreeMap<String, Binding>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for part in source.split(".emit(\"").skip(1) {
@@ -330,7 +330,7 @@ fn generate() -> String {
     let listed = command_list(&commands_rs);
     let defined: BTreeSet<String> = commands.iter().map(|c| c.name.clone()).collect();
     assert_eq!(listed, defined, "COMMANDS in src-tauri/src/commands.rs and its #[tauri::command] functions differ");
-    let events = events(&read("src-tauri/src/forward.rs"), &known);
+    let events = events(&(read("src-tauri/src/forward.rs") + &read("src-tauri/src/quit.rs")), &known);
 
     let mut out = String::from(
         "# Desktop app: the contract between `ui/`, `src-tauri` and `crates/client`\n\n\

@@ -35,7 +35,7 @@
   const view = (p) => ({ profile: p, status: statuses.get(p.id) || { state: "idle" }, portInUse: false });
   const validDest = (d) => /^tcp\+https?:\/\/[^/\s]+\/[^\s:/]+:\d+$/.test(d) || /^[^\s:/]+:\d+$/.test(d);
 
-  function save(draft) {
+  function problems(draft) {
     const fields = [];
     if (!draft.name.trim()) fields.push({ field: "name", message: "Give the connection a name." });
     if (!validDest(draft.destination)) {
@@ -44,6 +44,11 @@
     if (draft.listenAddr && !/^[^\s]*:\d+$/.test(draft.listenAddr)) {
       fields.push({ field: "listenAddr", message: "Use host:port, like 127.0.0.1:6379." });
     }
+    return fields;
+  }
+
+  function save(draft) {
+    const fields = problems(draft);
     if (fields.length) throw err("invalid", "Some fields need fixing.", fields);
     const id = draft.id || `p${nextId++}`;
     const { clientCert, ...rest } = draft;
@@ -69,6 +74,8 @@
   const commands = {
     list_connections: () => [...profiles.values()].sort((a, b) => a.name.localeCompare(b.name)).map(view),
     save_connection: ({ draft }) => save(draft),
+    check_connection: ({ draft }) => ({ fields: problems(draft), portInUse: draft.listenAddr === "127.0.0.1:1" }),
+    quit: () => { window.__fake.quit = true; },
     delete_connection: ({ id }) => {
       profiles.delete(id);
       statuses.delete(id);

@@ -122,12 +122,14 @@ test("the form shows the backend's field error, then saves", async () => {
   await error.waitFor();
   assert.match(await error.innerText(), /host:port/);
   assert.equal(await page.getByLabel("Destination").getAttribute("aria-invalid"), "true");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "destination", "the first error has the focus");
   assert.match(page.url(), /#\/new$/, "a rejected save stays on the form");
   await page.getByLabel("Disable TLS verification").check();
   await screenshot("form");
   await page.getByLabel("Disable TLS verification").uncheck();
 
   await page.getByLabel("Destination").fill("redis.internal:6379");
+  await error.waitFor({ state: "detached" }); // cleared by the live check, before any Save
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/#\/connection\/p1$/);
   const draft = await page.evaluate(() => window.__fake.calls.filter((c) => c.cmd === "save_connection").at(-1).args.draft);
@@ -158,8 +160,14 @@ test("import adds connections and says how many", async () => {
   await page.locator("input[type=file]").setInputFiles({ name: "export.json", mimeType: "application/json", buffer: Buffer.from(json) });
   await page.getByText("Imported: 2 added, 0 updated").waitFor();
   await row("SSH bastion").waitFor();
-  await row("Postgres staging", "Untagged").waitFor();
+  await row("Postgres staging").waitFor();
+  // One folder is open at a time: All lists each connection once; opening a tag closes All.
+  assert.equal(await page.getByTestId("connection-row").count(), 3, "3 connections, 3 rows");
+  await page.locator('[data-group="databases"] .group-toggle').click();
   await row("Redis prod", "databases").waitFor();
+  assert.equal(await row("Redis prod").count(), 0, "All closed while a tag folder is open");
+  await page.locator('[data-group="All"] .group-toggle').click();
+  await row("Redis prod").waitFor();
 });
 
 test("connect shows the listening address; a status event shows the session count", async () => {
@@ -249,6 +257,30 @@ test("settings: dark theme applies at once, sign out removes the proxy", async (
   await page.getByRole("link", { name: "Connections" }).click();
   await row("SSH bastion").waitFor();
   await screenshot("list-dark");
+
+  // The next launch is dark from its first paint: the theme is set before any module runs
+  // (the settings answer comes later; this page's fake backend would even say "system").
+  const next = await context.newPage();
+  await next.addInitScript(() => {
+    document.addEventListener("DOMContentLoaded", () => {
+      window.__atLoad = { theme: document.documentElement.dataset.theme, bg: getComputedStyle(document.body).backgroundColor };
+    });
+  });
+  await next.goto(`${base}#/`);
+  assert.deepEqual(await next.evaluate(() => window.__atLoad), { theme: "dark", bg: "rgb(21, 23, 27)" });
+  await next.close();
+});
+
+test("closing with live tunnels asks first; Quit quits", async () => {
+  await page.evaluate(() => window.__fake.emit("quit-requested", null));
+  const dialog = page.getByRole("dialog", { name: "Quit Porthole?" });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /\d+ connections? (is|are) live\. Quitting disconnects/);
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  assert.equal(await page.evaluate(() => !!window.__fake.quit), false, "Cancel keeps the app");
+  await page.evaluate(() => window.__fake.emit("quit-requested", null));
+  await dialog.getByRole("button", { name: "Quit" }).click();
+  await page.waitForFunction(() => window.__fake.quit === true);
 });
 
 test("load from server: preview, save, then unchanged; the tray opens it too", async () => {
@@ -273,7 +305,7 @@ test("load from server: preview, save, then unchanged; the tray opens it too", a
   await screenshot("load-preview");
   await preview.getByRole("button", { name: "Save" }).click();
   await page.getByText("Loaded from https://pomerium.example.com: 2 added, 0 updated, 0 removed").waitFor();
-  await row("Orders DB", "Untagged").waitFor();
+  await row("Orders DB").waitFor();
 
   // The tray's entry opens the same dialog; a second load is all unchanged, and Save is off.
   await page.evaluate(() => window.__fake.emit("load-from-server", null));
@@ -296,7 +328,7 @@ test("load from server: preview, save, then unchanged; the tray opens it too", a
   await preview.getByLabel("Remove Cache").check();
   await preview.getByRole("button", { name: "Save" }).click();
   await page.getByText("1 updated, 1 removed").waitFor();
-  await row("Orders DB (primary)", "Untagged").waitFor();
+  await row("Orders DB (primary)").waitFor();
   assert.equal(await row("Cache").count(), 0, "the ticked gone connection is removed");
   const accepts = await page.evaluate(() => window.__fake.calls.filter((c) => c.cmd === "accept_portal").map((c) => c.args.remove.length));
   assert.deepEqual(accepts, [0, 1]);

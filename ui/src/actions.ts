@@ -44,12 +44,18 @@ export async function copyCommand(cmd: string): Promise<void> {
   else toast("Could not copy the command", "error");
 }
 
-/** Opens the proxy's login page in the system browser. */
+/**
+ * Opens the proxy's login page the way automatic logins do; when no browser opens, a notice
+ * shows the address with a Copy button, so the click is never silent.
+ */
 export async function openLogin(url: string): Promise<void> {
   try {
     await api.openUrl(url);
   } catch (e) {
-    fail(e);
+    toast(api.toApiError(e).message, "error", {
+      detail: url,
+      action: { label: "Copy address", run: () => void copyAddress(url) },
+    });
   }
 }
 
@@ -76,13 +82,25 @@ export async function remove(id: string, name: string): Promise<boolean> {
   }
 }
 
-/** Connects or disconnects a whole folder (`null` = all, `""` = untagged). */
-export async function setFolder(tag: string | null, on: boolean): Promise<void> {
-  try {
-    await (on ? api.connectTag(tag) : api.disconnectTag(tag));
-  } catch (e) {
-    fail(e);
-  }
+/**
+ * Connects (`on`) or disconnects exactly the connections `ids` (a folder's shown rows, never
+ * the ones a search hides); one notice names those that failed.
+ */
+export async function setMany(ids: string[], on: boolean): Promise<void> {
+  const since = eventPosition();
+  const results = await Promise.allSettled(
+    ids.map(async (id) => {
+      if (on) {
+        patchFromCommand(id, await api.connect(id), since);
+      } else {
+        await api.disconnect(id);
+        patchFromCommand(id, { state: "idle" }, since);
+      }
+    }),
+  );
+  const failed = results.flatMap((r) => (r.status === "rejected" ? [api.toApiError(r.reason).message] : []));
+  if (failed.length === 1) toast(failed[0], "error");
+  else if (failed.length > 1) toast(`${failed.length} connections failed. First: ${failed[0]}`, "error");
 }
 
 /** Imports a Pomerium Desktop (or Porthole) export file. */
@@ -116,12 +134,14 @@ export async function exportToFile(opts: {
   name: string | null;
   includeTags: boolean;
   includePrivateKeys: boolean;
+  includePortholeFields: boolean;
 }): Promise<boolean> {
   try {
     const json = await api.exportConnections({
       ids: opts.ids,
       includeTags: opts.includeTags,
       includePrivateKeys: opts.includePrivateKeys,
+      includePortholeFields: opts.includePortholeFields,
     });
     const file = exportFileName(opts.name);
     await saveText(file, json, `Exported ${file}`);

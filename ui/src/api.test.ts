@@ -38,7 +38,7 @@ describe("api", () => {
     await api.closeSession("a", 7);
     await api.logs("a");
     expect(await api.importConnections("{}")).toEqual({ added: 2, updated: 1, unchanged: 0 });
-    expect(await api.exportConnections({ ids: null, includeTags: true, includePrivateKeys: false })).toBe("{}");
+    expect(await api.exportConnections({ ids: null, includeTags: true, includePrivateKeys: false, includePortholeFields: true })).toBe("{}");
     await api.signedIn();
     await api.signOut("https://p");
     await api.getSettings();
@@ -59,7 +59,7 @@ describe("api", () => {
       { cmd: "close_session", args: { id: "a", sessionId: 7 } },
       { cmd: "logs", args: { id: "a" } },
       { cmd: "import_connections", args: { json: "{}" } },
-      { cmd: "export_connections", args: { ids: null, includeTags: true, includePrivateKeys: false } },
+      { cmd: "export_connections", args: { ids: null, includeTags: true, includePrivateKeys: false, includePortholeFields: true } },
       { cmd: "signed_in", args: {} },
       { cmd: "sign_out", args: { origin: "https://p" } },
       { cmd: "get_settings", args: {} },

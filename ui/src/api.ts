@@ -9,6 +9,7 @@ import type {
   AppError,
   ConnectionStatus,
   ConnectionView,
+  DraftCheck,
   FieldError,
   ImportReport,
   LogEntry,
@@ -65,6 +66,10 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const listConnections = () => call<ConnectionView[]>("list_connections");
 /** Creates or updates a profile; rejects with code `invalid` and `fields`. */
 export const saveConnection = (draft: ProfileDraft) => call<Profile>("save_connection", { draft });
+/** What saving `draft` would reject, and whether its local address is taken now; saves nothing. */
+export const checkConnection = (draft: ProfileDraft) => call<DraftCheck>("check_connection", { draft });
+/** Quits the app, dropping every tunnel (ask first: see `onQuitRequested`). */
+export const quit = () => call<void>("quit");
 /** Deletes a profile, disconnecting it first. */
 export const deleteConnection = (id: string) => call<void>("delete_connection", { id });
 /** Copies a profile under the name "<name> (copy)". */
@@ -86,11 +91,15 @@ export const closeSession = (id: string, sessionId: number) =>
 export const logs = (id: string) => call<LogEntry[]>("logs", { id });
 /** Imports a Pomerium Desktop export (de-duplicated). */
 export const importConnections = (json: string) => call<ImportReport>("import_connections", { json });
-/** Exports profiles (`ids: null` = all) as Pomerium Desktop JSON. */
+/**
+ * Exports profiles (`ids: null` = all) as Pomerium Desktop JSON; `includePortholeFields` keeps
+ * "Open with" and the like in a `porthole` object per record (which Pomerium Desktop refuses).
+ */
 export const exportConnections = (opts: {
   ids: string[] | null;
   includeTags: boolean;
   includePrivateKeys: boolean;
+  includePortholeFields: boolean;
 }) => call<string>("export_connections", opts);
 /** Asks where to save `contents` (native dialog) and writes it; `null` when cancelled. */
 export const saveExport = (contents: string, fileName: string) =>
@@ -103,7 +112,7 @@ export const signOut = (origin: string) => call<void>("sign_out", { origin });
 export const getSettings = () => call<Settings>("get_settings");
 /** Saves app preferences and returns them as stored. */
 export const setSettings = (settings: Settings) => call<Settings>("set_settings", { settings });
-/** Opens a URL in the system browser. */
+/** Opens a URL as logins do (`PORTHOLE_BROWSER_CMD`, else the system browser). */
 export const openUrl = (url: string) => call<void>("open_url", { url });
 /** Reads a server's routes portal (logging in if needed) and previews the changes; saves nothing. */
 export const loadPortal = (source: PortalSource) => call<PortalPreview>("load_portal", { source });
@@ -120,6 +129,8 @@ export const onLog = (cb: (e: LogEvent) => void): Promise<UnlistenFn> =>
 /** Calls `cb` after any save, delete or import. */
 export const onConnectionsChanged = (cb: () => void): Promise<UnlistenFn> =>
   listen<null>("connections-changed", () => cb());
+/** Calls `cb` when closing the window would drop live tunnels (Rust held the close). */
+export const onQuitRequested = (cb: () => void): Promise<UnlistenFn> => listen<null>("quit-requested", () => cb());
 /** Calls `cb` when the tray's "Load from server…" was chosen. */
 export const onLoadFromServer = (cb: () => void): Promise<UnlistenFn> =>
   listen<null>("load-from-server", () => cb());

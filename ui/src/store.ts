@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import * as api from "./api";
+import { isActive } from "./lib/status";
 import type { ConnectionStatus, ConnectionView } from "./types";
 
 /** What the list screens render. */
@@ -71,6 +72,11 @@ export function startSync(): () => void {
   ];
   void reload();
   return () => stops.forEach((p) => p.then((stop) => stop()).catch(() => undefined));
+}
+
+/** How many connections are up now (what quitting would drop). */
+export function liveCount(): number {
+  return (state.list ?? []).filter((c) => isActive(c.status)).length;
 }
 
 /** The connection list; re-renders on every change. */

@@ -7,6 +7,7 @@ export type { ClientCert } from "./bindings/ClientCert";
 export type { ClientCertDraft } from "./bindings/ClientCertDraft";
 export type { ConnectionStatus } from "./bindings/ConnectionStatus";
 export type { ConnectionView } from "./bindings/ConnectionView";
+export type { DraftCheck } from "./bindings/DraftCheck";
 export type { ErrorCode } from "./bindings/ErrorCode";
 export type { FieldError } from "./bindings/FieldError";
 export type { ImportReport } from "./bindings/ImportReport";

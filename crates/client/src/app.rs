@@ -173,6 +173,36 @@ impl App {
         views
     }
 
+    /// Opens `url` (a login page) the way logins do: `PORTHOLE_BROWSER_CMD`'s program when the
+    /// app was given one, else the system browser.
+    ///
+    /// # Errors
+    /// `io` with a sentence when no browser could be started (the UI then shows the URL).
+    pub fn open_url(&self, url: &str) -> Result<(), AppError> {
+        self.state.browser.open(url).map_err(|e| {
+            let why = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .map_or_else(|| e.to_string(), crate::error::io_words);
+            AppError::new(ErrorCode::Io, format!("No browser could be opened ({why}). Open the address yourself."))
+        })
+    }
+
+    /// What saving `draft` would reject, and whether its fixed local address is taken right
+    /// now by something other than this connection's own listener. Saves nothing.
+    pub fn check_connection(&self, draft: &ProfileDraft) -> DraftCheck {
+        let (fields, saved) = {
+            let store = lock(&self.state.profiles);
+            let saved = draft.id.as_deref().and_then(|id| store.get(id)).cloned();
+            (store.validate(draft), saved)
+        };
+        let addr = validate::fixed_listen_addr(draft.listen_addr.as_deref());
+        let own = saved.is_some_and(|p| {
+            let running = !matches!(self.status(&p.id), ConnectionStatus::Idle | ConnectionStatus::Error { .. });
+            running && validate::fixed_listen_addr(p.listen_addr.as_deref()) == addr
+        });
+        DraftCheck { fields, port_in_use: !own && addr.is_some_and(port_taken) }
+    }
+
     /// One saved profile.
     ///
     /// # Errors
@@ -243,8 +273,9 @@ impl App {
         ids: Option<&[String]>,
         include_tags: bool,
         include_private_keys: bool,
+        porthole_fields: bool,
     ) -> Result<String, AppError> {
-        import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys)
+        import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys, porthole_fields)
     }
 
     /// Proxy origins that have a stored token.
@@ -302,6 +333,17 @@ impl App {
     pub(crate) fn emit(&self, event: AppEvent) {
         let _ = self.state.events.send(event);
     }
+}
+
+/// The answer of [`App::check_connection`]: what saving would reject, and whether the local
+/// address is taken now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DraftCheck {
+    /// The problems saving would report, each with its field.
+    pub fields: Vec<crate::model::FieldError>,
+    /// The fixed local address is held by another program or connection.
+    pub port_in_use: bool,
 }
 
 /// `true` when binding `addr` fails because something else holds it.

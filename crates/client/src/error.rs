@@ -48,6 +48,28 @@ impl AppError {
 
     /// `io` while doing `what` with `path`.
     pub fn io(what: &str, path: &Path, e: &std::io::Error) -> Self {
-        Self::new(ErrorCode::Io, format!("could not {what} {}: {e}", path.display()))
+        Self::new(ErrorCode::Io, format!("Could not {what} {}: {}.", path.display(), io_words(e)))
     }
+}
+
+/// An I/O error in words, without the OS's number ("(os error 98)"): the common kinds as a
+/// phrase, others as the system says them.
+pub fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    let words = match e.kind() {
+        K::NotFound => "it does not exist",
+        K::PermissionDenied => "permission denied",
+        K::AddrInUse => "another program is using that address",
+        K::AddrNotAvailable => "that address is not one of this computer's",
+        K::ConnectionRefused => "nothing is listening there",
+        K::AlreadyExists => "it already exists",
+        K::TimedOut => "it took too long",
+        K::IsADirectory => "it is a folder, not a file",
+        _ => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or_default().trim().to_owned();
+            return if text.is_empty() { "an unknown system error".into() } else { text.to_lowercase() };
+        }
+    };
+    words.to_owned()
 }

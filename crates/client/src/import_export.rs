@@ -1,7 +1,11 @@
 //! Pomerium Desktop's import/export format (docs/protocol.md §6.4): protojson of a
 //! `google.protobuf.Any` wrapping `pomerium.cli.Records`. Imports de-duplicate (same name,
 //! remote address and proxy URL update the saved profile); exports carry no ids, and private
-//! keys only when asked.
+//! keys only when asked. What Pomerium Desktop has no field for ("Open with", a TLS check
+//! turned off beside a CA) travels, when asked, in a `porthole` object per record, which
+//! Porthole reads back. Pomerium's import is strict protojson (docs/protocol.md §6.4: unknown
+//! fields are `InvalidArgument`), so no key is ignored there: a file with the object is for
+//! Porthole, and the UI says so; records without Porthole-only data never carry it.
 
 use std::path::Path;
 
@@ -16,6 +20,8 @@ use crate::validate::non_empty;
 
 /// The `@type` of the wrapped message.
 pub const RECORDS_TYPE: &str = "type.googleapis.com/pomerium.cli.Records";
+/// The version of the `porthole` extension object this build writes and reads.
+pub const EXTENSION_VERSION: u32 = 1;
 
 /// `Records`, wrapped in `Any`.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -43,6 +49,24 @@ pub struct Record {
     /// `portal-route-<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Porthole's own fields; other readers ignore the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub porthole: Option<Extension>,
+}
+
+/// The fields of a profile that Pomerium Desktop's format has no place for.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension {
+    /// [`EXTENSION_VERSION`] of the writer; a newer one is refused rather than half-read.
+    #[serde(default)]
+    pub version: u32,
+    /// The "Open with" command template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_with: Option<String>,
+    /// TLS verification off although a CA is set (Pomerium's `oneof` keeps only the CA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_tls_verification: Option<bool>,
 }
 
 /// `pomerium.cli.Connection`.
@@ -125,15 +149,24 @@ fn decode_bytes(field: &str, b64: &str) -> Result<String, AppError> {
     let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|e| e.decode(b64).ok())
-        .ok_or_else(|| AppError::new(ErrorCode::Import, format!("{field} is not base64")))?;
-    String::from_utf8(bytes).map_err(|_| AppError::new(ErrorCode::Import, format!("{field} is not PEM text")))
+        .ok_or_else(|| AppError::new(ErrorCode::Import, format!("The file's \"{field}\" is not base64 text.")))?;
+    String::from_utf8(bytes).map_err(|_| {
+        AppError::new(ErrorCode::Import, format!("The file's \"{field}\" does not hold a PEM certificate."))
+    })
 }
 
 fn import_error(e: &serde_json::Error) -> AppError {
-    AppError::new(
-        ErrorCode::Import,
-        format!("not Pomerium Desktop connections (line {}, column {}): {e}", e.line(), e.column()),
-    )
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", e.line(), e.column());
+    let message = match e.classify() {
+        Category::Eof => format!("The file ends too early, at {at}: it is cut off or empty."),
+        Category::Syntax => format!("The file is not valid JSON: there is a mistake at {at}."),
+        Category::Data => format!(
+            "The file is JSON but not a Pomerium Desktop export: the value at {at} is not what the format expects."
+        ),
+        Category::Io => format!("The file could not be read at {at}."),
+    };
+    AppError::new(ErrorCode::Import, message)
 }
 
 /// Imports `json` into `store`: each record updates the profile with the same name, remote
@@ -145,14 +178,41 @@ fn import_error(e: &serde_json::Error) -> AppError {
 pub fn import(store: &mut ProfileStore, json: &str) -> Result<ImportReport, AppError> {
     let records: Records = serde_json::from_str(json).map_err(|e| import_error(&e))?;
     if let Some(t) = records.type_url.as_deref().filter(|t| *t != RECORDS_TYPE) {
-        return Err(AppError::new(ErrorCode::Import, format!("expected {RECORDS_TYPE}, got {t}")));
+        return Err(AppError::new(
+            ErrorCode::Import,
+            format!(
+                "The file holds \"{t}\", which Porthole cannot import; it reads Pomerium Desktop exports \
+                 ({RECORDS_TYPE})."
+            ),
+        ));
+    }
+    if records.records.is_empty() {
+        return Err(AppError::new(
+            ErrorCode::Import,
+            "The file contains no connections: its \"records\" list is missing or empty.",
+        ));
+    }
+    for (n, record) in records.records.iter().enumerate() {
+        if let Some(v) = record.porthole.as_ref().map(|x| x.version).filter(|v| *v > EXTENSION_VERSION) {
+            return Err(AppError::new(
+                ErrorCode::Import,
+                format!(
+                    "Connection {} was exported by a newer Porthole (extension version {v}; this one reads \
+                     version {EXTENSION_VERSION}). Update Porthole to import it.",
+                    n + 1
+                ),
+            ));
+        }
     }
     let mut report = ImportReport::default();
     for (n, record) in records.records.into_iter().enumerate() {
         let conn = &record.conn;
         let name = non_empty(conn.name.as_deref()).unwrap_or(conn.remote_addr.trim()).to_owned();
         if conn.remote_addr.trim().is_empty() {
-            return Err(AppError::new(ErrorCode::Import, format!("record {} ({name}) has no remoteAddr", n + 1)));
+            return Err(AppError::new(
+                ErrorCode::Import,
+                format!("Connection {} ({name}) has no destination (its \"remoteAddr\" is empty).", n + 1),
+            ));
         }
         let url = non_empty(conn.pomerium_url.as_deref()).map(str::to_owned);
         let existing = store
@@ -193,6 +253,7 @@ pub fn import(store: &mut ProfileStore, json: &str) -> Result<ImportReport, AppE
             })
         };
         let tags = clean_tags(&record.tags);
+        let ext = record.porthole.as_ref();
         let profile = Profile {
             id,
             name,
@@ -202,10 +263,16 @@ pub fn import(store: &mut ProfileStore, json: &str) -> Result<ImportReport, AppE
             protocol: if conn.protocol.as_deref() == Some("UDP") { Protocol::Udp } else { Protocol::Tcp },
             tags: if tags.is_empty() { existing.as_ref().map(|p| p.tags.clone()).unwrap_or_default() } else { tags },
             ca_file,
-            disable_tls_verification: conn.disable_tls_verification.unwrap_or(false),
+            disable_tls_verification: ext
+                .and_then(|x| x.disable_tls_verification)
+                .or(conn.disable_tls_verification)
+                .unwrap_or(false),
             client_cert,
             autostart: conn.autostart.unwrap_or(false),
-            open_with: existing.as_ref().and_then(|p| p.open_with.clone()),
+            open_with: match ext {
+                Some(x) => non_empty(x.open_with.as_deref()).map(str::to_owned),
+                None => existing.as_ref().and_then(|p| p.open_with.clone()),
+            },
             source: non_empty(record.source.as_deref()).map(str::to_owned),
         };
         match &existing {
@@ -236,8 +303,19 @@ fn pem_file(dir: &Path, id: &str, what: &str, pem: &str, current: Option<&str>) 
     Ok(path.to_string_lossy().into_owned())
 }
 
+/// The `porthole` object of `p`: only when it carries something Pomerium's fields cannot.
+fn extension(p: &Profile, ca_kept: bool) -> Option<Extension> {
+    let ext = Extension {
+        version: EXTENSION_VERSION,
+        open_with: p.open_with.clone(),
+        disable_tls_verification: (ca_kept && p.disable_tls_verification).then_some(true),
+    };
+    (ext.open_with.is_some() || ext.disable_tls_verification.is_some()).then_some(ext)
+}
+
 /// Exports the profiles `ids` (all when `None`) as pretty Pomerium Desktop JSON, without ids;
-/// tags only when `include_tags`, private keys only when `include_private_keys`.
+/// tags only when `include_tags`, private keys only when `include_private_keys`, the
+/// `porthole` object (see the module doc) only when `porthole_fields`.
 ///
 /// # Errors
 /// `not_found` for an unknown id; `io` when a certificate file cannot be read; `keychain`.
@@ -246,6 +324,7 @@ pub fn export(
     ids: Option<&[String]>,
     include_tags: bool,
     include_private_keys: bool,
+    porthole_fields: bool,
 ) -> Result<String, AppError> {
     let profiles: Vec<&Profile> = match ids {
         None => store.list().iter().collect(),
@@ -268,6 +347,7 @@ pub fn export(
             }
             None => (None, None),
         };
+        let ca_kept = ca_cert.is_some();
         records.push(Record {
             id: None,
             tags: if include_tags { p.tags.clone() } else { Vec::new() },
@@ -284,6 +364,7 @@ pub fn export(
                 autostart: Some(p.autostart),
             },
             source: p.source.clone(),
+            porthole: if porthole_fields { extension(p, ca_kept) } else { None },
         });
     }
     let body = Records { type_url: Some(RECORDS_TYPE.to_owned()), records };

@@ -114,7 +114,7 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     import(&mut store, &fixture(&alice.cert_pem, &alice.key_pem)).unwrap();
     let id = store.list()[0].id.clone();
 
-    let plain = export(&store, None, true, false).unwrap();
+    let plain = export(&store, None, true, false, true).unwrap();
     assert!(plain.contains("\n  \"records\""), "pretty, two-space indent:\n{plain}");
     let v: serde_json::Value = serde_json::from_str(&plain).unwrap();
     assert_eq!(v["@type"], "type.googleapis.com/pomerium.cli.Records");
@@ -129,7 +129,7 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
         alice.cert_pem.as_bytes()
     );
 
-    let with_keys = export(&store, Some(std::slice::from_ref(&id)), false, true).unwrap();
+    let with_keys = export(&store, Some(std::slice::from_ref(&id)), false, true, true).unwrap();
     let v: serde_json::Value = serde_json::from_str(&with_keys).unwrap();
     let key = STANDARD.decode(v["records"][0]["conn"]["clientCert"]["key"].as_str().unwrap()).unwrap();
     assert_eq!(key, alice.key_pem.as_bytes(), "the key when asked");
@@ -142,7 +142,94 @@ fn export_strips_ids_and_keys_unless_asked_and_round_trips() {
     assert_eq!(secrets.get(&p.id).unwrap().as_deref(), Some(alice.key_pem.as_str()), "round trip keeps the key");
     assert_eq!(import(&mut fresh, &with_keys).unwrap().unchanged, 1, "re-importing an export changes nothing");
     assert_eq!(
-        export(&store, Some(&["nope".to_owned()]), true, false).unwrap_err().code,
+        export(&store, Some(&["nope".to_owned()]), true, false, true).unwrap_err().code,
         porthole_client::ErrorCode::NotFound
     );
+}
+
+#[test]
+fn import_errors_are_sentences_that_say_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(dir.path());
+    let msg = |json: &str| {
+        let mut store = ProfileStore::open(dir.path(), Arc::new(MemorySecrets::default())).unwrap();
+        let e = import(&mut store, json).unwrap_err();
+        assert_eq!(e.code, porthole_client::ErrorCode::Import, "{e:?}");
+        e.message
+    };
+    for empty in [r#"{"records": []}"#, "{}", r#"{"@type": "type.googleapis.com/pomerium.cli.Records"}"#] {
+        assert_eq!(
+            msg(empty),
+            "The file contains no connections: its \"records\" list is missing or empty.",
+            "{empty}"
+        );
+    }
+    assert_eq!(
+        msg("{\n  \"records\": [\n    {\"conn\": }\n  ]\n}"),
+        "The file is not valid JSON: there is a mistake at line 3, column 14."
+    );
+    assert_eq!(
+        msg("{\"records\": [{\"conn\""),
+        "The file ends too early, at line 1, column 20: it is cut off or empty."
+    );
+    let wrong = msg(r#"{"records": 3}"#);
+    assert!(
+        wrong.starts_with("The file is JSON but not a Pomerium Desktop export: the value at line 1, column 13"),
+        "{wrong}"
+    );
+    assert!(!wrong.contains("invalid type"), "no parser jargon: {wrong}");
+    let other = msg(r#"{"@type": "type.googleapis.com/pomerium.cli.Settings", "records": []}"#);
+    assert!(
+        other.contains("\"type.googleapis.com/pomerium.cli.Settings\"") && other.contains("cannot import"),
+        "{other}"
+    );
+    let newer = msg(r#"{"records": [{"conn": {"remoteAddr": "a:1"}, "porthole": {"version": 7}}]}"#);
+    assert!(newer.contains("extension version 7") && newer.starts_with("Connection 1 "), "{newer}");
+    assert!(store.list().is_empty(), "nothing was saved by a refused file");
+    assert_eq!(import(&mut store, "{\"records\": [{\"conn\": {\"remoteAddr\": \"a:1\"}}]}").unwrap().added, 1);
+}
+
+#[test]
+fn export_keeps_porthole_only_fields_and_import_reads_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _) = open(dir.path());
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, TestPki::new().ca_pem()).unwrap();
+    let draft = |name: &str, open_with: Option<&str>, ca: Option<&std::path::Path>, off: bool| {
+        serde_json::from_value::<porthole_client::model::ProfileDraft>(serde_json::json!({
+            "id": null, "name": name, "destination": "redis.example.com:6379", "listenAddr": "127.0.0.1:7001",
+            "pomeriumUrl": "https://proxy.example.com", "protocol": "tcp", "tags": ["prod", "cache"],
+            "caFile": ca.map(|p| p.display().to_string()), "disableTlsVerification": off,
+            "clientCert": {"kind": "store", "issuer": "CN=Corp CA", "subject": null},
+            "autostart": true, "openWith": open_with
+        }))
+        .unwrap()
+    };
+    store.save(&draft("Redis", Some("redis-cli -h {host} -p {port}"), Some(&ca), true)).unwrap();
+    store.save(&draft("Plain", None, None, false)).unwrap();
+    let for_pomerium = export(&store, None, true, false, false).unwrap();
+    assert!(!for_pomerium.contains("\"porthole\""), "unasked, no key Pomerium's strict import would refuse");
+    let json = export(&store, None, true, false, true).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let by_name = |n: &str| v["records"].as_array().unwrap().iter().find(|r| r["conn"]["name"] == n).unwrap().clone();
+    assert_eq!(
+        by_name("Redis")["porthole"],
+        serde_json::json!({"version": 1, "openWith": "redis-cli -h {host} -p {port}", "disableTlsVerification": true}),
+        "{json}"
+    );
+    assert!(by_name("Plain").get("porthole").is_none(), "nothing Porthole-only: a plain Pomerium record\n{json}");
+
+    let other = tempfile::tempdir().unwrap();
+    let (mut fresh, _) = open(other.path());
+    assert_eq!(import(&mut fresh, &json).unwrap().added, 2);
+    for before in store.list() {
+        let after = fresh.list().iter().find(|p| p.name == before.name).unwrap();
+        let strip = |p: &porthole_client::model::Profile| {
+            let mut p = p.clone();
+            p.id.clear();
+            p.ca_file = p.ca_file.map(|f| std::fs::read_to_string(f).unwrap());
+            p
+        };
+        assert_eq!(strip(after), strip(before), "every field survives export → import");
+    }
 }

@@ -1,13 +1,14 @@
 //! The window: top bar, the current page, and the notices.
 
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { applyTheme } from "../lib/theme";
 import { navigate, useRoute } from "../router";
-import { startSync } from "../store";
+import { liveCount, startSync } from "../store";
 import { ConnectForm } from "./ConnectForm";
 import { ConnectionDetail } from "./ConnectionDetail";
 import { ConnectionsPage } from "./ConnectionsPage";
+import { ConfirmDialog } from "./Dialog";
 import { LoadDialog } from "./LoadDialog";
 import { SettingsPage } from "./SettingsPage";
 import { Toasts } from "./Toasts";
@@ -15,13 +16,15 @@ import { Toasts } from "./Toasts";
 /** The whole app. */
 export function App() {
   const route = useRoute();
+  /** Live connections a window close would drop: the quit question is open. */
+  const [quitting, setQuitting] = useState(0);
   useEffect(() => {
     api.getSettings().then((s) => applyTheme(s.theme), () => applyTheme("system"));
     const stop = startSync();
-    const unlisten = api.onLoadFromServer(() => navigate({ page: "load" }));
+    const unlisten = [api.onLoadFromServer(() => navigate({ page: "load" })), api.onQuitRequested(() => setQuitting(Math.max(1, liveCount())))];
     return () => {
       stop();
-      unlisten.then((u) => u(), () => {});
+      for (const u of unlisten) u.then((f) => f(), () => {});
     };
   }, []);
 
@@ -51,6 +54,19 @@ export function App() {
         {route.page === "settings" && <SettingsPage />}
       </main>
       <Toasts />
+      {quitting > 0 && (
+        <ConfirmDialog
+          title="Quit Porthole?"
+          message={`${quitting} ${quitting === 1 ? "connection is" : "connections are"} live. Quitting disconnects ${quitting === 1 ? "it" : "them"} and cuts every open session.`}
+          confirmLabel="Quit"
+          danger
+          onCancel={() => setQuitting(0)}
+          onConfirm={() => {
+            setQuitting(0);
+            void api.quit();
+          }}
+        />
+      )}
     </>
   );
 }

@@ -1,4 +1,7 @@
-//! New / Edit connection. Rust validates on save; every field error shows beside its input.
+//! New / Edit connection. Rust validates on save; every field error shows beside its input,
+//! the first one is scrolled to and focused, and after a failed save each change is checked
+//! again (debounced) so errors clear as soon as their field is valid. The "port in use"
+//! warning is about the address in the box now, checked the same way.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "../api";
@@ -6,6 +9,7 @@ import { toast } from "../lib/toast";
 import {
   draftFromForm,
   emptyForm,
+  focusFirstError,
   formFromProfile,
   isDirty,
   mapFieldErrors,
@@ -20,6 +24,14 @@ import { Field } from "./Field";
 import { TagInput } from "./TagInput";
 
 const NO_ERRORS: FieldErrors = { byField: {}, general: [] };
+/** How long typing must pause before the form is checked again. */
+export const CHECK_DEBOUNCE_MS = 300;
+
+/** The error key of a form input (`certFile` → `clientCert.certFile`). */
+function errorKey(k: keyof FormState): string {
+  if (k === "certMode") return "clientCert";
+  return ["certFile", "keyFile", "issuer", "subject"].includes(k) ? `clientCert.${k}` : k;
+}
 
 /** The form page; `id` null = a new connection. */
 export function ConnectForm({ id }: { id: string | null }) {
@@ -42,8 +54,44 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
   const [errors, setErrors] = useState(NO_ERRORS);
   const [saving, setSaving] = useState(false);
   const [leaving, setLeaving] = useState<(() => void) | null>(null);
+  /** Bumped after a failed save: focus the first problem once it is rendered. */
+  const [focusAsk, setFocusAsk] = useState(0);
+  /** A save was tried: from then on the live check replaces the shown errors. */
+  const tried = useRef(false);
+  const [port, setPort] = useState({ addr: initial.listenAddr.trim(), inUse: portInUse });
+  const formRef = useRef<HTMLFormElement>(null);
   const dirty = useRef(false);
   dirty.current = isDirty(initial, f);
+
+  useEffect(() => {
+    if (focusAsk > 0 && formRef.current) focusFirstError(formRef.current);
+  }, [focusAsk]);
+
+  // Re-check the current values once typing pauses; answers for older values are dropped.
+  const checkSeq = useRef(0);
+  const edited = useRef(new Set<keyof FormState>());
+  useEffect(() => {
+    const seq = ++checkSeq.current;
+    const addr = f.listenAddr.trim();
+    const timer = setTimeout(async () => {
+      try {
+        const check = await api.checkConnection(draftFromForm(f));
+        if (seq !== checkSeq.current) return;
+        setPort({ addr, inUse: check.portInUse });
+        if (tried.current) setErrors(mapFieldErrors(check.fields));
+      } catch {
+        // No live check (an older backend): at least drop the errors of what was edited since.
+        if (seq !== checkSeq.current) return;
+        const gone = [...edited.current].map(errorKey);
+        setErrors((prev) => ({
+          ...prev,
+          byField: Object.fromEntries(Object.entries(prev.byField).filter(([k]) => !gone.includes(k))),
+        }));
+      }
+      edited.current.clear();
+    }, CHECK_DEBOUNCE_MS);
+    return () => clearTimeout(timer);
+  }, [f]);
 
   useEffect(() => {
     setLeaveGuard((proceed) => {
@@ -54,7 +102,13 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
     return () => setLeaveGuard(null);
   }, []);
 
-  const set = <K extends keyof FormState>(k: K) => (v: FormState[K]) => setF((prev) => ({ ...prev, [k]: v }));
+  const set =
+    <K extends keyof FormState>(k: K) =>
+    (v: FormState[K]) => {
+      setF((prev) => ({ ...prev, [k]: v }));
+      edited.current.add(k);
+      setErrors((prev) => (prev.general.length ? { ...prev, general: [] } : prev));
+    };
   const err = errors.byField;
   const back = () => navigate(initial.id ? { page: "detail", id: initial.id } : { page: "list" });
 
@@ -71,15 +125,16 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
       const e2 = api.toApiError(raw);
       const mapped = mapFieldErrors(e2.fields);
       if (e2.fields.length === 0) mapped.general.push(e2.message);
+      tried.current = true;
       setErrors(mapped);
-      document.querySelector<HTMLElement>("[aria-invalid=true], .form-errors")?.focus();
+      setFocusAsk((n) => n + 1);
     } finally {
       setSaving(false);
     }
   };
 
   return (
-    <form class="page form" onSubmit={save} noValidate>
+    <form class="page form" onSubmit={save} noValidate ref={formRef}>
       <div class="toolbar">
         <button type="button" class="btn btn-ghost" onClick={back}>
           ← Back
@@ -124,10 +179,10 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
           error={err.listenAddr}
           hint="Leave blank for a random free port on 127.0.0.1. Fix one so your tools can remember it."
         />
-        {portInUse && (
-          <p class="callout callout-warn" role="status">
-            Another program is using this local address now. Connecting will fail until it is free, or pick
-            another port.
+        {port.inUse && port.addr !== "" && port.addr === f.listenAddr.trim() && (
+          <p class="callout callout-warn" role="status" data-testid="port-in-use">
+            Another program is using {port.addr} now. Connecting will fail until it is free, or pick another
+            port.
           </p>
         )}
         <Field
@@ -154,7 +209,11 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
               UDP
             </label>
           </div>
-          {err.protocol && <p class="field-error">{err.protocol}</p>}
+          {err.protocol && (
+            <p class="field-error" tabIndex={-1}>
+              {err.protocol}
+            </p>
+          )}
         </div>
         <TagInput id="tags" tags={f.tags} onChange={set("tags")} error={err.tags} />
         <label class="check">
@@ -203,7 +262,11 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
             ⚠ Dangerous: Porthole will not check who the proxy is. Anyone on the network path can read your
             traffic and steal your login. Use only for a test proxy; prefer a CA file.
           </p>
-          {err.disableTlsVerification && <p class="field-error">{err.disableTlsVerification}</p>}
+          {err.disableTlsVerification && (
+            <p class="field-error" tabIndex={-1}>
+              {err.disableTlsVerification}
+            </p>
+          )}
         </div>
       </fieldset>
 
@@ -223,7 +286,11 @@ function FormBody({ initial, portInUse }: { initial: FormState; portInUse: boole
             </label>
           ))}
         </div>
-        {err.clientCert && <p class="field-error">{err.clientCert}</p>}
+        {err.clientCert && (
+          <p class="field-error" tabIndex={-1}>
+            {err.clientCert}
+          </p>
+        )}
         {f.certMode === "files" && (
           <>
             <Field

@@ -1,8 +1,12 @@
 //! Home: the toolbar (search, New, Import, Load from server, Export all) and the folders of connections.
+//!
+//! One folder is open at a time, "All" at first: All lists every connection once, and opening
+//! a tag folder closes All (and the reverse), so no row is ever listed twice while each tag
+//! keeps its header with its count and its Connect all / Disconnect all.
 
 import { useMemo, useRef, useState } from "preact/hooks";
 import { importFile, remove } from "../actions";
-import { groupByTag, search } from "../lib/groups";
+import { groupByTag } from "../lib/groups";
 import { navigate } from "../router";
 import { useConnections } from "../store";
 import type { ConnectionView } from "../types";
@@ -15,17 +19,17 @@ import { TagGroup } from "./TagGroup";
 export function ConnectionsPage() {
   const { list, error } = useConnections();
   const [query, setQuery] = useState("");
-  const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
+  const [open, setOpen] = useState<string | null>("all");
   const [deleting, setDeleting] = useState<ConnectionView | null>(null);
   const [exporting, setExporting] = useState<{ ids: string[] | null; name: string | null } | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
-  const groups = useMemo(() => groupByTag(search(list ?? [], query)), [list, query]);
+  const groups = useMemo(() => groupByTag(list ?? [], query), [list, query]);
+  const shown = groups[0]?.items ?? [];
+  const filtered = shown.length < (list?.length ?? 0);
 
-  const flip = (key: string) => {
-    const next = new Set(collapsed);
-    if (!next.delete(key)) next.add(key);
-    setCollapsed(next);
-  };
+  // A folder the search empties is gone: then All is the open one.
+  const current = open !== null && !groups.some((g) => g.key === open) ? "all" : open;
+  const flip = (key: string) => setOpen(current === key ? null : key);
   const pickFile = () => fileInput.current?.click();
   const onFile = async (e: Event) => {
     const input = e.currentTarget as HTMLInputElement;
@@ -48,10 +52,10 @@ export function ConnectionsPage() {
           <button
             type="button"
             class="btn"
-            onClick={() => setExporting({ ids: null, name: null })}
-            disabled={!list?.length}
+            onClick={() => setExporting(filtered ? { ids: shown.map((v) => v.profile.id), name: null } : { ids: null, name: null })}
+            disabled={shown.length === 0}
           >
-            Export all…
+            {filtered ? `Export ${shown.length} shown…` : "Export all…"}
           </button>
           <button type="button" class="btn btn-primary" onClick={() => navigate({ page: "new" })}>
             New connection
@@ -91,10 +95,13 @@ export function ConnectionsPage() {
               <TagGroup
                 key={g.key}
                 group={g}
-                collapsed={collapsed.has(g.key)}
+                collapsed={current !== g.key}
                 onToggle={() => flip(g.key)}
                 onDelete={setDeleting}
                 onExport={(v) => setExporting({ ids: [v.profile.id], name: v.profile.name })}
+                onExportGroup={(grp) =>
+                  setExporting({ ids: grp.items.map((v) => v.profile.id), name: grp.virtual ? null : grp.label })
+                }
               />
             ))
           )}

@@ -1,4 +1,5 @@
-//! "Export connections": include tags? include private keys (with a warning)? → a JSON file.
+//! "Export connections": include tags? keep Porthole-only settings? include private keys (with a
+//! warning)? → a JSON file.
 
 import { useState } from "preact/hooks";
 import { exportToFile } from "../actions";
@@ -15,15 +16,16 @@ export interface ExportDialogProps {
 export function ExportDialog({ ids, name, onClose }: ExportDialogProps) {
   const [includeTags, setTags] = useState(true);
   const [includePrivateKeys, setKeys] = useState(false);
+  const [includePortholeFields, setPorthole] = useState(true);
   const [busy, setBusy] = useState(false);
   const run = async () => {
     setBusy(true);
-    if (await exportToFile({ ids, name, includeTags, includePrivateKeys })) onClose();
+    if (await exportToFile({ ids, name, includeTags, includePrivateKeys, includePortholeFields })) onClose();
     setBusy(false);
   };
   return (
     <Dialog
-      title={name ? `Export ${name}` : "Export all connections"}
+      title={name ? `Export ${name}` : ids ? `Export ${ids.length} ${ids.length === 1 ? "connection" : "connections"}` : "Export all connections"}
       onClose={onClose}
       actions={
         <>
@@ -41,6 +43,16 @@ export function ExportDialog({ ids, name, onClose }: ExportDialogProps) {
         <input type="checkbox" checked={includeTags} onChange={(e) => setTags(e.currentTarget.checked)} />
         Include tags
       </label>
+      <label class="check">
+        <input type="checkbox" checked={includePortholeFields} onChange={(e) => setPorthole(e.currentTarget.checked)} />
+        Keep Porthole-only settings ("Open with")
+      </label>
+      {includePortholeFields && (
+        <p class="hint">
+          Pomerium Desktop refuses a file with these (it rejects fields it does not know); untick to make a file for
+          Pomerium Desktop. Connections without such settings are exported the same either way.
+        </p>
+      )}
       <label class="check">
         <input type="checkbox" checked={includePrivateKeys} onChange={(e) => setKeys(e.currentTarget.checked)} />
         Include private keys

@@ -1,7 +1,8 @@
-//! A collapsible folder of the list ("All", a tag, "Untagged") with Connect all / Disconnect all.
+//! A collapsible folder of the list ("All", a tag, "Untagged") with Connect all / Disconnect all
+//! and Export, which act on the rows the search shows, never on hidden ones.
 
-import { setFolder } from "../actions";
-import { activeText, type Group } from "../lib/groups";
+import { setMany } from "../actions";
+import { activeText, bulkTargets, type Group } from "../lib/groups";
 import type { ConnectionView } from "../types";
 import { ConnectionRow } from "./ConnectionRow";
 
@@ -12,11 +13,16 @@ export interface TagGroupProps {
   onToggle: () => void;
   onDelete: (v: ConnectionView) => void;
   onExport: (v: ConnectionView) => void;
+  /** Export the folder's shown rows. */
+  onExportGroup: (g: Group) => void;
 }
 
 /** The folder header and, when open, its rows. */
-export function TagGroup({ group, collapsed, onToggle, onDelete, onExport }: TagGroupProps) {
+export function TagGroup({ group, collapsed, onToggle, onDelete, onExport, onExportGroup }: TagGroupProps) {
   const bodyId = `group-${group.key.replace(/[^a-zA-Z0-9_-]/g, "_")}`;
+  const toConnect = bulkTargets(group, true);
+  const toDisconnect = bulkTargets(group, false);
+  const scope = group.total > group.items.length ? ` the ${group.items.length} shown` : "";
   return (
     <section class="group" aria-label={group.label} data-testid="group" data-group={group.label}>
       <header class="group-head">
@@ -28,16 +34,32 @@ export function TagGroup({ group, collapsed, onToggle, onDelete, onExport }: Tag
           <span class="group-count">{activeText(group)}</span>
         </button>
         <div class="group-actions">
-          <button type="button" class="btn btn-small" onClick={() => setFolder(group.tag, true)}>
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => setMany(toConnect, true)}
+            disabled={toConnect.length === 0}
+            title={`Connect${scope || " all"} in ${group.label}`}
+          >
             Connect all
           </button>
           <button
             type="button"
             class="btn btn-small"
-            onClick={() => setFolder(group.tag, false)}
-            disabled={group.active === 0}
+            onClick={() => setMany(toDisconnect, false)}
+            disabled={toDisconnect.length === 0}
+            title={`Disconnect${scope || " all"} in ${group.label}`}
           >
             Disconnect all
+          </button>
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => onExportGroup(group)}
+            disabled={group.items.length === 0}
+            title={`Export${scope || " all"} in ${group.label}`}
+          >
+            Export…
           </button>
         </div>
       </header>

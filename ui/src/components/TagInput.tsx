@@ -1,7 +1,8 @@
-//! Tags as removable chips; Enter (or leaving the box) adds what was typed.
+//! Tags as removable chips; a comma or Enter (or leaving the box) adds what was typed, so
+//! `staging,cache` makes two tags.
 
 import { useState } from "preact/hooks";
-import { addTag } from "../lib/form";
+import { addTags, typeTags } from "../lib/form";
 
 /** Props of `TagInput`. */
 export interface TagInputProps {
@@ -15,8 +16,13 @@ export interface TagInputProps {
 export function TagInput({ id, tags, onChange, error }: TagInputProps) {
   const [text, setText] = useState("");
   const commit = () => {
-    if (text.trim()) onChange(addTag(tags, text));
+    if (text.trim()) onChange(addTags(tags, text));
     setText("");
+  };
+  const onInput = (value: string) => {
+    const typed = typeTags(tags, value);
+    if (typed.tags !== tags) onChange(typed.tags);
+    setText(typed.text);
   };
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Enter") {
@@ -31,7 +37,7 @@ export function TagInput({ id, tags, onChange, error }: TagInputProps) {
       <label for={id}>Tags</label>
       <div class="chips">
         {tags.map((t) => (
-          <span class="chip" key={t}>
+          <span class="chip" key={t} data-testid="tag-chip">
             {t}
             <button type="button" aria-label={`Remove tag ${t}`} onClick={() => onChange(tags.filter((x) => x !== t))}>
               ×
@@ -43,15 +49,20 @@ export function TagInput({ id, tags, onChange, error }: TagInputProps) {
           type="text"
           value={text}
           placeholder={tags.length ? "" : "prod, databases…"}
-          aria-describedby={`${id}-hint`}
-          onInput={(e) => setText(e.currentTarget.value)}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${id}-error ${id}-hint` : `${id}-hint`}
+          onInput={(e) => onInput(e.currentTarget.value)}
           onKeyDown={onKey}
           onBlur={commit}
         />
       </div>
-      {error && <p class="field-error">{error}</p>}
+      {error && (
+        <p class="field-error" id={`${id}-error`} data-testid={`error-${id}`}>
+          {error}
+        </p>
+      )}
       <p class="hint" id={`${id}-hint`}>
-        Press Enter to add a tag. Connections with a tag share a folder with Connect all.
+        Type a comma or press Enter to add a tag. Connections with a tag share a folder with Connect all.
       </p>
     </div>
   );

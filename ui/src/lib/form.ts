@@ -1,9 +1,11 @@
 //! The connection form's state: from a profile, to a draft, and the server's field errors.
 //!
-//! Validation itself is Rust's (`save_connection` rejects with `fields`); this file only
-//! converts between the form's strings and the contract's types.
+//! Validation itself is Rust's (`save_connection` rejects with `fields`, `check_connection`
+//! answers the same while typing); this file converts between the form's strings and the
+//! contract's types, and finds the first problem to focus.
 
 import type { FieldError, Profile, ProfileDraft, Protocol } from "../types";
+import { sentence } from "./format";
 
 /** How the client certificate is chosen. */
 export type CertMode = "none" | "files" | "store";
@@ -121,6 +123,21 @@ export function addTag(tags: string[], raw: string): string[] {
   return t === "" || tags.includes(t) ? tags : [...tags, t];
 }
 
+/** Adds every comma-separated tag of `raw` ("staging, cache" is two tags). */
+export function addTags(tags: string[], raw: string): string[] {
+  return raw.split(",").reduce(addTag, tags);
+}
+
+/**
+ * What typing into the tag box does: each comma ends a tag, so everything before the last
+ * comma becomes tags and the rest stays in the box.
+ */
+export function typeTags(tags: string[], text: string): { tags: string[]; text: string } {
+  const cut = text.lastIndexOf(",");
+  if (cut < 0) return { tags, text };
+  return { tags: addTags(tags, text.slice(0, cut)), text: text.slice(cut + 1).trimStart() };
+}
+
 /** The form's inputs that can carry an error message. */
 export const FORM_FIELDS = [
   "name",
@@ -139,6 +156,21 @@ export const FORM_FIELDS = [
   "autostart",
   "openWith",
 ] as const;
+
+/** The elements that mark a problem: an invalid input, the form's error box, a group's error. */
+export const ERROR_SELECTOR = "[aria-invalid=true], .form-errors, .field-error";
+
+/**
+ * Scrolls to the first problem of `root` in reading order and focuses it (an input, or the
+ * error text of a group without one); returns it, or `null` when there is none.
+ */
+export function focusFirstError(root: ParentNode): HTMLElement | null {
+  const el = root.querySelector<HTMLElement>(ERROR_SELECTOR);
+  if (!el) return null;
+  el.scrollIntoView?.({ block: "center" });
+  el.focus({ preventScroll: true });
+  return el;
+}
 
 /** Field errors by form field; `general` holds those the form has no input for. */
 export interface FieldErrors {
@@ -163,10 +195,11 @@ export function mapFieldErrors(fields: FieldError[]): FieldErrors {
       .join(".")
       .replace(/\[\d+\]/g, "");
     while (key && !known.has(key)) key = key.includes(".") ? key.slice(0, key.lastIndexOf(".")) : "";
+    const message = sentence(fe.message);
     if (key === "") {
-      out.general.push(fe.field ? `${fe.field}: ${fe.message}` : fe.message);
+      out.general.push(fe.field ? `${fe.field}: ${message}` : message);
     } else {
-      out.byField[key] = out.byField[key] ? `${out.byField[key]} ${fe.message}` : fe.message;
+      out.byField[key] = out.byField[key] ? `${out.byField[key]} ${message}` : message;
     }
   }
   return out;

@@ -47,3 +47,25 @@ export function exportFileName(name: string | null): string {
   const base = name.trim().replace(/[^\p{L}\p{N}._-]+/gu, "_").replace(/^_+|_+$/g, "");
   return `${base || "connection"}.json`;
 }
+
+/** OS phrases (Linux, macOS, Windows) as a person would say them. */
+const OS_WORDS: [RegExp, string][] = [
+  [/address already in use|only one usage of each socket address/i, "another program is using that address"],
+  [/no such file or directory|cannot find the (file|path) specified/i, "it does not exist"],
+  [/permission denied|access is denied/i, "permission denied"],
+  [/connection refused|actively refused/i, "nothing is listening there"],
+  [/connection reset by peer/i, "the other side closed the connection"],
+  [/cannot assign requested address/i, "that address is not one of this computer's"],
+];
+
+/**
+ * A message as the UI shows it: OS error numbers ("(os error 98)") dropped and their phrases
+ * in words, the first letter capitalised, a full stop at the end.
+ */
+export function sentence(raw: string): string {
+  let s = raw.replace(/\s*\((os error|error code:?) -?\d+\)/gi, "").trim();
+  for (const [re, words] of OS_WORDS) s = s.replace(re, words);
+  if (s === "") return s;
+  s = s[0].toUpperCase() + s.slice(1);
+  return /[.!?…]$/.test(s) ? s : `${s}.`;
+}

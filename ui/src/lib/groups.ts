@@ -1,4 +1,7 @@
 //! The list's folders: "All", one per tag, "Untagged"; and the search box's filter.
+//!
+//! A folder holds the rows the search shows (`items`); its buttons act on exactly those, and
+//! its count says so when the search hides some (`total` is the folder's size unfiltered).
 
 import type { ConnectionView } from "../types";
 import { isActive } from "./status";
@@ -12,8 +15,11 @@ export interface Group {
   tag: string | null;
   /** Virtual folders ("All", "Untagged") are not tags. */
   virtual: boolean;
+  /** The rows the search shows: what the folder's buttons act on. */
   items: ConnectionView[];
   active: number;
+  /** The folder's size without the search. */
+  total: number;
 }
 
 /** True when every word of `query` appears in the name, destination or a tag. */
@@ -30,28 +36,44 @@ export function search(list: ConnectionView[], query: string): ConnectionView[] 
   return list.filter((c) => matches(c, query));
 }
 
-function group(key: string, label: string, tag: string | null, virtual: boolean, items: ConnectionView[]): Group {
-  return { key, label, tag, virtual, items, active: items.filter((c) => isActive(c.status)).length };
+function group(
+  key: string,
+  label: string,
+  tag: string | null,
+  virtual: boolean,
+  all: ConnectionView[],
+  query: string,
+): Group {
+  const items = search(all, query);
+  return { key, label, tag, virtual, items, active: items.filter((c) => isActive(c.status)).length, total: all.length };
 }
 
 /**
  * Folders for the list: "All" first, then each tag (sorted), then "Untagged" when any
- * connection has no tag. Empty folders are dropped, except "All".
+ * connection has no tag; each holds the rows `query` shows. Folders the search empties are
+ * dropped, except "All".
  */
-export function groupByTag(list: ConnectionView[]): Group[] {
+export function groupByTag(list: ConnectionView[], query = ""): Group[] {
   const tags = [...new Set(list.flatMap((c) => c.profile.tags))].sort((a, b) =>
     a.localeCompare(b, undefined, { sensitivity: "base" }),
   );
-  const out = [group("all", "All", null, true, list)];
+  const out = [group("all", "All", null, true, list, query)];
   for (const t of tags) {
-    out.push(group(`tag:${t}`, t, t, false, list.filter((c) => c.profile.tags.includes(t))));
+    out.push(group(`tag:${t}`, t, t, false, list.filter((c) => c.profile.tags.includes(t)), query));
   }
   const untagged = list.filter((c) => c.profile.tags.length === 0);
-  if (untagged.length > 0) out.push(group("untagged", "Untagged", "", true, untagged));
-  return out;
+  if (untagged.length > 0) out.push(group("untagged", "Untagged", "", true, untagged, query));
+  return out.filter((g, i) => i === 0 || g.items.length > 0);
 }
 
-/** "2 of 5 active". */
+/** The ids a folder's Connect all (`on`) or Disconnect all would change: shown rows only. */
+export function bulkTargets(g: Group, on: boolean): string[] {
+  return g.items.filter((c) => isActive(c.status) !== on).map((c) => c.profile.id);
+}
+
+/** "2 of 5 active"; with a search hiding some: "1 of 2 shown active · 3 hidden by search". */
 export function activeText(g: Group): string {
-  return `${g.active} of ${g.items.length} active`;
+  const hidden = g.total - g.items.length;
+  if (hidden <= 0) return `${g.active} of ${g.items.length} active`;
+  return `${g.active} of ${g.items.length} shown active · ${hidden} hidden by search`;
 }

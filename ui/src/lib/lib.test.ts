@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { ConnectionStatus, ConnectionView, Profile } from "../types";
 import { activeText, groupByTag, search } from "./groups";
-import { exportFileName, formatBytes, formatDuration, importSummary } from "./format";
+import { exportFileName, formatBytes, formatDuration, importSummary, sentence } from "./format";
 import { addTag, draftFromForm, emptyForm, formFromProfile, isDirty, mapFieldErrors } from "./form";
 import { fieldLabel, pendingCount, portalReportText, previewSummary } from "./portal";
 import { parseRoute, routeHash } from "./routes";
@@ -141,14 +141,14 @@ describe("form", () => {
       { field: "mystery", message: "m" },
     ]);
     expect(m.byField).toEqual({
-      destination: "bad dest",
-      listenAddr: "bad port",
-      "clientCert.keyFile": "unreadable",
+      destination: "Bad dest.",
+      listenAddr: "Bad port.",
+      "clientCert.keyFile": "Unreadable.",
       clientCert: "?",
-      tags: "too long",
-      name: "one two",
+      tags: "Too long.",
+      name: "One. Two.",
     });
-    expect(m.general).toEqual(["whole draft", "mystery: m"]);
+    expect(m.general).toEqual(["Whole draft.", "mystery: M."]);
   });
 });
 
@@ -190,5 +190,19 @@ describe("portal", () => {
   it("routes #/load to the dialog and back", () => {
     expect(parseRoute("#/load")).toEqual({ page: "load" });
     expect(routeHash({ page: "load" })).toBe("#/load");
+  });
+});
+
+describe("sentence", () => {
+  it("capitalises, ends with a stop, and says OS errors in words", () => {
+    expect(sentence("cannot listen on 127.0.0.1:7019: Address already in use (os error 98)")).toBe(
+      "Cannot listen on 127.0.0.1:7019: another program is using that address.",
+    );
+    expect(sentence("could not read /x/ca.pem: No such file or directory (os error 2)")).toBe(
+      "Could not read /x/ca.pem: it does not exist.",
+    );
+    expect(sentence("Access denied (403).")).toBe("Access denied (403).");
+    expect(sentence("login required?")).toBe("Login required?");
+    expect(sentence("")).toBe("");
   });
 });

@@ -1,10 +1,21 @@
 //! In-app notices ("Copied 127.0.0.1:6379"): a tiny store the `Toasts` component renders.
 
+import { sentence } from "./format";
+
+/** A button on a notice ("Copy address"). */
+export interface ToastAction {
+  label: string;
+  run: () => void;
+}
+
 /** One notice. */
 export interface Toast {
   id: number;
   text: string;
   kind: "info" | "error";
+  /** Shown after the text, in monospace (an address to copy). */
+  detail?: string;
+  action?: ToastAction;
 }
 
 type Listener = (toasts: Toast[]) => void;
@@ -17,12 +28,19 @@ function publish() {
   for (const l of listeners) l(toasts);
 }
 
-/** Shows a notice for a few seconds (errors stay longer). */
-export function toast(text: string, kind: Toast["kind"] = "info"): void {
-  const t = { id: next++, text, kind };
+/**
+ * Shows a notice for a few seconds (errors stay longer, those with a button longer still).
+ * Error texts are made sentences without OS jargon ([`sentence`]).
+ */
+export function toast(
+  text: string,
+  kind: Toast["kind"] = "info",
+  extra: { detail?: string; action?: ToastAction } = {},
+): void {
+  const t: Toast = { id: next++, text: kind === "error" ? sentence(text) : text, kind, ...extra };
   toasts = [...toasts.slice(-2), t];
   publish();
-  setTimeout(() => dismiss(t.id), kind === "error" ? 8000 : 3000);
+  setTimeout(() => dismiss(t.id), extra.action ? 30000 : kind === "error" ? 8000 : 3000);
 }
 
 /** Removes a notice. */
