@@ -4,7 +4,6 @@
 //! window does everything and closing it quits instead of hiding it.
 
 use porthole_client::app::App;
-use porthole_client::error::ErrorCode;
 use porthole_client::model::{ConnectionStatus, ConnectionView};
 use std::collections::BTreeMap;
 use tauri::menu::{CheckMenuItem, Menu, MenuBuilder, MenuItem, PredefinedMenuItem, Submenu, SubmenuBuilder};
@@ -98,8 +97,7 @@ pub fn state_label(status: &ConnectionStatus) -> String {
         ConnectionStatus::Connected { sessions, .. } => {
             format!("{sessions} session{}", if *sessions == 1 { "" } else { "s" })
         }
-        ConnectionStatus::Revoked { code: ErrorCode::SessionExpired, .. } => "session expired".into(),
-        ConnectionStatus::Revoked { .. } => "access revoked".into(),
+        ConnectionStatus::Failing { .. } => status.short_label(),
         ConnectionStatus::Error { .. } => "error".into(),
     }
 }

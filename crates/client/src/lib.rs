@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod apply;
 mod connections;
 pub mod error;
 pub mod import_export;
@@ -37,6 +38,7 @@ pub mod status;
 pub mod tokens;
 pub mod tunnel_options;
 pub mod validate;
+pub mod wording;
 
 pub use app::{App, AppEvent, AppOptions};
 pub use error::{AppError, ErrorCode};
