@@ -87,6 +87,11 @@ pub fn tooltip(views: &[ConnectionView]) -> String {
     format!("Porthole: {n} of {} connected", views.len())
 }
 
+/// A connection's menu item label (`Redis prod — access denied for bob@example.com`).
+pub fn item_label(v: &ConnectionView) -> String {
+    format!("{} — {}", v.profile.name, state_label(&v.status))
+}
+
 /// A short state for a menu label.
 pub fn state_label(status: &ConnectionStatus) -> String {
     match status {
@@ -130,7 +135,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, views: &[ConnectionView]) -> tauri
         let sub: Submenu<R> = {
             let mut b = SubmenuBuilder::new(app, title);
             for v in members {
-                let label = format!("{} — {}", v.profile.name, state_label(&v.status));
+                let label = item_label(v);
                 let item = CheckMenuItem::with_id(
                     app,
                     format!("toggle:{}", v.profile.id),

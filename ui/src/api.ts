@@ -20,6 +20,7 @@ import type {
   ProfileDraft,
   Session,
   Settings,
+  SignedIn,
   StatusEvent,
 } from "./types";
 
@@ -101,7 +102,7 @@ export const exportConnections = (opts: {
 export const saveExport = (contents: string, fileName: string) =>
   call<string | null>("save_export", { contents, fileName });
 /** Proxy origins with a stored token. */
-export const signedIn = () => call<string[]>("signed_in");
+export const signedIn = () => call<SignedIn[]>("signed_in");
 /** Forgets the token of one proxy origin. */
 export const signOut = (origin: string) => call<void>("sign_out", { origin });
 /** App preferences. */

@@ -31,3 +31,6 @@ export type { Cause } from "./bindings/Cause";
 export type { CertProblem } from "./bindings/CertProblem";
 export type { Fix } from "./bindings/Fix";
 export type { LoginProblem } from "./bindings/LoginProblem";
+export type { SignedIn } from "./bindings/SignedIn";
+export type { Aggregate } from "./bindings/Aggregate";
+export type { MenuModel } from "./bindings/MenuModel";

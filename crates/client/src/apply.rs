@@ -6,7 +6,7 @@
 use crate::app::{App, AppEvent};
 use crate::error::AppError;
 use crate::logs;
-use crate::model::{ClientCertDraft, LogLevel, Profile, ProfileDraft};
+use crate::model::{ClientCertDraft, ConnectionStatus, LogLevel, Profile, ProfileDraft};
 
 /// What saving did to a running connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,12 @@ impl App {
         if !self.state.connections.is_live(&id) || !affects_tunnel(&before, &saved, draft) {
             return Ok((saved, Applied::Nothing));
         }
-        let sessions = self.state.connections.with_tunnel(&id, |h| h.peers().len()).unwrap_or(0);
+        // Only sessions that got through count: an attempt still opening on the old settings
+        // (failing, most likely: that is why the person edits) is not worth keeping.
+        let sessions = match self.status(&id) {
+            ConnectionStatus::Connected { sessions, .. } => sessions,
+            _ => 0,
+        };
         if sessions > 0 {
             self.state.connections.set_stale(&id);
             let n =

@@ -25,6 +25,7 @@ pub mod app;
 pub mod apply;
 mod connections;
 pub mod error;
+pub mod identity;
 pub mod import_export;
 pub mod listen;
 pub mod logs;

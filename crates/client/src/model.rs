@@ -229,6 +229,8 @@ pub struct ConnectionView {
     /// Saved changes the running tunnel does not use yet (live sessions kept it from
     /// restarting): the window shows "Reconnect to apply".
     pub reconnect_to_apply: bool,
+    /// The proxy origin it logs in to (`https://proxy.example.com`), to show who is signed in.
+    pub proxy_origin: Option<String>,
 }
 
 /// A live local connection.

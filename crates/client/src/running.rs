@@ -185,7 +185,7 @@ impl App {
     }
 
     /// What `profile` builds its tunnel from, as `porthole tcp` does from its flags.
-    fn tunnel_options(&self, profile: &Profile) -> Result<TunnelOptions, AppError> {
+    pub(crate) fn tunnel_options(&self, profile: &Profile) -> Result<TunnelOptions, AppError> {
         if profile.protocol == Protocol::Udp {
             return Err(AppError::new(ErrorCode::Tunnel, "UDP connections are not supported yet"));
         }

@@ -9,6 +9,7 @@ use porthole_tunnel::cause::Cause;
 use porthole_tunnel::code::ErrorCode;
 use porthole_tunnel::events::{PeerId, TunnelEvent};
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::model::{ConnectionStatus, Fix};
 use crate::wording::{self, Context};
@@ -135,7 +136,7 @@ impl StatusTracker {
 }
 
 /// Every connection at a glance, for the tray's icon and tooltip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub enum Aggregate {
     /// Nothing is running.
@@ -193,6 +194,19 @@ fn failing_label(cause: &Cause) -> String {
         Cause::SessionExpired => "session expired".into(),
         Cause::RouteRemoved { .. } => "route removed".into(),
     }
+}
+
+/// What the tray shows, as data: a test hook (the desktop's `tray_menu_model` command) and
+/// the one shape the tray's menu is built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MenuModel {
+    /// The icon's state.
+    pub aggregate: Aggregate,
+    /// The tooltip.
+    pub tooltip: String,
+    /// Each connection's item label.
+    pub items: Vec<String>,
 }
 
 /// What the tray's icon shows for these statuses.

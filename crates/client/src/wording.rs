@@ -139,6 +139,12 @@ fn certificate(proxy: &str, problem: &CertProblem, ca_given: bool, ctx: &Context
     }
 }
 
+/// The sentence for a login that did not finish.
+#[must_use]
+pub fn login_failed(problem: &LoginProblem) -> String {
+    login(problem).0
+}
+
 fn login(problem: &LoginProblem) -> (String, Option<Fix>) {
     match problem {
         LoginProblem::Unreachable { base, detail } => {

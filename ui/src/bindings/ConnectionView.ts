@@ -22,4 +22,8 @@ portInUse: boolean,
  * Saved changes the running tunnel does not use yet (live sessions kept it from
  * restarting): the window shows "Reconnect to apply".
  */
-reconnectToApply: boolean, };
+reconnectToApply: boolean, 
+/**
+ * The proxy origin it logs in to (`https://proxy.example.com`), to show who is signed in.
+ */
+proxyOrigin: string | null, };

@@ -14,7 +14,7 @@ const profile = (over: Partial<Profile>): Profile => ({
   ...over,
 });
 const view = (over: Partial<Profile>, status: ConnectionStatus = { state: "idle" }): ConnectionView => ({
-  profile: profile(over), status, portInUse: false, reconnectToApply: false,
+  profile: profile(over), status, portInUse: false, reconnectToApply: false, proxyOrigin: null,
 });
 
 describe("status", () => {
