@@ -12,7 +12,7 @@ export function StatusBadge({ status }: { status: ConnectionStatus }) {
     <span class="status">
       <span class={`badge badge-${statusTone(status)}`} data-testid="status" title={statusText(status)}>
         <span class="dot" aria-hidden="true" />
-        <span class="badge-text">{statusText(status)}</span>
+        {statusText(status)}
       </span>
       {status.state === "loginRequired" && (
         <button type="button" class="btn btn-small btn-primary" onClick={() => openLogin(status.url)}>
