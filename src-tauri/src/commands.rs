@@ -3,11 +3,13 @@
 
 use porthole_client::app::{App, DraftCheck};
 use porthole_client::error::{AppError, ErrorCode};
+use porthole_client::identity::SignedIn;
 use porthole_client::model::{
     ConnectionStatus, ConnectionView, ImportReport, LogEntry, Profile, ProfileDraft, Session, Settings,
 };
 use porthole_client::portal::{PortalPreview, PortalReport, PortalSource};
 use porthole_client::profiles::write_atomic;
+use porthole_client::status::MenuModel;
 use tauri::{AppHandle, Runtime, State};
 
 type Core<'a> = State<'a, App>;
@@ -20,6 +22,7 @@ pub const COMMANDS: &[&str] = &[
     "duplicate_connection",
     "connect",
     "disconnect",
+    "reconnect",
     "connect_tag",
     "disconnect_tag",
     "sessions",
@@ -30,6 +33,8 @@ pub const COMMANDS: &[&str] = &[
     "save_export",
     "signed_in",
     "sign_out",
+    "log_in",
+    "tray_menu_model",
     "get_settings",
     "set_settings",
     "open_url",
@@ -48,6 +53,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         duplicate_connection,
         connect,
         disconnect,
+        reconnect,
         connect_tag,
         disconnect_tag,
         sessions,
@@ -58,6 +64,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         save_export,
         signed_in,
         sign_out,
+        log_in,
+        tray_menu_model,
         get_settings,
         set_settings,
         open_url,
@@ -74,10 +82,11 @@ pub async fn list_connections(core: Core<'_>) -> Result<Vec<ConnectionView>, App
     Ok(core.list_connections())
 }
 
-/// Creates or updates a connection.
+/// Creates or updates a connection; a running one gets the change (its listener restarts on
+/// the same address, or it is marked "Reconnect to apply" while sessions are live).
 #[tauri::command]
 pub async fn save_connection(core: Core<'_>, draft: ProfileDraft) -> Result<Profile, AppError> {
-    core.save_connection(&draft)
+    core.save_and_apply(&draft).await.map(|(profile, _)| profile)
 }
 
 /// Deletes a connection (disconnecting it first).
@@ -102,6 +111,13 @@ pub async fn connect(core: Core<'_>, id: String) -> Result<ConnectionStatus, App
 #[tauri::command]
 pub async fn disconnect(core: Core<'_>, id: String) -> Result<(), AppError> {
     core.disconnect(&id).await
+}
+
+/// Restarts a connection's listener on the same address with its saved settings ("Reconnect
+/// to apply", "Reconnect" after a failure).
+#[tauri::command]
+pub async fn reconnect(core: Core<'_>, id: String) -> Result<(), AppError> {
+    core.reconnect(&id).await
 }
 
 /// Connects every connection with `tag` (`None`: all; `""`: untagged).
@@ -172,16 +188,35 @@ pub async fn save_export<R: Runtime>(
     Ok(Some(path.display().to_string()))
 }
 
-/// Proxy origins with a stored token.
+/// Proxies with a stored token, and the user each token names.
 #[tauri::command]
-pub async fn signed_in(core: Core<'_>) -> Result<Vec<String>, AppError> {
-    Ok(core.signed_in().await)
+pub async fn signed_in(core: Core<'_>) -> Result<Vec<SignedIn>, AppError> {
+    Ok(core.signed_in_users().await)
+}
+
+/// Logs in to a connection's proxy; `switch_account` forgets the token and has the identity
+/// provider show its login form again ("Log in as someone else").
+#[tauri::command]
+pub async fn log_in(core: Core<'_>, id: String, switch_account: bool) -> Result<(), AppError> {
+    core.log_in(&id, switch_account).await
 }
 
 /// Deletes the stored token of one proxy.
 #[tauri::command]
 pub async fn sign_out(core: Core<'_>, origin: String) -> Result<(), AppError> {
     core.sign_out(&origin).await
+}
+
+/// What the tray shows, whether or not a tray exists: the aggregate state (`idle`,
+/// `connected`, `attention`), the tooltip and each connection's item label. Tests read it.
+#[tauri::command]
+pub async fn tray_menu_model(core: Core<'_>) -> Result<MenuModel, AppError> {
+    let views = core.list_connections();
+    Ok(MenuModel {
+        aggregate: porthole_client::status::aggregate(views.iter().map(|v| &v.status)),
+        tooltip: crate::tray::tooltip(&views),
+        items: views.iter().map(crate::tray::item_label).collect(),
+    })
 }
 
 /// The app's settings.

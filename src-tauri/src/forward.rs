@@ -1,8 +1,6 @@
 //! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
 //! `log`, `connections-changed`), the tray (rebuilt), and an OS notification when a connection
-//! needs a login or the proxy ended its sessions and said why (access revoked, session expired).
-
-use std::collections::HashMap;
+//! needs a login, or once when it starts failing (see `porthole_client::status::StatusTracker`).
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
@@ -14,7 +12,6 @@ use tokio::sync::broadcast::error::RecvError;
 pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
     let mut rx = core.subscribe();
     tauri::async_runtime::spawn(async move {
-        let mut told = Told::default();
         loop {
             let event = match rx.recv().await {
                 Ok(e) => e,
@@ -26,10 +23,10 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
                     let _ = app.emit("status", s);
                     match &s.status {
                         ConnectionStatus::LoginRequired { .. } => notify_login(&app, &core, &s.id),
-                        ConnectionStatus::Revoked { message, .. } if told.first_time(&s.id, message) => {
-                            notify_revoked(&app, &core, &s.id, message)
+                        // The tracker sets `alert` once per new failure after a success.
+                        ConnectionStatus::Failing { message, .. } if s.alert => {
+                            notify_failing(&app, &core, &s.id, message)
                         }
-                        ConnectionStatus::Connected { .. } | ConnectionStatus::Idle => told.forget(&s.id),
                         _ => {}
                     }
                 }
@@ -48,32 +45,16 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
     });
 }
 
-/// The reason each connection was last notified of, so a retry the proxy refuses for the same
-/// reason (revoked → connecting → revoked) does not notify again; a session that gets through,
-/// or a disconnect, forgets it.
-#[derive(Debug, Default)]
-struct Told(HashMap<String, String>);
-
-impl Told {
-    /// `true` when `id` was not told `message` last.
-    fn first_time(&mut self, id: &str, message: &str) -> bool {
-        self.0.insert(id.to_owned(), message.to_owned()).as_deref() != Some(message)
-    }
-
-    fn forget(&mut self, id: &str) {
-        self.0.remove(id);
-    }
-}
-
 fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
     notify(app, "Porthole: login required", format!("{name} needs you to log in; your browser has been opened."));
 }
 
-/// The proxy ended a connection's sessions; `message` says why (once per reason, see [`Told`]).
-fn notify_revoked<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
+/// A connection's attempt failed, or the proxy ended its sessions; `message` says why and what
+/// to do (once per failure after a success: the status tracker decides).
+fn notify_failing<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    notify(app, &format!("Porthole: {name} was cut off"), message.to_owned());
+    notify(app, &format!("Porthole: {name} is failing"), message.to_owned());
 }
 
 fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
@@ -86,22 +67,4 @@ fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
 /// Asks the window to open "Load from server…" (the tray's entry).
 pub fn open_load_from_server<R: Runtime>(app: &AppHandle<R>) {
     let _ = app.emit("load-from-server", ());
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Told;
-
-    /// One notification per reason: a refused retry with the same reason is not told again; a
-    /// new reason, or the same one after a session got through, is.
-    #[test]
-    fn each_reason_is_told_once() {
-        let mut told = Told::default();
-        assert!(told.first_time("db", "access revoked"));
-        assert!(!told.first_time("db", "access revoked"), "a refused retry");
-        assert!(told.first_time("other", "access revoked"), "another connection");
-        assert!(told.first_time("db", "your session expired: log in again"), "a new reason");
-        told.forget("db");
-        assert!(told.first_time("db", "your session expired: log in again"), "after a session got through");
-    }
 }

@@ -4,7 +4,6 @@
 //! window does everything and closing it quits instead of hiding it.
 
 use porthole_client::app::App;
-use porthole_client::error::ErrorCode;
 use porthole_client::model::{ConnectionStatus, ConnectionView};
 use std::collections::BTreeMap;
 use tauri::menu::{CheckMenuItem, Menu, MenuBuilder, MenuItem, PredefinedMenuItem, Submenu, SubmenuBuilder};
@@ -88,6 +87,11 @@ pub fn tooltip(views: &[ConnectionView]) -> String {
     format!("Porthole: {n} of {} connected", views.len())
 }
 
+/// A connection's menu item label (`Redis prod — access denied for bob@example.com`).
+pub fn item_label(v: &ConnectionView) -> String {
+    format!("{} — {}", v.profile.name, state_label(&v.status))
+}
+
 /// A short state for a menu label.
 pub fn state_label(status: &ConnectionStatus) -> String {
     match status {
@@ -98,8 +102,7 @@ pub fn state_label(status: &ConnectionStatus) -> String {
         ConnectionStatus::Connected { sessions, .. } => {
             format!("{sessions} session{}", if *sessions == 1 { "" } else { "s" })
         }
-        ConnectionStatus::Revoked { code: ErrorCode::SessionExpired, .. } => "session expired".into(),
-        ConnectionStatus::Revoked { .. } => "access revoked".into(),
+        ConnectionStatus::Failing { .. } => status.short_label(),
         ConnectionStatus::Error { .. } => "error".into(),
     }
 }
@@ -132,7 +135,7 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, views: &[ConnectionView]) -> tauri
         let sub: Submenu<R> = {
             let mut b = SubmenuBuilder::new(app, title);
             for v in members {
-                let label = format!("{} — {}", v.profile.name, state_label(&v.status));
+                let label = item_label(v);
                 let item = CheckMenuItem::with_id(
                     app,
                     format!("toggle:{}", v.profile.id),

@@ -120,7 +120,7 @@
         tags: includeTags ? p.tags : [], conn: { name: p.name, remoteAddr: p.destination },
       })),
     }, null, 2),
-    signed_in: () => origins,
+    signed_in: () => origins.map((origin) => ({ origin, user: "alice@example.com" })),
     sign_out: ({ origin }) => { origins = origins.filter((o) => o !== origin); },
     get_settings: () => settings,
     set_settings: ({ settings: s }) => (settings = s),

@@ -166,7 +166,12 @@ impl App {
                 let idle = matches!(status, ConnectionStatus::Idle | ConnectionStatus::Error { .. });
                 let port_in_use =
                     idle && validate::fixed_listen_addr(profile.listen_addr.as_deref()).is_some_and(port_taken);
-                ConnectionView { profile, status, port_in_use }
+                let reconnect_to_apply = self.state.connections.is_stale(&profile.id);
+                let proxy_origin =
+                    porthole_tunnel::target::parse(&profile.destination, profile.pomerium_url.as_deref())
+                        .ok()
+                        .map(|t| t.proxy.origin());
+                ConnectionView { profile, status, port_in_use, reconnect_to_apply, proxy_origin }
             })
             .collect();
         views.sort_by_key(|v| v.profile.name.to_lowercase());
@@ -276,20 +281,6 @@ impl App {
         porthole_fields: bool,
     ) -> Result<String, AppError> {
         import_export::export(&lock(&self.state.profiles), ids, include_tags, include_private_keys, porthole_fields)
-    }
-
-    /// Proxy origins that have a stored token.
-    pub async fn signed_in(&self) -> Vec<String> {
-        let mut origins: HashSet<String> = tokens::OriginIndex::new(&self.state.cache_dir).list().into_iter().collect();
-        origins.extend(lock(&self.state.origins).iter().cloned());
-        let store = self.state.tokens.clone();
-        let mut list = tokio::task::spawn_blocking(move || {
-            origins.into_iter().filter(|o| matches!(store.load(o), Ok(Some(_)))).collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_default();
-        list.sort();
-        list
     }
 
     /// Signs out of `origin`: its token is deleted everywhere.

@@ -22,8 +22,10 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod apply;
 mod connections;
 pub mod error;
+pub mod identity;
 pub mod import_export;
 pub mod listen;
 pub mod logs;
@@ -37,6 +39,7 @@ pub mod status;
 pub mod tokens;
 pub mod tunnel_options;
 pub mod validate;
+pub mod wording;
 
 pub use app::{App, AppEvent, AppOptions};
 pub use error::{AppError, ErrorCode};

@@ -25,6 +25,8 @@ fn generate(dir: &Path) {
     PortalPreview::export_all_to(dir).unwrap();
     PortalReport::export_all_to(dir).unwrap();
     porthole_client::app::DraftCheck::export_all_to(dir).unwrap();
+    porthole_client::identity::SignedIn::export_all_to(dir).unwrap();
+    porthole_client::status::MenuModel::export_all_to(dir).unwrap();
 }
 
 /// Every file in `dir` (whatever its extension, so a stray file is seen too), by name.

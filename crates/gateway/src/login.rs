@@ -12,7 +12,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use hmac::Mac;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -132,19 +132,19 @@ impl Login {
         self.auth_url("/.pomerium/sign_in")
     }
 
-    fn sign(&self, redirect: &str, exp: u64) -> String {
+    fn sign(&self, redirect: &str, exp: u64, prompt: Option<&str>) -> String {
         let mut mac = match HmacSha256::new_from_slice(&self.url_key) {
             Ok(m) => m,
             Err(_) => return String::new(),
         };
-        mac.update(format!("{redirect}\n{exp}").as_bytes());
+        mac.update(signed_text(redirect, exp, prompt).as_bytes());
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 
-    fn verify_sig(&self, redirect: &str, exp: u64, sig: &str) -> bool {
+    fn verify_sig(&self, redirect: &str, exp: u64, prompt: Option<&str>, sig: &str) -> bool {
         let Ok(sig) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else { return false };
         let Ok(mut mac) = HmacSha256::new_from_slice(&self.url_key) else { return false };
-        mac.update(format!("{redirect}\n{exp}").as_bytes());
+        mac.update(signed_text(redirect, exp, prompt).as_bytes());
         mac.verify_slice(&sig).is_ok()
     }
 
@@ -172,11 +172,20 @@ impl Login {
             resp.headers_mut().insert("x-pomerium-intercepted-response", HeaderValue::from_static("true"));
             return resp;
         }
+        let prompt = query_param(query, "prompt");
+        if let Some(p) = &prompt
+            && !FORWARDED_PROMPTS.contains(&p.as_str())
+        {
+            return reply::text(
+                StatusCode::BAD_REQUEST,
+                "invalid prompt: only login, select_account and consent are passed to the identity provider",
+            );
+        }
         if self.idp.is_none() {
             return reply::text(StatusCode::SERVICE_UNAVAILABLE, "this gateway has no identity provider configured");
         }
         let exp = unix_now() + LOGIN_TTL_SECS;
-        let sig = self.sign(&redirect, exp);
+        let sig = self.sign(&redirect, exp, prompt.as_deref());
         let mut url = match Url::parse(&self.sign_in_location()) {
             Ok(u) => u,
             Err(_) => return reply::text(StatusCode::INTERNAL_SERVER_ERROR, "bad authenticate_service_url"),
@@ -186,6 +195,9 @@ impl Login {
             .append_pair("pomerium_programmatic", "true")
             .append_pair("exp", &exp.to_string())
             .append_pair("sig", &sig);
+        if let Some(p) = &prompt {
+            url.query_pairs_mut().append_pair("prompt", p);
+        }
         reply::exact_text(StatusCode::OK, url.to_string())
     }
 
@@ -222,7 +234,9 @@ impl Login {
                 "This page starts a login for Porthole or pomerium-cli. Connect with `porthole tcp <route>` and it will open the right URL.",
             );
         };
-        if !self.verify_sig(&redirect, exp, &sig) || !is_loopback_redirect(&redirect) {
+        // The prompt is signed with the rest: only what the login API let through reaches the IdP.
+        let prompt = query_param(query, "prompt").filter(|p| FORWARDED_PROMPTS.contains(&p.as_str()));
+        if !self.verify_sig(&redirect, exp, prompt.as_deref(), &sig) || !is_loopback_redirect(&redirect) {
             return reply::text(StatusCode::BAD_REQUEST, "this login link is not valid; start the login again");
         }
         if exp < unix_now() {
@@ -243,6 +257,12 @@ impl Login {
             if scope != "openid" {
                 req = req.add_scope(Scope::new(scope.clone()));
             }
+        }
+        match prompt.as_deref() {
+            Some("login") => req = req.add_prompt(CoreAuthPrompt::Login),
+            Some("select_account") => req = req.add_prompt(CoreAuthPrompt::SelectAccount),
+            Some("consent") => req = req.add_prompt(CoreAuthPrompt::Consent),
+            _ => {}
         }
         let (url, state, nonce) = req.url();
         let login = LoginState {
@@ -371,6 +391,19 @@ impl Login {
 
 fn cookie_suffix(state: &str) -> String {
     state.chars().filter(char::is_ascii_alphanumeric).take(12).collect()
+}
+
+/// The OIDC `prompt` values the login API passes on to the identity provider ("log in as
+/// someone else" sends `login` or `select_account`); any other value is refused.
+pub const FORWARDED_PROMPTS: &[&str] = &["login", "select_account", "consent"];
+
+/// What a login URL's signature covers: the redirect, the expiry and the prompt (when given;
+/// without one the text is what it was before prompts, so older links stay valid).
+fn signed_text(redirect: &str, exp: u64, prompt: Option<&str>) -> String {
+    match prompt {
+        Some(p) => format!("{redirect}\n{exp}\nprompt={p}"),
+        None => format!("{redirect}\n{exp}"),
+    }
 }
 
 /// The first value of `name` in a URL query string, percent-decoded.

@@ -17,4 +17,13 @@ status: ConnectionStatus,
 /**
  * The fixed listen address is taken by another program (idle profiles only).
  */
-portInUse: boolean, };
+portInUse: boolean, 
+/**
+ * Saved changes the running tunnel does not use yet (live sessions kept it from
+ * restarting): the window shows "Reconnect to apply".
+ */
+reconnectToApply: boolean, 
+/**
+ * The proxy origin it logs in to (`https://proxy.example.com`), to show who is signed in.
+ */
+proxyOrigin: string | null, };

@@ -1,8 +1,9 @@
 //! One connection: its settings, Connect/Disconnect, how to use it, sessions and log.
 
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
-import { copyAddress, copyCommand, remove, toggle } from "../actions";
+import { useEffect, useState } from "preact/hooks";
+import * as api from "../api";
+import { applyFix, copyAddress, copyCommand, remove, toggle } from "../actions";
 import { isActive, openWithCommand, statusAddr } from "../lib/status";
 import { navigate } from "../router";
 import { useConnections } from "../store";
@@ -11,7 +12,7 @@ import { ConfirmDialog } from "./Dialog";
 import { EventLog } from "./EventLog";
 import { ExportDialog } from "./ExportDialog";
 import { SessionsTable } from "./SessionsTable";
-import { StatusBadge } from "./StatusBadge";
+import { StatusBadge, StatusProblem } from "./StatusBadge";
 
 function Row({ label, children }: { label: string; children: ComponentChildren }) {
   return (
@@ -29,12 +30,26 @@ function certText(p: Profile): string {
   return `OS store — issuer ${c.issuer ?? "any"}, subject ${c.subject ?? "any"}`;
 }
 
+/** The user signed in at `origin` (from the stored token), reloaded when `key` changes. */
+function useSignedInUser(origin: string | null, key: string): string | null {
+  const [user, setUser] = useState<string | null>(null);
+  useEffect(() => {
+    if (!origin) return;
+    api.signedIn().then(
+      (all) => setUser(all.find((s) => s.origin === origin)?.user ?? null),
+      () => setUser(null),
+    );
+  }, [origin, key]);
+  return user;
+}
+
 /** The detail page. */
 export function ConnectionDetail({ id }: { id: string }) {
   const { list } = useConnections();
   const [confirm, setConfirm] = useState(false);
   const [exporting, setExporting] = useState(false);
   const view = list?.find((c) => c.profile.id === id);
+  const user = useSignedInUser(view?.proxyOrigin ?? null, JSON.stringify(view?.status));
   if (!list) return <p class="page muted">Loading…</p>;
   if (!view) {
     return (
@@ -72,6 +87,8 @@ export function ConnectionDetail({ id }: { id: string }) {
           </button>
         </div>
       </div>
+
+      <StatusProblem id={id} status={view.status} reconnectToApply={view.reconnectToApply} />
 
       {addr && (
         <section class="card use" aria-label="Use it">
@@ -119,6 +136,16 @@ export function ConnectionDetail({ id }: { id: string }) {
               )}
             </Row>
             <Row label="Client certificate">{certText(p)}</Row>
+            {view.proxyOrigin && (
+              <Row label="Signed in as">
+                <span data-testid="signed-in-as">{user ?? "not signed in"}</span>{" "}
+                {user && (
+                  <button type="button" class="btn btn-small" onClick={() => applyFix(id, "logInAsSomeoneElse")}>
+                    Log in as someone else…
+                  </button>
+                )}
+              </Row>
+            )}
             <Row label="Start at launch">{p.autostart ? "yes" : "no"}</Row>
             {p.openWith && (
               <Row label="Open with">

@@ -1,10 +1,11 @@
-//! Settings: theme, launch at login, and the proxies Porthole holds a login for.
+//! Settings: theme, launch at login, and the proxies Porthole holds a login for, with the
+//! user each login is for.
 
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { applyTheme } from "../lib/theme";
 import { toast } from "../lib/toast";
-import type { Settings } from "../types";
+import type { Settings, SignedIn } from "../types";
 
 const THEMES: [Settings["theme"], string][] = [
   ["system", "System"],
@@ -15,7 +16,7 @@ const THEMES: [Settings["theme"], string][] = [
 /** The settings page. */
 export function SettingsPage() {
   const [settings, setSettings] = useState<Settings | null>(null);
-  const [origins, setOrigins] = useState<string[] | null>(null);
+  const [origins, setOrigins] = useState<SignedIn[] | null>(null);
 
   useEffect(() => {
     api.getSettings().then(setSettings, (e) => toast(api.toApiError(e).message, "error"));
@@ -35,7 +36,7 @@ export function SettingsPage() {
   const signOut = async (origin: string) => {
     try {
       await api.signOut(origin);
-      setOrigins((o) => (o ?? []).filter((x) => x !== origin));
+      setOrigins((o) => (o ?? []).filter((x) => x.origin !== origin));
       toast(`Signed out of ${origin}`);
     } catch (e) {
       toast(api.toApiError(e).message, "error");
@@ -86,9 +87,11 @@ export function SettingsPage() {
           <p class="muted">Not signed in to any proxy. Porthole asks you to log in when a connection needs it.</p>
         ) : (
           <ul class="plain-list">
-            {origins.map((o) => (
-              <li key={o}>
-                <code>{o}</code>
+            {origins.map(({ origin: o, user }) => (
+              <li key={o} data-testid="signed-in">
+                <span>
+                  <strong data-testid="signed-in-user">{user ?? "unknown user"}</strong> at <code>{o}</code>
+                </span>
                 <button type="button" class="btn btn-small" onClick={() => signOut(o)}>
                   Sign out
                 </button>

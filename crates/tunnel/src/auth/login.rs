@@ -63,6 +63,22 @@ pub enum FetchError {
     NotAUrl,
 }
 
+impl LoginError {
+    /// The facts of this failure, for a front end's own words.
+    #[must_use]
+    pub fn problem(&self) -> crate::cause::LoginProblem {
+        use crate::cause::LoginProblem;
+        match self {
+            Self::Fetch { base, source } => {
+                LoginProblem::Unreachable { base: base.clone(), detail: source.to_string() }
+            }
+            Self::Browser(_) => LoginProblem::NoBrowser,
+            Self::Timeout(d) => LoginProblem::TimedOut { after_secs: d.as_secs() },
+            Self::Callback(e) => LoginProblem::Callback { detail: e.to_string() },
+        }
+    }
+}
+
 fn humanize(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 && s.is_multiple_of(60) { format!("{} min", s / 60) } else { format!("{s} s") }
@@ -93,8 +109,24 @@ pub async fn browser_login(
     settings: &LoginSettings,
     on_url: impl FnOnce(&str),
 ) -> Result<Token, LoginError> {
+    browser_login_prompt(login_base, settings, None, on_url).await
+}
+
+/// [`browser_login`], asking the identity provider (through the proxy's login API) to
+/// `prompt` (`login`: show the login form even with a live session; `select_account`).
+///
+/// # Errors
+/// As [`browser_login`].
+pub async fn browser_login_prompt(
+    login_base: &str,
+    settings: &LoginSettings,
+    prompt: Option<&str>,
+    on_url: impl FnOnce(&str),
+) -> Result<Token, LoginError> {
     let callback = CallbackServer::bind().await.map_err(|e| LoginError::Callback(Arc::new(e)))?;
-    let url = fetch_login_url(login_base, &callback.redirect_uri(), settings.tls.clone()).await?;
+    let url = fetch(login_base, &callback.redirect_uri(), settings.tls.clone(), prompt)
+        .await
+        .map_err(|source| LoginError::Fetch { base: login_base.to_owned(), source })?;
     on_url(&url);
     settings.browser.open(&url)?;
     wait_for_token(callback, settings.timeout).await
@@ -114,10 +146,15 @@ pub async fn fetch_login_url(
     redirect: &str,
     tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<String, LoginError> {
-    fetch(base, redirect, tls).await.map_err(|source| LoginError::Fetch { base: base.to_owned(), source })
+    fetch(base, redirect, tls, None).await.map_err(|source| LoginError::Fetch { base: base.to_owned(), source })
 }
 
-async fn fetch(base: &str, redirect: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Result<String, FetchError> {
+async fn fetch(
+    base: &str,
+    redirect: &str,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    prompt: Option<&str>,
+) -> Result<String, FetchError> {
     let mut builder = reqwest::Client::builder().timeout(FETCH_TIMEOUT);
     if let Some(tls) = tls {
         builder = builder.use_preconfigured_tls((*tls).clone());
@@ -126,6 +163,9 @@ async fn fetch(base: &str, redirect: &str, tls: Option<Arc<rustls::ClientConfig>
     let mut url = url::Url::parse(base)?;
     url.set_path("/.pomerium/api/v1/login");
     url.query_pairs_mut().append_pair("pomerium_redirect_uri", redirect);
+    if let Some(p) = prompt {
+        url.query_pairs_mut().append_pair("prompt", p);
+    }
     let resp = client.get(url).send().await.map_err(|e| FetchError::Request(Arc::new(e)))?;
     let status = resp.status();
     // A body that breaks off is a failed request too (reqwest says why).

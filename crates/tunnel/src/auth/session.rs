@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 
 use super::browser::Browser;
 use super::fallback::MemoryFallback;
-use super::login::{LoginError, LoginSettings, browser_login};
+use super::login::{LoginError, LoginSettings, browser_login_prompt};
 use super::{Token, TokenStore};
 use crate::events::TunnelEvent;
 
@@ -126,7 +126,30 @@ impl Authenticator {
         {
             return Ok(t);
         }
-        let outcome = self.login_now(origin, login_base, settings, events).await;
+        let outcome = self.login_now(origin, login_base, settings, None, events).await;
+        *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
+        *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        outcome
+    }
+
+    /// Forgets the token of `origin` and logs in again now, asking the identity provider to
+    /// `prompt` (`login`: "log in as someone else" shows the login form even though the
+    /// browser still has a session there). Waits for a login already running for `origin`.
+    ///
+    /// # Errors
+    /// [`LoginError`] from the login.
+    pub async fn login_again(
+        &self,
+        origin: &str,
+        login_base: &str,
+        settings: &LoginSettings,
+        prompt: Option<&str>,
+        events: &broadcast::Sender<TunnelEvent>,
+    ) -> Result<Token, LoginError> {
+        let slot = self.slot(origin);
+        let _running = slot.running.lock().await;
+        self.forget(origin).await;
+        let outcome = self.login_now(origin, login_base, settings, prompt, events).await;
         *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
         *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
         outcome
@@ -137,12 +160,13 @@ impl Authenticator {
         origin: &str,
         login_base: &str,
         settings: &LoginSettings,
+        prompt: Option<&str>,
         events: &broadcast::Sender<TunnelEvent>,
     ) -> Result<Token, LoginError> {
         let token = match &self.service_account {
             Some(t) => Ok(t.clone()),
             None => {
-                browser_login(login_base, settings, |url| {
+                browser_login_prompt(login_base, settings, prompt, |url| {
                     let _ = events.send(TunnelEvent::AuthRequired { origin: origin.to_owned(), url: url.to_owned() });
                 })
                 .await

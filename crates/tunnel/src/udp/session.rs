@@ -21,6 +21,7 @@ use tracing::Instrument as _;
 
 use super::channel::{ChannelEnd, DatagramChannel, DatagramConnector, QUEUE};
 use crate::auth::{Authenticator, LoginSettings, Token};
+use crate::cause::Cause;
 use crate::code::ErrorCode;
 use crate::connect::ConnectError;
 use crate::events::{DatagramCounts, PeerId, TunnelEvent};
@@ -289,9 +290,9 @@ struct Session {
 impl Session {
     async fn run(self, rx: mpsc::Receiver<Bytes>) {
         let _ = self.inner.events.send(TunnelEvent::Connecting { peer: self.id, peer_addr: self.addr });
-        let (error, code) = match self.open_and_relay(rx).await {
-            Ok(()) => (None, None),
-            Err((message, code)) => (Some(message), Some(code)),
+        let (error, code, cause) = match self.open_and_relay(rx).await {
+            Ok(()) => (None, None, None),
+            Err((message, code, cause)) => (Some(message), Some(code), cause),
         };
         {
             let mut peers = self.inner.peers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -308,16 +309,17 @@ impl Session {
             bytes_down: c.bytes_down,
             error,
             code,
+            cause,
             datagrams: Some(DatagramCounts { up: c.datagrams_up, down: c.datagrams_down, dropped: c.dropped }),
         });
     }
 
-    async fn open_and_relay(&self, rx: mpsc::Receiver<Bytes>) -> Result<(), (String, ErrorCode)> {
+    async fn open_and_relay(&self, rx: mpsc::Receiver<Bytes>) -> Result<(), (String, ErrorCode, Option<Cause>)> {
         let open = tokio::select! {
             r = open(&self.inner, self.counters.clone()) => r,
             () = self.cancel.cancelled() => return Ok(()),
         };
-        let channel = open.map_err(|e| (e.to_string(), e.code()))?;
+        let channel = open.map_err(|e| (e.to_string(), e.code(), Some(e.cause())))?;
         let _ = self.inner.events.send(TunnelEvent::Connected { peer: self.id, peer_addr: self.addr });
         tracing::debug!("connected");
         self.relay(rx, channel).await
@@ -329,7 +331,7 @@ impl Session {
         &self,
         mut rx: mpsc::Receiver<Bytes>,
         mut channel: DatagramChannel,
-    ) -> Result<(), (String, ErrorCode)> {
+    ) -> Result<(), (String, ErrorCode, Option<Cause>)> {
         let idle = self.inner.config.idle_timeout;
         let max = channel.max_payload().min(self.inner.config.max_datagram);
         let deadline = tokio::time::sleep(idle);
@@ -370,8 +372,10 @@ impl Session {
         let end = channel.close().await;
         match (outcome, end) {
             (Ok(()), _) | (Err(()), ChannelEnd::Closed) => Ok(()),
-            (Err(()), ChannelEnd::ProxyClosed) => Err(("the proxy ended the UDP tunnel".to_owned(), ErrorCode::Io)),
-            (Err(()), ChannelEnd::Failed(why)) => Err((format!("the UDP tunnel failed: {why}"), ErrorCode::Io)),
+            (Err(()), ChannelEnd::ProxyClosed) => {
+                Err(("the proxy ended the UDP tunnel".to_owned(), ErrorCode::Io, None))
+            }
+            (Err(()), ChannelEnd::Failed(why)) => Err((format!("the UDP tunnel failed: {why}"), ErrorCode::Io, None)),
         }
     }
 }
@@ -389,7 +393,7 @@ async fn open(inner: &Inner, counters: Arc<Counters>) -> Result<DatagramChannel,
     match connector.open(token.as_ref().map(Token::expose), counters.clone()).await {
         Ok(c) => return Ok(c),
         Err(e) if !e.keeps_token() => tracing::debug!(error = %e, "the proxy asks for a login"),
-        Err(e) => return Err(OpenError::Connect(e)),
+        Err(e) => return Err(OpenError::Connect(e, token.as_ref().and_then(Token::user))),
     }
     let fresh = inner
         .auth
@@ -403,6 +407,6 @@ async fn open(inner: &Inner, counters: Arc<Counters>) -> Result<DatagramChannel,
             inner.auth.forget(&origin).await;
             Err(OpenError::FreshTokenRefused { status })
         }
-        Err(e) => Err(OpenError::Connect(e)),
+        Err(e) => Err(OpenError::Connect(e, fresh.user())),
     }
 }
