@@ -35,6 +35,8 @@ pub const COMMANDS: &[&str] = &[
     "open_url",
     "load_portal",
     "accept_portal",
+    "close_guard",
+    "quit_app",
 ];
 
 /// Every command, for `invoke_handler`.
@@ -61,6 +63,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         open_url,
         load_portal,
         accept_portal,
+        close_guard,
+        quit_app,
     ]
 }
 
@@ -222,4 +226,19 @@ pub async fn load_portal(core: Core<'_>, source: PortalSource) -> Result<PortalP
 #[tauri::command]
 pub async fn accept_portal(core: Core<'_>, server: String, remove: Vec<String>) -> Result<PortalReport, AppError> {
     core.accept_portal(&server, &remove).await
+}
+
+/// The UI asks before a close that would end live tunnels (`enabled`): closing the window with
+/// no tray then sends `close-requested` instead of quitting. With a tray the window just closes.
+#[tauri::command]
+pub async fn close_guard<R: Runtime>(app: AppHandle<R>, enabled: bool) -> Result<(), AppError> {
+    crate::window::set_close_guard(&app, enabled);
+    Ok(())
+}
+
+/// Quits the app; every tunnel ends.
+#[tauri::command]
+pub async fn quit_app<R: Runtime>(app: AppHandle<R>) -> Result<(), AppError> {
+    app.exit(0);
+    Ok(())
 }

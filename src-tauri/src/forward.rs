@@ -1,13 +1,15 @@
 //! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
-//! `log`, `connections-changed`), the tray (rebuilt), and an OS notification when a connection
-//! needs a login or the proxy ended its sessions and said why (access revoked, session expired).
+//! `log`, `connections-changed`), the tray (rebuilt), and an OS notification ([`crate::notify`])
+//! when a connection needs a login or the proxy ended its sessions and said why (access revoked,
+//! session expired). Also the window's one request from the shell, `close-requested`.
 
 use std::collections::HashMap;
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
+
+use crate::notify::Target;
 use tauri::{AppHandle, Emitter, Runtime};
-use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
 
 /// Starts the forwarding task.
@@ -25,7 +27,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
                 AppEvent::Status(s) => {
                     let _ = app.emit("status", s);
                     match &s.status {
-                        ConnectionStatus::LoginRequired { .. } => notify_login(&app, &core, &s.id),
+                        ConnectionStatus::LoginRequired { url, .. } => notify_login(&app, &core, &s.id, url),
                         ConnectionStatus::Revoked { message, .. } if told.first_time(&s.id, message) => {
                             notify_revoked(&app, &core, &s.id, message)
                         }
@@ -41,8 +43,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
                 }
             }
             if has_tray && !matches!(event, AppEvent::Log(_)) {
-                let views = core.list_connections();
-                crate::tray::refresh(&app, &views);
+                crate::tray::refresh(&app, &core);
             }
         }
     });
@@ -65,27 +66,23 @@ impl Told {
     }
 }
 
-fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
+fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, url: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    notify(app, "Porthole: login required", format!("{name} needs you to log in; your browser has been opened."));
+    let body = format!("{name} needs you to log in; your browser has been opened. Click to open the login page again.");
+    let target = Target::Login { id: id.to_owned(), url: url.to_owned() };
+    crate::notify::send(app, "Porthole: login required", &body, target);
 }
 
 /// The proxy ended a connection's sessions; `message` says why (once per reason, see [`Told`]).
 fn notify_revoked<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    notify(app, &format!("Porthole: {name} was cut off"), message.to_owned());
+    crate::notify::send(app, &format!("Porthole: {name} was cut off"), message, Target::Connection(id.to_owned()));
 }
 
-fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
-    let shown = app.notification().builder().title(title).body(body).show();
-    if let Err(e) = shown {
-        tracing::debug!(error = %e, "notification not shown");
-    }
-}
-
-/// Asks the window to open "Load from server…" (the tray's entry).
-pub fn open_load_from_server<R: Runtime>(app: &AppHandle<R>) {
-    let _ = app.emit("load-from-server", ());
+/// Asks the window to confirm a close that would end live tunnels (no tray keeps them); the UI
+/// answers with `quit_app`, or does nothing to stay open.
+pub fn ask_before_closing<R: Runtime>(app: &AppHandle<R>) {
+    let _ = app.emit("close-requested", ());
 }
 
 #[cfg(test)]
