@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use porthole_e2e::desktop::xvfb;
+use porthole_e2e::desktop::{tray_host, xvfb};
 use porthole_e2e::sni::{self, ItemAddr, MenuEntry};
 use porthole_testkit::child::{KilledOnDrop, bin};
 use porthole_testkit::eventually::poll_until_blocking;
@@ -89,13 +89,7 @@ async fn tray_item_on_a_real_host_counts_lists_and_toggles() {
         ],
     );
     let bus = zbus::blocking::Connection::session().unwrap();
-    let x = [("DISPLAY", display.clone())];
-    let _watcher = spawn("status-notifier-watcher", &[], &x, &dir.join("watcher.log"));
-    wait("the StatusNotifierWatcher is on the bus", || {
-        Ok(sni::has_owner(&bus, "org.kde.StatusNotifierWatcher")?.then_some(()))
-    });
-    let _host = spawn("gtk-sni-tray-standalone", &[], &x, &dir.join("host.log"));
-    wait("the tray host registers", || Ok(sni::host_registered(&bus).unwrap_or(false).then_some(())));
+    let _tray = tray_host(&display, dir).unwrap();
 
     let envs = [
         ("DISPLAY", display),
