@@ -20,6 +20,7 @@ pub const COMMANDS: &[&str] = &[
     "duplicate_connection",
     "connect",
     "disconnect",
+    "reconnect",
     "connect_tag",
     "disconnect_tag",
     "sessions",
@@ -48,6 +49,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         duplicate_connection,
         connect,
         disconnect,
+        reconnect,
         connect_tag,
         disconnect_tag,
         sessions,
@@ -74,10 +76,11 @@ pub async fn list_connections(core: Core<'_>) -> Result<Vec<ConnectionView>, App
     Ok(core.list_connections())
 }
 
-/// Creates or updates a connection.
+/// Creates or updates a connection; a running one gets the change (its listener restarts on
+/// the same address, or it is marked "Reconnect to apply" while sessions are live).
 #[tauri::command]
 pub async fn save_connection(core: Core<'_>, draft: ProfileDraft) -> Result<Profile, AppError> {
-    core.save_connection(&draft)
+    core.save_and_apply(&draft).await.map(|(profile, _)| profile)
 }
 
 /// Deletes a connection (disconnecting it first).
@@ -102,6 +105,13 @@ pub async fn connect(core: Core<'_>, id: String) -> Result<ConnectionStatus, App
 #[tauri::command]
 pub async fn disconnect(core: Core<'_>, id: String) -> Result<(), AppError> {
     core.disconnect(&id).await
+}
+
+/// Restarts a connection's listener on the same address with its saved settings ("Reconnect
+/// to apply", "Reconnect" after a failure).
+#[tauri::command]
+pub async fn reconnect(core: Core<'_>, id: String) -> Result<(), AppError> {
+    core.reconnect(&id).await
 }
 
 /// Connects every connection with `tag` (`None`: all; `""`: untagged).

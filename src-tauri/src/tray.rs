@@ -72,12 +72,17 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>, core: &App) {
 
 /// Carries out a clicked menu entry.
 pub fn run_action<R: Runtime>(app: &AppHandle<R>, core: &App, action: TrayAction) {
+    let connection_route;
     let route = match &action {
         TrayAction::Open => None,
+        TrayAction::OpenConnection(id) => {
+            connection_route = format!("#/connection/{id}");
+            Some(connection_route.as_str())
+        }
         TrayAction::NewConnection => Some("#/new"),
         TrayAction::LoadFromServer => Some("#/load"),
         TrayAction::Quit => return app.exit(0),
-        TrayAction::Toggle(_) | TrayAction::ConnectTag(_) | TrayAction::DisconnectTag(_) => {
+        TrayAction::Toggle(_) | TrayAction::ConnectTag(_) | TrayAction::DisconnectTag(_) | TrayAction::Reconnect(_) => {
             let core = core.clone();
             tauri::async_runtime::spawn(async move {
                 let result = match action {
@@ -85,6 +90,7 @@ pub fn run_action<R: Runtime>(app: &AppHandle<R>, core: &App, action: TrayAction
                     TrayAction::Toggle(id) => core.connect(&id).await.map(|_| ()),
                     TrayAction::ConnectTag(tag) => core.connect_tag(tag.as_deref()).await,
                     TrayAction::DisconnectTag(tag) => core.disconnect_tag(tag.as_deref()).await,
+                    TrayAction::Reconnect(id) => core.reconnect(&id).await,
                     _ => Ok(()),
                 };
                 if let Err(e) = result {

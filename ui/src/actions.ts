@@ -7,10 +7,10 @@ import { navigate } from "./router";
 import { downloadText, copyText } from "./lib/download";
 import { exportFileName, importSummary } from "./lib/format";
 import { portalReportText } from "./lib/portal";
-import { isActive } from "./lib/status";
+import { fixField, isActive } from "./lib/status";
 import { toast } from "./lib/toast";
 import { eventPosition, patchFromCommand } from "./store";
-import type { ConnectionView, PortalPreview, PortalSource } from "./types";
+import type { ConnectionView, Fix, PortalPreview, PortalSource } from "./types";
 
 function fail(e: unknown): void {
   toast(api.toApiError(e).message, "error");
@@ -30,6 +30,44 @@ export async function toggle(c: ConnectionView): Promise<void> {
   } catch (e) {
     fail(e);
   }
+}
+
+/** Restarts a connection with its saved settings ("Reconnect to apply", "Reconnect"). */
+export async function reconnect(id: string): Promise<void> {
+  try {
+    await api.reconnect(id);
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Does what a failing connection's fix button says: opens the form at the field to fix,
+ *  logs in (as someone else), or reconnects. */
+export async function applyFix(id: string, fix: Fix): Promise<void> {
+  const field = fixField(fix);
+  if (field) {
+    navigate({ page: "edit", id });
+    focusWhenShown(field);
+    return;
+  }
+  try {
+    if (fix === "retry") await api.reconnect(id);
+    else {
+      await api.logIn(id, fix === "logInAsSomeoneElse");
+      toast("Logged in");
+    }
+  } catch (e) {
+    fail(e);
+  }
+}
+
+/** Scrolls to and focuses the element `id` once the page that holds it has rendered. */
+function focusWhenShown(id: string, tries = 20): void {
+  const el = document.getElementById(id);
+  if (el) {
+    el.scrollIntoView({ block: "center" });
+    el.focus();
+  } else if (tries > 0) requestAnimationFrame(() => focusWhenShown(id, tries - 1));
 }
 
 /** Copies a local address and says so. */

@@ -73,6 +73,11 @@ export const duplicateConnection = (id: string) => call<Profile>("duplicate_conn
 export const connect = (id: string) => call<ConnectionStatus>("connect", { id });
 /** Closes the listener and every live session. */
 export const disconnect = (id: string) => call<void>("disconnect", { id });
+/** Restarts a running connection with its saved settings (on the same local address). */
+export const reconnect = (id: string) => call<void>("reconnect", { id });
+/** Logs in to a connection's proxy; `switchAccount` forgets the token and asks the IdP to let
+ *  the user pick another account. */
+export const logIn = (id: string, switchAccount: boolean) => call<void>("log_in", { id, switchAccount });
 /** Connects every profile with a tag (`null` = all, `""` = untagged). */
 export const connectTag = (tag: string | null) => call<void>("connect_tag", { tag });
 /** Disconnects every profile with a tag (`null` = all, `""` = untagged). */

@@ -27,3 +27,7 @@ export type { PortalReport } from "./bindings/PortalReport";
 export type { PortalSource } from "./bindings/PortalSource";
 export type { SavedEntry } from "./bindings/SavedEntry";
 export type { SkippedRoute } from "./bindings/SkippedRoute";
+export type { Cause } from "./bindings/Cause";
+export type { CertProblem } from "./bindings/CertProblem";
+export type { Fix } from "./bindings/Fix";
+export type { LoginProblem } from "./bindings/LoginProblem";

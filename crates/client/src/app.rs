@@ -166,7 +166,8 @@ impl App {
                 let idle = matches!(status, ConnectionStatus::Idle | ConnectionStatus::Error { .. });
                 let port_in_use =
                     idle && validate::fixed_listen_addr(profile.listen_addr.as_deref()).is_some_and(port_taken);
-                ConnectionView { profile, status, port_in_use }
+                let reconnect_to_apply = self.state.connections.is_stale(&profile.id);
+                ConnectionView { profile, status, port_in_use, reconnect_to_apply }
             })
             .collect();
         views.sort_by_key(|v| v.profile.name.to_lowercase());

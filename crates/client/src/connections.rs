@@ -27,6 +27,8 @@ struct ConnectionState {
     status: ConnectionStatus,
     logs: LogRing,
     tunnel: Option<LiveTunnel>,
+    /// The live tunnel runs on settings older than the saved profile.
+    stale: bool,
 }
 
 /// Every connection's state, by profile id. Connections with no state yet read as idle with
@@ -85,11 +87,27 @@ impl Connections {
         let c = map.entry(id.to_owned()).or_default();
         c.tunnel = Some(tunnel);
         c.status = status;
+        c.stale = false;
+    }
+
+    /// Marks the live tunnel of `id` as running on older settings than the saved ones.
+    pub(crate) fn set_stale(&self, id: &str) {
+        if let Some(c) = lock(&self.map).get_mut(id).filter(|c| c.tunnel.is_some()) {
+            c.stale = true;
+        }
+    }
+
+    /// `true` when `id` runs on older settings than the saved ones ("Reconnect to apply").
+    pub(crate) fn is_stale(&self, id: &str) -> bool {
+        lock(&self.map).get(id).is_some_and(|c| c.stale && c.tunnel.is_some())
     }
 
     /// Takes the live tunnel of `id` out (to stop it), leaving its status and log.
     pub(crate) fn take_tunnel(&self, id: &str) -> Option<LiveTunnel> {
-        lock(&self.map).get_mut(id).and_then(|c| c.tunnel.take())
+        lock(&self.map).get_mut(id).and_then(|c| {
+            c.stale = false;
+            c.tunnel.take()
+        })
     }
 
     /// Calls `f` with the live tunnel of `id`, if there is one.

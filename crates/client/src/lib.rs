@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod apply;
 mod connections;
 pub mod error;
 pub mod import_export;
@@ -39,6 +40,7 @@ pub mod tokens;
 pub mod tray_menu;
 pub mod tunnel_options;
 pub mod validate;
+pub mod wording;
 
 pub use app::{App, AppEvent, AppOptions};
 pub use error::{AppError, ErrorCode};

@@ -48,8 +48,10 @@ pub fn entry(level: LogLevel, message: impl Into<String>, peer: Option<String>) 
     LogEntry { ts_ms: now_ms(), level, message: message.into(), peer }
 }
 
-/// The line for `event`, if it deserves one. `browser` says how the login URL was shown.
-pub fn describe(event: &TunnelEvent, browser: &Browser) -> Option<LogEntry> {
+/// The line for `event`, if it deserves one, in the desktop's words (a failure with a cause is
+/// worded by [`crate::wording`], never with a CLI flag). `browser` says how the login URL was
+/// shown; `ctx` what the profile was given.
+pub fn describe(event: &TunnelEvent, browser: &Browser, ctx: &crate::wording::Context) -> Option<LogEntry> {
     Some(match event {
         TunnelEvent::Listening { addr } => entry(LogLevel::Info, format!("listening on {addr}"), None),
         TunnelEvent::Connecting { .. } => return None,
@@ -61,9 +63,14 @@ pub fn describe(event: &TunnelEvent, browser: &Browser) -> Option<LogEntry> {
             entry(LogLevel::Info, message, None)
         }
         TunnelEvent::LoginCompleted { origin } => entry(LogLevel::Info, format!("logged in to {origin}"), None),
-        TunnelEvent::LoginFailed { message, .. } => entry(LogLevel::Error, message.clone(), None),
+        TunnelEvent::LoginFailed { origin, .. } => {
+            entry(LogLevel::Error, format!("the login to {origin} failed"), None)
+        }
         TunnelEvent::Connected { peer_addr, .. } => {
             entry(LogLevel::Info, format!("{peer_addr} connected"), Some(peer_addr.to_string()))
+        }
+        TunnelEvent::Disconnected { peer_addr, cause: Some(cause), .. } => {
+            entry(LogLevel::Error, crate::wording::describe(cause, ctx).0, Some(peer_addr.to_string()))
         }
         TunnelEvent::Disconnected { peer_addr, bytes_up, bytes_down, error, .. } => match error {
             Some(sentence) => entry(LogLevel::Error, sentence.clone(), Some(peer_addr.to_string())),
@@ -77,8 +84,8 @@ pub fn describe(event: &TunnelEvent, browser: &Browser) -> Option<LogEntry> {
                 Some(peer_addr.to_string()),
             ),
         },
-        TunnelEvent::Revoked { peer_addr, message, .. } => {
-            entry(LogLevel::Error, message.clone(), Some(peer_addr.to_string()))
+        TunnelEvent::Revoked { peer_addr, cause, .. } => {
+            entry(LogLevel::Error, crate::wording::describe(cause, ctx).0, Some(peer_addr.to_string()))
         }
         TunnelEvent::Closed => entry(LogLevel::Info, "stopped listening", None),
     })

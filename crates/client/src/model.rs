@@ -4,6 +4,7 @@
 //! Tagged unions follow the contract: [`ClientCert`] and [`ClientCertDraft`] by `kind`,
 //! [`ConnectionStatus`] by `state`. Counters are `u64` in Rust and `number` in TypeScript.
 
+use porthole_tunnel::cause::Cause;
 use porthole_tunnel::code::ErrorCode;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -153,15 +154,22 @@ pub enum ConnectionStatus {
         /// How many.
         sessions: u32,
     },
-    /// Listening, but the proxy ended this connection's tunnels and says why: access revoked,
-    /// session expired, route removed. The next session that gets through clears it.
-    Revoked {
+    /// Listening, but the last attempt failed (wrong proxy, 404, 403, TLS trust, 495, upstream
+    /// down, login failed) or the proxy ended the tunnels and said why (access revoked, session
+    /// expired, route removed). The next session that gets through clears it.
+    Failing {
         /// The bound local address.
         addr: String,
-        /// The reason, as a sentence (`access to db.corp:5432 was revoked for alice@example.com (403)`).
+        /// A few words for the badge and the tray (`access denied for alice@example.com`).
+        label: String,
+        /// What went wrong and what to do, in the desktop's words (no CLI flags).
         message: String,
-        /// `revoked`, `session_expired` or `no_route`.
+        /// Its class (`denied`, `no_route`, `proxy`, `revoked`, …).
         code: ErrorCode,
+        /// The facts (proxy, destination, user, status, certificate problem).
+        cause: Cause,
+        /// The fix the window offers as a button, when there is one.
+        action: Option<Fix>,
     },
     /// The listener failed.
     Error {
@@ -170,6 +178,42 @@ pub enum ConnectionStatus {
         /// Its class (`port_in_use`, `tunnel`, …).
         code: ErrorCode,
     },
+}
+
+/// A fix the window (and the tray) can offer for a failing connection, as a button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum Fix {
+    /// Open the form at its TLS section (CA file, certificate checks).
+    EditTls,
+    /// Open the form at the proxy URL.
+    EditProxy,
+    /// Open the form at the destination.
+    EditDestination,
+    /// Open the form at the client certificate.
+    EditClientCert,
+    /// Log in to the proxy.
+    LogIn,
+    /// Forget the token and log in, choosing the account at the identity provider.
+    LogInAsSomeoneElse,
+    /// Reconnect (restart the listener and clear the failure).
+    Retry,
+}
+
+impl Fix {
+    /// The button's label, the same in the window and the tray.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::EditTls => "Open TLS settings…",
+            Self::EditProxy => "Edit proxy settings…",
+            Self::EditDestination => "Edit destination…",
+            Self::EditClientCert => "Choose a client certificate…",
+            Self::LogIn => "Log in",
+            Self::LogInAsSomeoneElse => "Log in as someone else…",
+            Self::Retry => "Reconnect",
+        }
+    }
 }
 
 /// A row of the connection list.
@@ -182,6 +226,9 @@ pub struct ConnectionView {
     pub status: ConnectionStatus,
     /// The fixed listen address is taken by another program (idle profiles only).
     pub port_in_use: bool,
+    /// Saved changes the running tunnel does not use yet (live sessions kept it from
+    /// restarting): the window shows "Reconnect to apply".
+    pub reconnect_to_apply: bool,
 }
 
 /// A live local connection.
@@ -289,6 +336,9 @@ pub struct StatusEvent {
     pub id: String,
     /// Its new status.
     pub status: ConnectionStatus,
+    /// A new failure after a success (or after connecting): notify once. Retries that fail
+    /// again do not set it until a session gets through.
+    pub alert: bool,
 }
 
 /// The payload of the `log` event.

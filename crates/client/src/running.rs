@@ -33,6 +33,11 @@ impl App {
     /// # Errors
     /// `not_found`; `port_in_use`; `io` (CA or certificate file); `keychain`; `tunnel`.
     pub async fn connect(&self, id: &str) -> Result<ConnectionStatus, AppError> {
+        self.connect_at(id, None).await
+    }
+
+    /// [`App::connect`] on `at` (the address a restart keeps) instead of the profile's.
+    pub(crate) async fn connect_at(&self, id: &str, at: Option<String>) -> Result<ConnectionStatus, AppError> {
         let profile = self.profile(id)?;
         let _transition = self.state.transitions.lock().await;
         if self.state.connections.is_live(id) {
@@ -40,8 +45,11 @@ impl App {
         }
         let started = async {
             let config = self.tunnel_options(&profile)?.build()?;
-            let listen = validate::listen_spec(profile.listen_addr.as_deref())
-                .map_err(|m| AppError::new(ErrorCode::Invalid, m))?;
+            let listen = match at {
+                Some(addr) => addr,
+                None => validate::listen_spec(profile.listen_addr.as_deref())
+                    .map_err(|m| AppError::new(ErrorCode::Invalid, m))?,
+            };
             let (events, rx) = broadcast::channel(1024);
             let handle = TunnelHandle::start_with_events(&listen, config, self.state.auth.clone(), events)
                 .await
@@ -63,7 +71,9 @@ impl App {
                 let status = ConnectionStatus::Listening { addr: addr.clone() };
                 self.state.connections.go_live(id, LiveTunnel { run, handle }, status.clone());
                 emit_status(&self.state, id, status.clone());
-                tokio::spawn(watch(Arc::downgrade(&self.state), id.to_owned(), run, rx, StatusTracker::new(addr)));
+                let ctx = crate::wording::Context { ca_file: profile.ca_file.clone() };
+                let tracker = StatusTracker::new(addr).with_context(ctx);
+                tokio::spawn(watch(Arc::downgrade(&self.state), id.to_owned(), run, rx, tracker));
                 Ok(status)
             }
             Err(e) => {
@@ -211,7 +221,11 @@ impl App {
 }
 
 fn emit_status(state: &AppState, id: &str, status: ConnectionStatus) {
-    let _ = state.events.send(AppEvent::Status(StatusEvent { id: id.to_owned(), status }));
+    emit_status_alert(state, id, status, false);
+}
+
+fn emit_status_alert(state: &AppState, id: &str, status: ConnectionStatus, alert: bool) {
+    let _ = state.events.send(AppEvent::Status(StatusEvent { id: id.to_owned(), status, alert }));
 }
 
 fn log(state: &AppState, id: &str, entry: LogEntry) {
@@ -238,14 +252,14 @@ async fn watch(
         if let TunnelEvent::LoginCompleted { origin } = &event {
             lock(&state.origins).insert(origin.clone());
         }
-        if let Some(entry) = logs::describe(&event, &state.browser) {
+        if let Some(entry) = logs::describe(&event, &state.browser, tracker.context()) {
             log(&state, &id, entry);
         }
         if let Some(status) = tracker.apply(&event)
             && status != ConnectionStatus::Idle
             && state.connections.set_status_if_current(&id, run, status.clone())
         {
-            emit_status(&state, &id, status);
+            emit_status_alert(&state, &id, status, tracker.take_alert());
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{ConnectionStatus, ConnectionView};
+use crate::model::{ConnectionStatus, ConnectionView, Fix};
 
 /// The longest state text an item shows; longer sentences end in `…`.
 pub const STATE_MAX_CHARS: usize = 60;
@@ -91,6 +91,10 @@ pub enum TrayAction {
     LoadFromServer,
     /// Open the window.
     Open,
+    /// Open the window on a connection (where a failure's fix is a button).
+    OpenConnection(String),
+    /// Restart a failing connection's listener with its saved settings.
+    Reconnect(String),
     /// Quit the app (tunnels end).
     Quit,
 }
@@ -107,7 +111,11 @@ impl TrayAction {
             "open" => Self::Open,
             "quit" => Self::Quit,
             _ => {
-                if let Some(p) = id.strip_prefix("toggle:") {
+                if let Some(p) = id.strip_prefix("fix-open:") {
+                    Self::OpenConnection(p.to_owned())
+                } else if let Some(p) = id.strip_prefix("fix-retry:") {
+                    Self::Reconnect(p.to_owned())
+                } else if let Some(p) = id.strip_prefix("toggle:") {
                     Self::Toggle(p.to_owned())
                 } else if let Some(t) = id.strip_prefix("tag-connect:") {
                     Self::ConnectTag(tag(t))
@@ -121,23 +129,24 @@ impl TrayAction {
     }
 }
 
-/// `true` while the listener is up or coming up: what Disconnect ends (the window's rule).
+/// `true` while the listener is up or coming up: what Disconnect ends (the window's rule,
+/// [`ConnectionStatus::is_active`]).
 pub fn is_active(status: &ConnectionStatus) -> bool {
-    !matches!(status, ConnectionStatus::Idle | ConnectionStatus::Error { .. })
+    status.is_active()
 }
 
 /// What the person is asked for, if anything: `Some("needs login")` or `Some("failing")`.
 fn attention(status: &ConnectionStatus) -> Option<&'static str> {
     match status {
         ConnectionStatus::LoginRequired { .. } => Some("needs login"),
-        ConnectionStatus::Revoked { .. } | ConnectionStatus::Error { .. } => Some("failing"),
+        ConnectionStatus::Failing { .. } | ConnectionStatus::Error { .. } => Some("failing"),
         _ => None,
     }
 }
 
 /// The state as the window's badge says it: `idle`, `listening on 127.0.0.1:6379`,
-/// `connected · 2 sessions`, `login required`, or the failure's sentence (cut at
-/// [`STATE_MAX_CHARS`]).
+/// `connected · 2 sessions`, `login required`, a failure's few words (`access denied for
+/// alice@example.com`) or a failed start's sentence (cut at [`STATE_MAX_CHARS`]).
 pub fn state_text(status: &ConnectionStatus) -> String {
     let text = match status {
         ConnectionStatus::Idle => "idle".to_owned(),
@@ -147,7 +156,8 @@ pub fn state_text(status: &ConnectionStatus) -> String {
         ConnectionStatus::Connected { sessions, .. } => {
             format!("connected · {sessions} session{}", if *sessions == 1 { "" } else { "s" })
         }
-        ConnectionStatus::Revoked { message, .. } | ConnectionStatus::Error { message, .. } => message.clone(),
+        ConnectionStatus::Failing { label, .. } => label.clone(),
+        ConnectionStatus::Error { message, .. } => message.clone(),
     };
     shorten(&text, STATE_MAX_CHARS)
 }
@@ -206,6 +216,17 @@ pub fn groups(views: &[ConnectionView]) -> Vec<(String, Vec<&ConnectionView>)> {
     out
 }
 
+/// A failing connection's fix, under its item, in the window's words (`Open TLS settings…`):
+/// Reconnect does it from the tray, the others open the connection where the button is.
+fn fix_entry(v: &ConnectionView) -> Option<Entry> {
+    let ConnectionStatus::Failing { action: Some(fix), .. } = &v.status else { return None };
+    let id = match fix {
+        Fix::Retry => format!("fix-retry:{}", v.profile.id),
+        _ => format!("fix-open:{}", v.profile.id),
+    };
+    Some(item(&id, &format!("    {}", fix.label()), true))
+}
+
 fn item(id: &str, label: &str, enabled: bool) -> Entry {
     Entry::Item { id: id.to_owned(), label: label.to_owned(), enabled }
 }
@@ -218,14 +239,15 @@ pub fn tray_menu(views: &[ConnectionView]) -> TrayMenu {
     let mut entries = vec![item("summary", &summary, false), Entry::Separator];
     for (tag, members) in groups(views) {
         let active = members.iter().filter(|v| is_active(&v.status)).count();
-        let mut sub: Vec<Entry> = members
-            .iter()
-            .map(|v| Entry::Toggle {
+        let mut sub: Vec<Entry> = Vec::new();
+        for v in &members {
+            sub.push(Entry::Toggle {
                 id: format!("toggle:{}", v.profile.id),
                 label: format!("{} — {}", v.profile.name, state_text(&v.status)),
                 checked: is_active(&v.status),
-            })
-            .collect();
+            });
+            sub.extend(fix_entry(v));
+        }
         sub.push(Entry::Separator);
         sub.push(item(&format!("tag-connect:{tag}"), "Connect all", active < members.len()));
         sub.push(item(&format!("tag-disconnect:{tag}"), "Disconnect all", active > 0));

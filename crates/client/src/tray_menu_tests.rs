@@ -1,7 +1,8 @@
 //! The tray model from statuses alone: counts, icon, item states, greyed-out actions.
 
 use super::*;
-use crate::model::{Profile, Protocol};
+use crate::model::{Fix, Profile, Protocol};
+use porthole_tunnel::cause::Cause;
 use porthole_tunnel::code::ErrorCode;
 
 fn view(id: &str, tags: &[&str], status: ConnectionStatus) -> ConnectionView {
@@ -20,7 +21,7 @@ fn view(id: &str, tags: &[&str], status: ConnectionStatus) -> ConnectionView {
         open_with: None,
         source: None,
     };
-    ConnectionView { profile, status, port_in_use: false }
+    ConnectionView { profile, status, port_in_use: false, reconnect_to_apply: false }
 }
 
 fn listening() -> ConnectionStatus {
@@ -93,18 +94,36 @@ fn all_active_greys_out_connect_all() {
     assert!(flat(&menu.entries).iter().any(|e| e.1 == "a db — connected · 2 sessions"));
 }
 
-/// A failure (revoked, listener error) flags the icon and shows its sentence, cut short.
+fn denied() -> ConnectionStatus {
+    ConnectionStatus::Failing {
+        addr: "127.0.0.1:1".into(),
+        label: "access denied for alice@example.com".into(),
+        message: "The proxy's policy does not let alice@example.com reach db.corp:5432.".into(),
+        code: ErrorCode::Denied,
+        cause: Cause::Denied { destination: "db.corp:5432".into(), user: Some("alice@example.com".into()) },
+        action: Some(Fix::LogInAsSomeoneElse),
+    }
+}
+
+/// A failing connection (403) flags the icon, names the user in its item, and offers its fix
+/// in the window's words; a failed start shows its sentence, cut short.
 #[test]
-fn failures_show_their_sentence_and_flag_the_icon() {
-    let long = "access to db.corp:5432 was revoked for alice@example.com (403): ask an administrator for access";
-    let revoked =
-        ConnectionStatus::Revoked { addr: "127.0.0.1:1".into(), message: long.into(), code: ErrorCode::Revoked };
-    let menu = tray_menu(&[view("a", &[], revoked), view("b", &[], listening())]);
+fn failures_name_the_user_offer_the_fix_and_flag_the_icon() {
+    let long = "127.0.0.1:7019 is in use by another program: choose another local port in the connection's settings";
+    let error = ConnectionStatus::Error { message: long.into(), code: ErrorCode::PortInUse };
+    let menu = tray_menu(&[view("a", &[], denied()), view("b", &[], listening()), view("c", &[], error)]);
     assert_eq!(menu.icon, TrayIcon::Attention);
-    assert_eq!(menu.summary, "2 of 2 active, 1 failing");
-    let label = &flat(&menu.entries).into_iter().find(|e| e.0 == "toggle:a").unwrap().1;
-    assert!(label.starts_with("a db — access to db.corp:5432 was revoked for alice@example.com"), "{label}");
-    assert!(label.ends_with('…') && label.chars().count() <= "a db — ".len() + STATE_MAX_CHARS, "{label}");
+    assert_eq!(menu.summary, "2 of 3 active, 2 failing");
+    let items = flat(&menu.entries);
+    assert!(
+        items.contains(&("toggle:a".into(), "a db — access denied for alice@example.com".into(), true)),
+        "{items:#?}"
+    );
+    assert!(items.contains(&("fix-open:a".into(), "    Log in as someone else…".into(), true)), "{items:#?}");
+    assert_eq!(TrayAction::parse("fix-open:a"), Some(TrayAction::OpenConnection("a".into())));
+    let label = &items.iter().find(|e| e.0 == "toggle:c").unwrap().1;
+    assert!(label.starts_with("c db — 127.0.0.1:7019 is in use"), "{label}");
+    assert!(label.ends_with('…') && label.chars().count() <= "c db — ".len() + STATE_MAX_CHARS, "{label}");
 }
 
 /// No connection: a greyed hint, both bulk actions greyed, New connection… offered.

@@ -1,5 +1,5 @@
-//! A saved connection whose live session the proxy revokes reads as `revoked` with the
-//! sentence, not green `listening`: `App` against the real `porthole-gateway` process, whose
+//! A saved connection whose live session the proxy revokes reads as `failing` (cause: revoked) with
+//! the sentence, not green `listening`: `App` against the real `porthole-gateway` process, whose
 //! config is edited (as an editor saves it) to remove alice from the route's policy. The
 //! gateway's reload cuts her tunnel; the engine's one probe CONNECT learns why (403).
 
@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use porthole_client::model::{ConnectionStatus, LogLevel, ProfileDraft};
+use porthole_client::model::{ConnectionStatus, Fix, LogLevel, ProfileDraft};
 use porthole_client::tokens::{MemoryStore, Token, TokenStore as _};
 use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_tunnel::auth::Browser;
+use porthole_tunnel::cause::Cause;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -72,10 +73,16 @@ async fn a_session_the_proxy_revokes_turns_the_status_to_revoked() {
     assert!(matches!(n, Ok(0) | Err(_)), "the proxy ended the session: {n:?}\n{}", stack.log());
     drop(client);
 
-    let want = ConnectionStatus::Revoked {
+    let cause = Cause::Revoked { destination: "db.example.com:5432".into(), user: Some("alice@example.com".into()) };
+    let want = ConnectionStatus::Failing {
         addr,
-        message: "access to db.example.com:5432 was revoked for alice@example.com (403)".into(),
+        label: "access revoked for alice@example.com".into(),
+        message: "Access to db.example.com:5432 was revoked for alice@example.com. Logging in again as the same user \
+                  will not help; ask for access, or log in as someone else."
+            .into(),
         code: ErrorCode::Revoked,
+        cause,
+        action: Some(Fix::LogInAsSomeoneElse),
     };
     let shown = porthole_testkit::eventually::eventually(Duration::from_secs(15), || {
         let ok = app.status(&profile.id) == want;
@@ -84,8 +91,7 @@ async fn a_session_the_proxy_revokes_turns_the_status_to_revoked() {
     assert!(shown.await, "status after the cut: {:?}\nlog: {:?}", app.status(&profile.id), app.logs(&profile.id));
     let logs = app.logs(&profile.id);
     assert!(
-        logs.iter()
-            .any(|l| l.level == LogLevel::Error && l.message.ends_with("was revoked for alice@example.com (403)")),
+        logs.iter().any(|l| l.level == LogLevel::Error && l.message.contains("was revoked for alice@example.com.")),
         "the log says why: {logs:?}"
     );
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::cause::Cause;
 use crate::code::ErrorCode;
 
 /// A local connection's id within one tunnel (1, 2, 3, …).
@@ -69,6 +70,9 @@ pub enum TunnelEvent {
         /// The class of the failure (`denied`, `no_route`, `auth`, …).
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<ErrorCode>,
+        /// The facts, when the tunnel could not be opened, for a front end's own words.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cause: Option<Cause>,
     },
     /// The proxy had ended a connection's tunnel (after its `Disconnected`), and one probe
     /// CONNECT for the same target says why: access revoked (403), session expired (401 or an
@@ -83,6 +87,8 @@ pub enum TunnelEvent {
         message: String,
         /// `revoked`, `session_expired` or `no_route`.
         code: ErrorCode,
+        /// The facts (destination, user), for a front end's own words.
+        cause: Cause,
     },
     /// The listener stopped (disconnect, shutdown); no more connections.
     Closed,

@@ -24,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::auth::{Authenticator, LoginError, LoginSettings, Token};
+use crate::cause::{Cause, LoginProblem};
 use crate::code::ErrorCode;
 use crate::connect::probe::Why;
 use crate::connect::{ConnectError, Connected, Connector};
@@ -276,6 +277,7 @@ async fn serve_peer(stream: TcpStream, id: PeerId, addr: SocketAddr, inner: Arc<
         bytes_down: counters.down(),
         error: ending.error,
         code: ending.code,
+        cause: ending.cause,
     });
     // `Asking::Now` runs on its own and reports when it has an answer.
     if let Some(Asking::Later(ticket)) = ending.probe {
@@ -303,11 +305,18 @@ async fn explain_end(inner: &Inner, id: PeerId, addr: SocketAddr, ticket: &Ticke
         () = inner.cancel.cancelled() => return None,
     };
     tracing::info!(code = why.code.as_str(), "{}", why.message);
+    let destination = inner.config.connector.target().destination.clone();
+    let cause = match why.code {
+        ErrorCode::SessionExpired => Cause::SessionExpired,
+        ErrorCode::NoRoute => Cause::RouteRemoved { destination },
+        _ => Cause::Revoked { destination, user: ticket.token.as_ref().and_then(Token::user) },
+    };
     let _ = inner.events.send(TunnelEvent::Revoked {
         peer: id,
         peer_addr: addr,
         message: why.message.clone(),
         code: why.code,
+        cause,
     });
     Some(why)
 }
@@ -329,6 +338,7 @@ fn log_end(counters: &Counters, error: Option<&str>, code: Option<ErrorCode>) {
 struct Ending {
     error: Option<String>,
     code: Option<ErrorCode>,
+    cause: Option<Cause>,
     probe: Option<Asking>,
 }
 
@@ -343,7 +353,7 @@ enum Asking {
 
 impl Ending {
     fn failed(error: impl Into<String>, code: ErrorCode) -> Self {
-        Self { error: Some(error.into()), code: Some(code), probe: None }
+        Self { error: Some(error.into()), code: Some(code), cause: None, probe: None }
     }
 }
 
@@ -364,7 +374,7 @@ async fn run_one(
     };
     let (connected, token) = match open {
         Ok(c) => c,
-        Err(e) => return Ending::failed(e.to_string(), e.code()),
+        Err(e) => return Ending { cause: Some(e.cause()), ..Ending::failed(e.to_string(), e.code()) },
     };
     let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr });
     tracing::debug!("connected");
@@ -426,9 +436,9 @@ async fn run_one(
 /// typed cause as its source.
 #[derive(Debug, thiserror::Error)]
 enum OpenError {
-    /// The CONNECT failed (no login would help).
-    #[error(transparent)]
-    Connect(ConnectError),
+    /// The CONNECT failed (no login would help), sent as `user` when known.
+    #[error("{0}")]
+    Connect(ConnectError, Option<String>),
     /// The login the proxy asked for failed.
     #[error("login failed: {0}")]
     Login(#[source] LoginError),
@@ -443,8 +453,18 @@ enum OpenError {
 impl OpenError {
     fn code(&self) -> ErrorCode {
         match self {
-            Self::Connect(e) => e.code(),
+            Self::Connect(e, _) => e.code(),
             Self::Login(_) | Self::FreshTokenRefused { .. } => ErrorCode::Auth,
+        }
+    }
+
+    fn cause(&self) -> Cause {
+        match self {
+            Self::Connect(e, user) => e.cause(user.as_deref()),
+            Self::Login(e) => Cause::LoginFailed { problem: e.problem() },
+            Self::FreshTokenRefused { status } => {
+                Cause::LoginFailed { problem: LoginProblem::FreshTokenRefused { status: *status } }
+            }
         }
     }
 }
@@ -469,7 +489,7 @@ async fn open(
         Ok(c) => return Ok((c, token)),
         // Only a login request makes the token stale: log in and retry once.
         Err(e) if !e.keeps_token() => tracing::debug!(error = %e, "the proxy asks for a login"),
-        Err(e) => return Err(OpenError::Connect(e)),
+        Err(e) => return Err(OpenError::Connect(e, token.as_ref().and_then(Token::user))),
     }
     let fresh = auth
         .login(&origin, &target.proxy.login_base(), token.as_ref(), &config.login, events)
@@ -482,7 +502,7 @@ async fn open(
             auth.forget(&origin).await;
             Err(OpenError::FreshTokenRefused { status })
         }
-        Err(e) => Err(OpenError::Connect(e)),
+        Err(e) => Err(OpenError::Connect(e, fresh.user())),
     }
 }
 
@@ -513,6 +533,7 @@ where
         bytes_down: counters.down(),
         error: ending.error.clone(),
         code: ending.code,
+        cause: ending.cause.clone(),
     });
     let why = match ending.probe {
         Some(Asking::Now(asking)) => asking.await.ok().flatten(),

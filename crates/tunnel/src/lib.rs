@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod cause;
 pub mod code;
 pub mod connect;
 pub mod events;

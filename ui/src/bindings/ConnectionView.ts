@@ -17,4 +17,9 @@ status: ConnectionStatus,
 /**
  * The fixed listen address is taken by another program (idle profiles only).
  */
-portInUse: boolean, };
+portInUse: boolean, 
+/**
+ * Saved changes the running tunnel does not use yet (live sessions kept it from
+ * restarting): the window shows "Reconnect to apply".
+ */
+reconnectToApply: boolean, };

@@ -12,4 +12,9 @@ id: string,
 /**
  * Its new status.
  */
-status: ConnectionStatus, };
+status: ConnectionStatus, 
+/**
+ * A new failure after a success (or after connecting): notify once. Retries that fail
+ * again do not set it until a session gets through.
+ */
+alert: boolean, };

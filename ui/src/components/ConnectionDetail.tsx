@@ -11,7 +11,7 @@ import { ConfirmDialog } from "./Dialog";
 import { EventLog } from "./EventLog";
 import { ExportDialog } from "./ExportDialog";
 import { SessionsTable } from "./SessionsTable";
-import { StatusBadge } from "./StatusBadge";
+import { StatusBadge, StatusProblem } from "./StatusBadge";
 
 function Row({ label, children }: { label: string; children: ComponentChildren }) {
   return (
@@ -72,6 +72,8 @@ export function ConnectionDetail({ id }: { id: string }) {
           </button>
         </div>
       </div>
+
+      <StatusProblem id={id} status={view.status} reconnectToApply={view.reconnectToApply} />
 
       {addr && (
         <section class="card use" aria-label="Use it">

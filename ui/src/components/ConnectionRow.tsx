@@ -6,7 +6,7 @@ import { isActive, statusAddr } from "../lib/status";
 import { routeHash } from "../lib/routes";
 import type { ConnectionView } from "../types";
 import { RowMenu } from "./RowMenu";
-import { StatusBadge } from "./StatusBadge";
+import { StatusBadge, StatusProblem } from "./StatusBadge";
 import { CopyIcon } from "./Icon";
 
 /** Props of `ConnectionRow`; delete and export need a dialog, so the list owns them. */
@@ -39,6 +39,7 @@ export function ConnectionRow({ view, onDelete, onExport }: ConnectionRowProps) 
           {p.name}
         </a>
         <span class="row-dest">{p.destination}</span>
+        <StatusProblem id={p.id} status={view.status} reconnectToApply={view.reconnectToApply} />
       </div>
       <StatusBadge status={view.status} />
       {addr ? (

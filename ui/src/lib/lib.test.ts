@@ -6,7 +6,7 @@ import { exportFileName, formatBytes, formatDuration, importSummary } from "./fo
 import { addTag, draftFromForm, emptyForm, formFromProfile, isDirty, mapFieldErrors } from "./form";
 import { fieldLabel, pendingCount, portalReportText, previewSummary } from "./portal";
 import { parseRoute, routeHash } from "./routes";
-import { isActive, openWithCommand, statusAddr, statusText, statusTone } from "./status";
+import { fixField, fixLabel, isActive, openWithCommand, statusAddr, statusProblem, statusText, statusTone } from "./status";
 
 const profile = (over: Partial<Profile>): Profile => ({
   id: "x", name: "x", destination: "h:1", listenAddr: null, pomeriumUrl: null, protocol: "tcp", tags: [],
@@ -14,7 +14,7 @@ const profile = (over: Partial<Profile>): Profile => ({
   ...over,
 });
 const view = (over: Partial<Profile>, status: ConnectionStatus = { state: "idle" }): ConnectionView => ({
-  profile: profile(over), status, portInUse: false,
+  profile: profile(over), status, portInUse: false, reconnectToApply: false,
 });
 
 describe("status", () => {
@@ -32,14 +32,19 @@ describe("status", () => {
     expect(isActive({ state: "error", code: "tunnel", message: "m" })).toBe(false);
     expect(isActive({ state: "loginRequired", addr: "a", url: "u" })).toBe(true);
     expect(statusTone({ state: "connected", addr: "a", sessions: 0 })).toBe("active");
-    const revoked: ConnectionStatus = {
-      state: "revoked", addr: "127.0.0.1:5432", code: "revoked",
-      message: "access to db.corp:5432 was revoked for alice@example.com (403)",
+    const failing: ConnectionStatus = {
+      state: "failing", addr: "127.0.0.1:5432", code: "denied", label: "access denied for bob@example.com",
+      message: "Access to db.corp:5432 is denied for bob@example.com by the proxy's policy. Ask for access, or log in as someone else.",
+      cause: { kind: "denied", destination: "db.corp:5432", user: "bob@example.com" },
+      action: "logInAsSomeoneElse",
     };
-    expect(statusText(revoked)).toBe("access to db.corp:5432 was revoked for alice@example.com (403)");
-    expect(statusTone(revoked)).toBe("error");
-    expect(isActive(revoked)).toBe(true);
-    expect(statusAddr(revoked)).toBe("127.0.0.1:5432");
+    expect(statusText(failing)).toBe("access denied for bob@example.com");
+    expect(statusProblem(failing)).toContain("denied for bob@example.com");
+    expect(statusTone(failing)).toBe("error");
+    expect(isActive(failing)).toBe(true);
+    expect(statusAddr(failing)).toBe("127.0.0.1:5432");
+    expect(fixLabel("editTls")).toBe("Open TLS settings…");
+    expect(fixField("editTls")).toBe("caFile");
     expect(statusAddr({ state: "idle" })).toBeNull();
     expect(statusAddr({ state: "listening", addr: "127.0.0.1:1" })).toBe("127.0.0.1:1");
   });

@@ -1,6 +1,6 @@
 //! What a connection's status means to a person: its badge text, tone, and address.
 
-import type { ConnectionStatus } from "../types";
+import type { ConnectionStatus, Fix } from "../types";
 
 /** Colour family of a status badge. */
 export type Tone = "idle" | "active" | "busy" | "warn" | "error";
@@ -33,8 +33,8 @@ export function statusText(s: ConnectionStatus): string {
       return "login required";
     case "connected":
       return `connected · ${sessionCount(s.sessions)}`;
-    case "revoked":
-      return s.message;
+    case "failing":
+      return s.label;
     case "error":
       return s.message;
   }
@@ -52,9 +52,50 @@ export function statusTone(s: ConnectionStatus): Tone {
       return "busy";
     case "loginRequired":
       return "warn";
-    case "revoked":
+    case "failing":
     case "error":
       return "error";
+  }
+}
+
+/** The sentence under a failing (or failed) connection: what went wrong and what to do. */
+export function statusProblem(s: ConnectionStatus): string | null {
+  return s.state === "failing" || s.state === "error" ? s.message : null;
+}
+
+/** The label of a fix button, the same words the tray uses. */
+export function fixLabel(fix: Fix): string {
+  switch (fix) {
+    case "editTls":
+      return "Open TLS settings…";
+    case "editProxy":
+      return "Edit proxy settings…";
+    case "editDestination":
+      return "Edit destination…";
+    case "editClientCert":
+      return "Choose a client certificate…";
+    case "logIn":
+      return "Log in";
+    case "logInAsSomeoneElse":
+      return "Log in as someone else…";
+    case "retry":
+      return "Reconnect";
+  }
+}
+
+/** The form field a fix opens the form at. */
+export function fixField(fix: Fix): string | null {
+  switch (fix) {
+    case "editTls":
+      return "caFile";
+    case "editProxy":
+      return "pomeriumUrl";
+    case "editDestination":
+      return "destination";
+    case "editClientCert":
+      return "certFile";
+    default:
+      return null;
   }
 }
 

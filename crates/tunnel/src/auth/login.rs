@@ -63,6 +63,22 @@ pub enum FetchError {
     NotAUrl,
 }
 
+impl LoginError {
+    /// The facts of this failure, for a front end's own words.
+    #[must_use]
+    pub fn problem(&self) -> crate::cause::LoginProblem {
+        use crate::cause::LoginProblem;
+        match self {
+            Self::Fetch { base, source } => {
+                LoginProblem::Unreachable { base: base.clone(), detail: source.to_string() }
+            }
+            Self::Browser(_) => LoginProblem::NoBrowser,
+            Self::Timeout(d) => LoginProblem::TimedOut { after_secs: d.as_secs() },
+            Self::Callback(e) => LoginProblem::Callback { detail: e.to_string() },
+        }
+    }
+}
+
 fn humanize(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 && s.is_multiple_of(60) { format!("{} min", s / 60) } else { format!("{s} s") }

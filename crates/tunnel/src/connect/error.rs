@@ -3,6 +3,7 @@
 
 use std::io;
 
+use crate::cause::Cause;
 use crate::code::ErrorCode;
 
 /// Why [`super::Connector::connect`] did not produce a tunnel. The text is the whole sentence;
@@ -122,6 +123,29 @@ impl ConnectError {
         }
     }
 
+    /// The facts of this failure, for a front end's own words; `user` is the signed-in user
+    /// the CONNECT was sent as (a 403 names them).
+    #[must_use]
+    pub fn cause(&self, user: Option<&str>) -> Cause {
+        match self {
+            Self::Dial { proxy, source } => Cause::Unreachable { proxy: proxy.clone(), reason: dial_reason(source) },
+            Self::Tls { proxy, source } => source.cause(proxy),
+            Self::LoginRequired { status } => Cause::LoginRequired { status: *status },
+            Self::Denied { destination, .. } => {
+                Cause::Denied { destination: destination.clone(), user: user.map(str::to_owned) }
+            }
+            Self::NoRoute { destination } => Cause::NoRoute { destination: destination.clone() },
+            Self::CertificateRequired { destination } => {
+                Cause::CertificateRequired { destination: destination.clone() }
+            }
+            Self::Unavailable { destination, message } => {
+                Cause::Unavailable { destination: destination.clone(), detail: message.clone() }
+            }
+            Self::Status { status, message } => Cause::Status { status: *status, detail: message.clone() },
+            Self::Protocol { source } => Cause::BadAnswer { detail: source.to_string() },
+        }
+    }
+
     /// Maps a non-200 status and its message to the variant a caller acts on.
     pub(super) fn from_status(status: u16, destination: &str, message: String) -> Self {
         let destination = destination.to_owned();
@@ -179,6 +203,28 @@ pub enum TlsFailure {
     /// The handshake failed; the text names the flag that fixes it when there is one.
     #[error("{}", explain_tls(.0))]
     Handshake(#[source] io::Error),
+}
+
+impl TlsFailure {
+    /// The facts of this failure with `proxy`.
+    fn cause(&self, proxy: &str) -> Cause {
+        let proxy = proxy.to_owned();
+        let tls = |detail: String| Cause::Tls { proxy: proxy.clone(), detail };
+        match self {
+            Self::Handshake(e) => match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(rustls::Error::InvalidCertificate(cert)) => {
+                    let (problem, ca_given) = crate::tls::explain::certificate_problem(cert);
+                    Cause::UntrustedCertificate { proxy, problem, ca_given }
+                }
+                Some(rustls::Error::AlertReceived(alert)) => {
+                    Cause::HandshakeRefused { proxy: proxy.clone(), alert: format!("{alert:?}") }
+                }
+                Some(other) => tls(other.to_string()),
+                None => tls(e.to_string()),
+            },
+            Self::NoConfig | Self::ServerName { .. } | Self::Timeout => tls(self.to_string()),
+        }
+    }
 }
 
 /// A TLS failure in words, with the flag that fixes it when there is one.

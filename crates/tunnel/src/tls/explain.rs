@@ -7,6 +7,8 @@ use std::fmt;
 use rustls::CertificateError;
 use rustls_pki_types::UnixTime;
 
+use crate::cause::CertProblem;
+
 /// A refused proxy certificate and what the sentence needs to know: the name asked for, and
 /// how the configured CA was given. [`super::verify::ProxyVerifier`] returns it inside
 /// `CertificateError::Other`; its text is the whole sentence.
@@ -51,6 +53,43 @@ pub fn certificate_sentence(problem: &CertificateError) -> String {
         return untrusted.sentence();
     }
     UntrustedCertificate::bare(problem.clone()).sentence()
+}
+
+/// The facts of a refused certificate for [`crate::cause::Cause::UntrustedCertificate`]: what
+/// is wrong, and whether an extra CA was given. `Other` carries a sentence with no advice.
+#[must_use]
+pub fn certificate_problem(problem: &CertificateError) -> (CertProblem, bool) {
+    if let CertificateError::Other(other) = problem
+        && let Some(untrusted) = other.0.downcast_ref::<UntrustedCertificate>()
+    {
+        return (untrusted.problem_facts(), untrusted.ca_given);
+    }
+    (UntrustedCertificate::bare(problem.clone()).problem_facts(), false)
+}
+
+impl UntrustedCertificate {
+    fn problem_facts(&self) -> CertProblem {
+        use CertificateError as E;
+        match &self.problem {
+            E::UnknownIssuer => CertProblem::UnknownIssuer,
+            E::BadSignature => CertProblem::BadSignature,
+            E::ExpiredContext { .. } | E::Expired => CertProblem::Expired,
+            E::NotValidYetContext { .. } | E::NotValidYet => CertProblem::NotYetValid,
+            E::NotValidForNameContext { expected, presented } => CertProblem::WrongName {
+                expected: expected.to_str().into_owned(),
+                presented: presented.iter().map(|n| plain_name(n).to_owned()).collect(),
+            },
+            E::NotValidForName => {
+                CertProblem::WrongName { expected: self.server_name.clone().unwrap_or_default(), presented: Vec::new() }
+            }
+            E::Other(other) => match (other.0.downcast_ref::<webpki::Error>(), other.0.downcast_ref::<Self>()) {
+                (Some(webpki::Error::CaUsedAsEndEntity), _) => CertProblem::CaAsServerCertificate,
+                (_, Some(inner)) => inner.problem_facts(),
+                _ => CertProblem::Other { detail: self.sentence() },
+            },
+            _ => CertProblem::Other { detail: self.sentence() },
+        }
+    }
 }
 
 impl UntrustedCertificate {
