@@ -13,7 +13,10 @@ DESKTOP_DEB_PACKAGES := libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librs
 # The tests start these as well.
 TEST_DEB_TOOLS := tinyproxy:tinyproxy chromium:chromium sshd:openssh-server ssh:openssh-client \
 	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools \
-	stunnel4:stunnel4 iperf3:iperf3 haproxy:haproxy dnsmasq:dnsmasq-base dig:dnsutils kdig:knot-dnsutils socat:socat
+	stunnel4:stunnel4 iperf3:iperf3 haproxy:haproxy \
+	status-notifier-watcher:haskell-status-notifier-item-utils gtk-sni-tray-standalone:haskell-gtk-sni-tray-utils \
+	dunst:dunst dbus-monitor:dbus-bin \
+	dnsmasq:dnsmasq-base dig:dnsutils kdig:knot-dnsutils socat:socat
 # PostgreSQL's binaries are not on PATH in Debian: check the package instead (psql_tunnel.rs
 # runs initdb, postgres and psql from /usr/lib/postgresql). The desktop's end-to-end test drives
 # the real window under Xvfb through WebKitWebDriver.

@@ -211,12 +211,7 @@ pub async fn sign_out(core: Core<'_>, origin: String) -> Result<(), AppError> {
 /// `connected`, `attention`), the tooltip and each connection's item label. Tests read it.
 #[tauri::command]
 pub async fn tray_menu_model(core: Core<'_>) -> Result<MenuModel, AppError> {
-    let views = core.list_connections();
-    Ok(MenuModel {
-        aggregate: porthole_client::status::aggregate(views.iter().map(|v| &v.status)),
-        tooltip: crate::tray::tooltip(&views),
-        items: views.iter().map(crate::tray::item_label).collect(),
-    })
+    Ok(porthole_client::tray_menu::model(&core.list_connections()))
 }
 
 /// The app's settings.

@@ -1,12 +1,14 @@
 //! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
-//! `log`, `connections-changed`), the tray (rebuilt), and an OS notification when a connection
-//! needs a login, or once when it starts failing (see `porthole_client::status::StatusTracker`).
+//! `log`, `connections-changed`), the tray (rebuilt), and an OS notification ([`crate::notify`])
+//! when a connection needs a login, or once when it starts failing (see
+//! `porthole_client::status::StatusTracker`).
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
 use tauri::{AppHandle, Emitter, Runtime};
-use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::error::RecvError;
+
+use crate::notify::Target;
 
 /// Starts the forwarding task.
 pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
@@ -22,7 +24,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
                 AppEvent::Status(s) => {
                     let _ = app.emit("status", s);
                     match &s.status {
-                        ConnectionStatus::LoginRequired { .. } => notify_login(&app, &core, &s.id),
+                        ConnectionStatus::LoginRequired { url, .. } => notify_login(&app, &core, &s.id, url),
                         // The tracker sets `alert` once per new failure after a success.
                         ConnectionStatus::Failing { message, .. } if s.alert => {
                             notify_failing(&app, &core, &s.id, message)
@@ -38,33 +40,22 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
                 }
             }
             if has_tray && !matches!(event, AppEvent::Log(_)) {
-                let views = core.list_connections();
-                crate::tray::refresh(&app, &views);
+                crate::tray::refresh(&app, &core);
             }
         }
     });
 }
 
-fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str) {
+fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, url: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    notify(app, "Porthole: login required", format!("{name} needs you to log in; your browser has been opened."));
+    let body = format!("{name} needs you to log in; your browser has been opened. Click to open the login page again.");
+    let target = Target::Login { id: id.to_owned(), url: url.to_owned() };
+    crate::notify::send(app, "Porthole: login required", &body, target);
 }
 
 /// A connection's attempt failed, or the proxy ended its sessions; `message` says why and what
-/// to do (once per failure after a success: the status tracker decides).
+/// to do (once per failure after a success: the status tracker decides). A click opens it.
 fn notify_failing<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    notify(app, &format!("Porthole: {name} is failing"), message.to_owned());
-}
-
-fn notify<R: Runtime>(app: &AppHandle<R>, title: &str, body: String) {
-    let shown = app.notification().builder().title(title).body(body).show();
-    if let Err(e) = shown {
-        tracing::debug!(error = %e, "notification not shown");
-    }
-}
-
-/// Asks the window to open "Load from server…" (the tray's entry).
-pub fn open_load_from_server<R: Runtime>(app: &AppHandle<R>) {
-    let _ = app.emit("load-from-server", ());
+    crate::notify::send(app, &format!("Porthole: {name} is failing"), message, Target::Connection(id.to_owned()));
 }

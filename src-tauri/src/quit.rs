@@ -1,6 +1,7 @@
 //! Asking before live tunnels are dropped: without a tray, closing the window quits the app,
 //! so a close with connections up is held and the window asks (`quit-requested`); the `quit`
-//! command then exits. With a tray the window only hides and the tunnels keep running.
+//! command then exits. With a tray the window closes and the tunnels keep running
+//! ([`crate::window`]); the tray's Quit asks the same way.
 
 use porthole_client::app::App;
 use porthole_client::model::ConnectionStatus;
@@ -21,23 +22,7 @@ pub fn ask_before_quit<R: Runtime>(app: &AppHandle<R>) -> bool {
     if live == 0 {
         return false;
     }
-    crate::show_main(app);
+    crate::window::show(app, None);
     // The window answers with its "Quit Porthole?" dialog, counting the live rows itself.
     app.emit("quit-requested", ()).is_ok()
-}
-
-/// Without a tray, holds a window close while tunnels are live and asks instead.
-pub fn guard_close<R: Runtime>(app: &AppHandle<R>, has_tray: bool) {
-    let Some(window) = app.get_webview_window(crate::MAIN_WINDOW) else { return };
-    if has_tray {
-        return;
-    }
-    let handle = app.clone();
-    window.on_window_event(move |event| {
-        if let tauri::WindowEvent::CloseRequested { api, .. } = event
-            && ask_before_quit(&handle)
-        {
-            api.prevent_close();
-        }
-    });
 }

@@ -147,3 +147,55 @@ pub fn check_rendered(png_bytes: &[u8]) -> anyhow::Result<(u32, u32, usize)> {
     anyhow::ensure!(colours.len() >= 8, "looks blank: {} colours", colours.len());
     Ok((frame.width, frame.height, colours.len()))
 }
+
+/// A tray on the test's session bus: Debian's `status-notifier-watcher` and the
+/// `gtk-sni-tray-standalone` host on `display`, both registered when this returns (logs in `dir`).
+///
+/// # Errors
+/// When either is missing or does not register within 30 s.
+pub fn tray_host(display: &str, dir: &Path) -> anyhow::Result<[KilledOnDrop; 2]> {
+    let bus = zbus::blocking::Connection::session().context("the session bus")?;
+    let spawn = |program: &str| {
+        let mut cmd = Command::new(program);
+        cmd.env("DISPLAY", display);
+        KilledOnDrop::spawn(cmd, &dir.join(format!("{program}.log")))
+            .with_context(|| format!("{program} (make deps installs it)"))
+    };
+    let within = Duration::from_secs(30);
+    let watcher = spawn("status-notifier-watcher")?;
+    porthole_testkit::eventually::poll_until_blocking("the StatusNotifierWatcher is on the bus", within, || {
+        Ok(crate::sni::has_owner(&bus, "org.kde.StatusNotifierWatcher")?.then_some(()))
+    })?;
+    let host = spawn("gtk-sni-tray-standalone")?;
+    porthole_testkit::eventually::poll_until_blocking("the tray host registers", within, || {
+        Ok(crate::sni::host_registered(&bus).unwrap_or(false).then_some(()))
+    })?;
+    Ok([watcher, host])
+}
+
+/// Where a process's PSS is (KiB), largest first: each mapped file by its name, anonymous memory
+/// (heap, stacks) as `[anon]`; from `/proc/<pid>/smaps`.
+#[must_use]
+pub fn pss_by_mapping(pid: u32) -> Vec<(String, u64)> {
+    let mut by: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut current = String::from("[anon]");
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let first = parts.next().unwrap_or_default();
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let name = parts.nth(4).unwrap_or("[anon]");
+            let name = if name.starts_with('/') {
+                name.rsplit('/').next().unwrap_or(name).split(".so").next().unwrap_or(name).to_owned()
+            } else {
+                "[anon]".to_owned()
+            };
+            current = name;
+        } else if first == "Pss:" {
+            *by.entry(current.clone()).or_default() += parts.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        }
+    }
+    let mut out: Vec<(String, u64)> = by.into_iter().collect();
+    out.sort_by_key(|e| std::cmp::Reverse(e.1));
+    out
+}

@@ -17,6 +17,7 @@
 //! - [`tunnel_options`]: [`TunnelOptions`], the one way the CLI and the desktop app build a
 //!   tunnel (TLS material, certificate store, login settings).
 //! - [`status`] and [`logs`]: tunnel events as a status and as readable log lines.
+//! - [`tray_menu`]: the tray's icon, tooltip and menu as a pure function of the statuses.
 //! - [`app`]: [`App`], the API the desktop shell and the CLI call; `running` starts and stops
 //!   its tunnels, `connections` keeps each connection's status, log and live tunnel.
 #![forbid(unsafe_code)]
@@ -37,6 +38,7 @@ pub mod secrets;
 pub mod settings;
 pub mod status;
 pub mod tokens;
+pub mod tray_menu;
 pub mod tunnel_options;
 pub mod validate;
 pub mod wording;
