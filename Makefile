@@ -16,7 +16,7 @@ TEST_DEB_TOOLS := tinyproxy:tinyproxy chromium:chromium sshd:openssh-server ssh:
 	stunnel4:stunnel4 iperf3:iperf3 haproxy:haproxy \
 	status-notifier-watcher:haskell-status-notifier-item-utils gtk-sni-tray-standalone:haskell-gtk-sni-tray-utils \
 	dunst:dunst dbus-monitor:dbus-bin \
-	dnsmasq:dnsmasq-base dig:dnsutils kdig:knot-dnsutils socat:socat
+	dnsmasq:dnsmasq-base dig:dnsutils kdig:knot-dnsutils socat:socat xwininfo:x11-utils
 # PostgreSQL's binaries are not on PATH in Debian: check the package instead (psql_tunnel.rs
 # runs initdb, postgres and psql from /usr/lib/postgresql). The desktop's end-to-end test drives
 # the real window under Xvfb through WebKitWebDriver.
@@ -31,6 +31,10 @@ FUZZ_SANITIZER ?= none
 FUZZ_TMPDIR ?= $(if $(wildcard /dev/shm),/dev/shm,/tmp)
 FUZZ_TARGETS := connect_response gateway_head target gateway_config policy desktop_import login_callback
 TAURI_DRIVER_VERSION := 2.1.0
+# `make package`: the Tauri bundler's CLI (@tauri-apps/cli in package.json). No AppImage: its
+# bundler downloads AppRun and linuxdeploy from outside the package registries at build time.
+TAURI := node_modules/.bin/tauri
+PACKAGE_BUNDLES := deb
 # `make lint`'s unused-dependency check; the version is pinned because its verdict depends on it.
 CARGO_MACHETE_VERSION := 0.9.2
 # Where cargo-machete looks: the workspace's crates (fuzz/ is its own workspace, and
@@ -54,7 +58,7 @@ DEPS_BOUNDARY = tree=$$(cargo tree -p porthole-gateway -e normal --offline --pre
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test deps deb-deps demo-deb-deps node-deps rust-deps machete-dep ui-build test-ui test-rust lint deps-boundary docs \
-	bench-smoke demo clean-demo bench fuzz fuzz-replay
+	bench-smoke demo clean-demo bench fuzz fuzz-replay package package-debug
 
 ## test: install what is missing, then run all tests (UI, Rust, end to end) and clippy.
 test: deps ui-build test-ui test-rust lint bench-smoke
@@ -108,8 +112,24 @@ test-ui: ui-build
 	npm run ui:test
 	npm run ui:e2e
 
-test-rust:
+# The tests' build first, then the .deb of its desktop binary (seconds), which
+# tests/tests/package_deb.rs installs and starts.
+test-rust: node-deps
+	cargo nextest run --workspace --no-run
+	$(TAURI) bundle --debug --bundles deb --ci
 	cargo nextest run --workspace --no-fail-fast
+
+## package: release build of the desktop app, bundled by Tauri: target/release/bundle/deb/
+## Porthole_<version>_<arch>.deb. The tauri crate (Cargo.lock) and @tauri-apps/api differ in
+## minor version, which the CLI refuses without --ignore-version-mismatches.
+package: demo-deb-deps ui-build
+	$(TAURI) build --bundles $(PACKAGE_BUNDLES) --ci --ignore-version-mismatches
+
+## package-debug: the .deb of the debug desktop binary cargo built last (built first if
+## missing): target/debug/bundle/deb/; what tests/tests/package_deb.rs tests.
+package-debug: node-deps ui-build
+	@[ -x target/debug/porthole-desktop ] || cargo build -p porthole-desktop --bin porthole-desktop
+	$(TAURI) bundle --debug --bundles deb --ci
 
 ## lint: formatting (rustfmt.toml), unused dependencies (cargo-machete; a false positive goes in
 ## [package.metadata.cargo-machete] ignored, with the reason), the gateway's dependency boundary,

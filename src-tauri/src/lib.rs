@@ -5,6 +5,7 @@
 //! else lives in `porthole-client`, which the CLI shares.
 #![forbid(unsafe_code)]
 
+pub mod autostart;
 pub mod commands;
 pub mod forward;
 pub mod notify;
@@ -51,7 +52,7 @@ pub fn run() {
         .try_init();
     with_commands(tauri::Builder::default())
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| window::show(app, None)))
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .plugin(autostart::plugin())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())

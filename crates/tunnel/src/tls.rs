@@ -3,6 +3,8 @@
 //!
 //! - [`filter`]: `attr=value` certificate filters and DN matching (platform-neutral).
 //! - [`store`]: the Linux identity directory and its CertificateRequest resolver.
+//! - [`os_store`]: the store `--client-cert-from-store` reads on this platform (the directory on
+//!   Linux, the Keychain on macOS, the `MY` stores on Windows).
 //! - [`verify`]: the proxy-certificate verifier (a configured CA presented as the server's own
 //!   certificate is trusted, as pomerium-cli does) and the `--disable-tls-verification` one.
 //! - [`explain`]: a refused certificate as a sentence.
@@ -12,6 +14,7 @@
 
 pub mod explain;
 pub mod filter;
+pub mod os_store;
 pub mod store;
 pub mod verify;
 
@@ -67,10 +70,11 @@ pub enum ClientIdentity {
         /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
         key_pem: KeyPem,
     },
-    /// `--client-cert-from-store`: on Linux a directory of PEM identities; one is chosen per
-    /// handshake by the server's acceptable CAs and the filters.
+    /// `--client-cert-from-store`: on Linux a directory of PEM identities, on macOS the
+    /// Keychain, on Windows the `MY` stores ([`os_store`]); one is chosen per handshake by the
+    /// server's acceptable CAs and the filters.
     Store {
-        /// The directory (`*.pem` with chain and key, or `name.crt` + `name.key`).
+        /// The directory (`*.pem` with chain and key, or `name.crt` + `name.key`); Linux only.
         dir: PathBuf,
         /// `--client-cert-issuer`: a test on the leaf's issuer DN.
         issuer: Option<NameFilter>,
@@ -128,8 +132,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<Arc<ClientConfig>, TlsError> {
             builder.with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)))
         }
         Some(ClientIdentity::Store { dir, issuer, subject }) => {
-            let resolver = store::StoreResolver::load(dir, issuer.clone(), subject.clone())?;
-            builder.with_client_cert_resolver(Arc::new(resolver))
+            builder.with_client_cert_resolver(os_store::resolver(dir, issuer.clone(), subject.clone())?)
         }
     };
     config.alpn_protocols = vec![ALPN.to_vec()];

@@ -1,6 +1,7 @@
 //! The Linux "certificate store": a directory of PEM identities (`*.pem` holding a chain and
 //! its key, or `name.crt` + `name.key` pairs), and the resolver that picks one for a server's
-//! CertificateRequest the way pomerium-cli's `--client-cert-from-store` does.
+//! CertificateRequest the way pomerium-cli's `--client-cert-from-store` does. The macOS and
+//! Windows stores ([`super::os_store`]) hand their identities to the same resolver.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,11 +18,26 @@ use super::filter::{NameFilter, issuer_acceptable};
 
 /// One usable identity: the certified key plus the DER of its leaf's issuer and subject.
 #[derive(Debug)]
-struct Identity {
+pub(super) struct Identity {
+    /// Where it came from: its file, or the OS store and the certificate's subject.
     file: PathBuf,
     key: Arc<CertifiedKey>,
     issuer: Vec<u8>,
     subject: Vec<u8>,
+}
+
+impl Identity {
+    /// An identity from a certified key; `source` names where it came from (logs and tests).
+    ///
+    /// Errors are sentences: the leaf certificate is missing or does not parse.
+    pub(super) fn new(source: PathBuf, key: CertifiedKey) -> Result<Self, String> {
+        let (issuer, subject) = {
+            let leaf = key.cert.first().ok_or("no certificate")?;
+            let (_, x509) = X509Certificate::from_der(leaf.as_ref()).map_err(|e| e.to_string())?;
+            (x509.issuer().as_raw().to_vec(), x509.subject().as_raw().to_vec())
+        };
+        Ok(Self { file: source, key: Arc::new(key), issuer, subject })
+    }
 }
 
 /// Chooses a client identity from a directory for each CertificateRequest.
@@ -61,7 +77,16 @@ impl StoreResolver {
                 "no client identity found (expected *.pem with certificate and key, or name.crt + name.key)".into(),
             ));
         }
-        Ok(Self { identities, issuer, subject })
+        Ok(Self::from_identities(identities, issuer, subject))
+    }
+
+    /// A resolver over identities an OS store already loaded.
+    pub(super) fn from_identities(
+        identities: Vec<Identity>,
+        issuer: Option<NameFilter>,
+        subject: Option<NameFilter>,
+    ) -> Self {
+        Self { identities, issuer, subject }
     }
 
     /// The file of the identity chosen for these acceptable-CA hints, if any (for tests and logs).
@@ -97,12 +122,7 @@ fn load_identity(cert_file: &Path, key_file: &Path) -> Result<Identity, String> 
     let key_pem =
         if cert_file == key_file { cert_pem.clone() } else { std::fs::read(key_file).map_err(|e| e.to_string())? };
     let key = certified_key(&cert_pem, &key_pem)?;
-    let (issuer, subject) = {
-        let leaf = key.cert.first().ok_or("no certificate")?;
-        let (_, x509) = X509Certificate::from_der(leaf.as_ref()).map_err(|e| e.to_string())?;
-        (x509.issuer().as_raw().to_vec(), x509.subject().as_raw().to_vec())
-    };
-    Ok(Identity { file: cert_file.to_owned(), key: Arc::new(key), issuer, subject })
+    Identity::new(cert_file.to_owned(), key)
 }
 
 /// Parses a PEM chain and key into a [`CertifiedKey`] signed with ring.
