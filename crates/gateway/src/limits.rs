@@ -239,6 +239,11 @@ impl Slot {
         Self { admission, activity }
     }
 
+    /// Marks the slot's connection authenticated (a CONNECT on it was answered `200`).
+    pub fn authenticated(&self) {
+        self.admission.authenticated();
+    }
+
     /// Holds the slot and marks the connection busy until the result drops.
     pub fn hold(&self) -> Held {
         Held { _admission: self.admission.clone(), _busy: self.activity.busy() }

@@ -18,11 +18,14 @@
 //! - [`connect`]: the CONNECT client (the request head, the exchange) the engine opens tunnels
 //!   with and the gateway chains through upstream proxies with; [`head`] reads the answer's
 //!   head, bounded.
+//! - [`h3_stream`]: an HTTP/3 CONNECT stream (h3 over quinn) as a relay stream: FIN on
+//!   shutdown, reset on abort.
 #![forbid(unsafe_code)]
 
 pub mod accept;
 pub mod connect;
 pub mod copy;
+pub mod h3_stream;
 pub mod head;
 pub mod pool;
 pub mod relay;
