@@ -93,7 +93,7 @@ mod tests {
     fn a_revoked_session_does_not_leave_it_listening() {
         let mut t = StatusTracker::new("127.0.0.1:1");
         t.apply(&TunnelEvent::Connecting { peer: 1, peer_addr: PEER });
-        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER });
+        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER, transport: Default::default() });
         assert_eq!(t.apply(&disconnected(1)), Some(ConnectionStatus::Listening { addr: "127.0.0.1:1".into() }));
         let message = "access to db.corp:5432 was revoked for alice@example.com (403)".to_owned();
         let revoked =
@@ -103,7 +103,7 @@ mod tests {
         t.apply(&TunnelEvent::Connecting { peer: 2, peer_addr: PEER });
         assert_eq!(t.apply(&disconnected(2)), Some(want), "a refused retry keeps the reason");
         t.apply(&TunnelEvent::Connecting { peer: 3, peer_addr: PEER });
-        t.apply(&TunnelEvent::Connected { peer: 3, peer_addr: PEER });
+        t.apply(&TunnelEvent::Connected { peer: 3, peer_addr: PEER, transport: Default::default() });
         assert_eq!(t.apply(&disconnected(3)), Some(ConnectionStatus::Listening { addr: "127.0.0.1:1".into() }));
     }
 
@@ -114,7 +114,7 @@ mod tests {
     fn a_reason_before_the_disconnect_shows_once_the_session_ends() {
         let mut t = StatusTracker::new("127.0.0.1:1");
         t.apply(&TunnelEvent::Connecting { peer: 1, peer_addr: PEER });
-        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER });
+        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER, transport: Default::default() });
         let message = "your session expired: log in again".to_owned();
         let code = ErrorCode::SessionExpired;
         assert_eq!(t.apply(&TunnelEvent::Revoked { peer: 1, peer_addr: PEER, message: message.clone(), code }), None);
