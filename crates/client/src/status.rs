@@ -84,7 +84,15 @@ mod tests {
     const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 50000);
 
     fn disconnected(peer: PeerId) -> TunnelEvent {
-        TunnelEvent::Disconnected { peer, peer_addr: PEER, bytes_up: 0, bytes_down: 0, error: None, code: None }
+        TunnelEvent::Disconnected {
+            peer,
+            peer_addr: PEER,
+            bytes_up: 0,
+            bytes_down: 0,
+            error: None,
+            code: None,
+            datagrams: None,
+        }
     }
 
     /// A session the proxy ended with a reason turns the connection from green "listening" to

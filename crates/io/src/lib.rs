@@ -20,11 +20,15 @@
 //!   head, bounded.
 //! - [`h3_stream`]: an HTTP/3 CONNECT stream (h3 over quinn) as a relay stream: FIN on
 //!   shutdown, reset on abort.
+//! - [`capsule`]: the capsule protocol CONNECT-UDP over HTTP/1.1 carries datagrams in
+//!   (RFC 9297/9298); [`datagram`]: what both ends count about a UDP tunnel.
 #![forbid(unsafe_code)]
 
 pub mod accept;
+pub mod capsule;
 pub mod connect;
 pub mod copy;
+pub mod datagram;
 pub mod h3_stream;
 pub mod head;
 pub mod pool;

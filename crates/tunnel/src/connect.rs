@@ -35,14 +35,17 @@ pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 use porthole_io::stream::Either;
 
-/// The connection to the proxy: plain TCP for `http` proxies, TLS for `https` ones, or an
-/// HTTP/3 request stream (tokio-util's `Either` forwards reads and writes to the one it holds).
-pub type ProxyStream = Either<Either<TcpStream, Box<ClientStream>>, Box<H3Stream>>;
+/// The connection to the proxy over TCP: `Left` plain TCP for `http` proxies, `Right` TLS for
+/// `https` ones (tokio-util's `Either` forwards reads and writes to the one it holds).
+pub type ProxyStream = Either<TcpStream, Box<ClientStream>>;
+
+/// A tunnel's stream: `Left` over TCP ([`ProxyStream`]), `Right` an HTTP/3 request stream.
+pub type TunnelStream = Either<ProxyStream, Box<H3Stream>>;
 
 /// An established tunnel: raw bytes to the destination from here on.
 pub struct Connected {
     /// The stream to the proxy, past the `200` head.
-    pub stream: ProxyStream,
+    pub stream: TunnelStream,
     /// Bytes the proxy sent after the head; forward them to the local side first.
     pub early: Vec<u8>,
     /// HTTP/3, or HTTP/1.1 and why not HTTP/3.
@@ -119,14 +122,8 @@ impl Connector {
             Err(why) => why,
         };
         let proxy = self.target.proxy.host_port();
-        let tcp = dial(&proxy).await?;
-        let stream = if self.target.proxy.tls() {
-            Either::Right(Box::new(self.handshake(&proxy, tcp).await?))
-        } else {
-            Either::Left(tcp)
-        };
         let transport = Transport::Http1 { h3_unavailable };
-        let mut stream = Either::Left(stream);
+        let mut stream = Either::Left(self.dial_proxy().await?);
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
         let head = response::exchange(&mut stream, &request_bytes(destination, token)).await?;
@@ -170,6 +167,21 @@ impl Connector {
                 Err(Some(why))
             }
         }
+    }
+
+    /// Dials the proxy and, for an `https` proxy, completes TLS (ALPN as configured): the
+    /// fresh connection each tunnel, TCP or UDP, is opened on.
+    ///
+    /// # Errors
+    /// [`ConnectError::Dial`] / [`ConnectError::Tls`].
+    pub(crate) async fn dial_proxy(&self) -> Result<ProxyStream, ConnectError> {
+        let proxy = self.target.proxy.host_port();
+        let tcp = dial(&proxy).await?;
+        Ok(if self.target.proxy.tls() {
+            Either::Right(Box::new(self.handshake(&proxy, tcp).await?))
+        } else {
+            Either::Left(tcp)
+        })
     }
 
     async fn handshake(&self, proxy: &str, tcp: TcpStream) -> Result<ClientStream, ConnectError> {

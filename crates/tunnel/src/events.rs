@@ -41,6 +41,18 @@ impl std::fmt::Display for Transport {
     }
 }
 
+/// Datagrams a UDP peer's tunnel carried, and dropped (over the maximum, for another context
+/// id, or while the queue was full). A datagram is never split.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DatagramCounts {
+    /// Datagrams local → remote.
+    pub up: u64,
+    /// Datagrams remote → local.
+    pub down: u64,
+    /// Datagrams dropped.
+    pub dropped: u64,
+}
+
 /// A state change of a tunnel or of one of its connections.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -101,6 +113,9 @@ pub enum TunnelEvent {
         /// The class of the failure (`denied`, `no_route`, `auth`, …).
         #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<ErrorCode>,
+        /// For a UDP peer: its datagram counts (the bytes above are payload bytes).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        datagrams: Option<DatagramCounts>,
     },
     /// The proxy had ended a connection's tunnel (after its `Disconnected`), and one probe
     /// CONNECT for the same target says why: access revoked (403), session expired (401 or an

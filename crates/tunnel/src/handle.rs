@@ -230,7 +230,7 @@ fn conn_span(id: PeerId, addr: SocketAddr) -> tracing::Span {
 }
 
 /// Names the token's user in the current connection's span.
-fn record_user(token: &Token) {
+pub(crate) fn record_user(token: &Token) {
     if let Some(user) = token.user() {
         tracing::Span::current().record("user", tracing::field::display(user));
     }
@@ -276,6 +276,7 @@ async fn serve_peer(stream: TcpStream, id: PeerId, addr: SocketAddr, inner: Arc<
         bytes_down: counters.down(),
         error: ending.error,
         code: ending.code,
+        datagrams: None,
     });
     // `Asking::Now` runs on its own and reports when it has an answer.
     if let Some(Asking::Later(ticket)) = ending.probe {
@@ -425,7 +426,7 @@ async fn run_one(
 /// Why a tunnel could not be opened, for the `Disconnected` event: the sentence, with the
 /// typed cause as its source.
 #[derive(Debug, thiserror::Error)]
-enum OpenError {
+pub(crate) enum OpenError {
     /// The CONNECT failed (no login would help).
     #[error(transparent)]
     Connect(ConnectError),
@@ -441,7 +442,7 @@ enum OpenError {
 }
 
 impl OpenError {
-    fn code(&self) -> ErrorCode {
+    pub(crate) fn code(&self) -> ErrorCode {
         match self {
             Self::Connect(e) => e.code(),
             Self::Login(_) | Self::FreshTokenRefused { .. } => ErrorCode::Auth,
@@ -513,6 +514,7 @@ where
         bytes_down: counters.down(),
         error: ending.error.clone(),
         code: ending.code,
+        datagrams: None,
     });
     let why = match ending.probe {
         Some(Asking::Now(asking)) => asking.await.ok().flatten(),

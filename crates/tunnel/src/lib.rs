@@ -15,6 +15,8 @@
 //! - [`auth`]: tokens, the [`auth::TokenStore`] trait, the login flow, one login per proxy.
 //! - [`handle`]: [`handle::TunnelHandle`] (listener, peers, stop on drop) and stdio mode; the
 //!   bytes move through `porthole_io::relay` (64 KiB buffers, half-close kept, aborts passed on).
+//! - [`udp`]: UDP tunnels (`porthole udp`): one local socket, a tunnel per peer, datagrams
+//!   over a pluggable transport (HTTP/1.1 capsules now).
 //! - [`events`]: [`events::TunnelEvent`], every state change, on a broadcast channel; a failure
 //!   carries its [`code::ErrorCode`], the class the application layer shares.
 #![forbid(unsafe_code)]
@@ -26,3 +28,4 @@ pub mod events;
 pub mod handle;
 pub mod target;
 pub mod tls;
+pub mod udp;

@@ -122,8 +122,9 @@ impl ConnectError {
         }
     }
 
-    /// Maps a non-200 status and its message to the variant a caller acts on.
-    pub(super) fn from_status(status: u16, destination: &str, message: String) -> Self {
+    /// Maps a non-200 status and its message to the variant a caller acts on (§2.7); every
+    /// transport (TCP CONNECT, CONNECT-UDP over HTTP/1.1 or HTTP/3) maps its refusals here.
+    pub fn from_status(status: u16, destination: &str, message: String) -> Self {
         let destination = destination.to_owned();
         match status {
             301 | 302 | 307 | 308 | 401 => Self::LoginRequired { status },
