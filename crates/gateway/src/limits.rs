@@ -129,6 +129,11 @@ impl Gate {
         self.cap
     }
 
+    /// Admitted connections still open.
+    pub fn open(&self) -> usize {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).open
+    }
+
     /// Admits a connection from `ip`, closing the oldest unauthenticated connection when every
     /// slot is taken.
     ///

@@ -176,8 +176,8 @@ impl Gateway {
             tracing::info!(address = %local_addr, "HTTP/3 (QUIC) listening");
             tracker.spawn(crate::quic::accept_loop(endpoint, shared.clone(), gate.clone()));
         }
-        tracker.spawn(accept_loop(listener, shared.clone(), gate));
-        Ok(Running { local_addr, auth_base, shared, tracker })
+        tracker.spawn(accept_loop(listener, shared.clone(), gate.clone()));
+        Ok(Running { local_addr, auth_base, shared, tracker, gate })
     }
 }
 
@@ -188,6 +188,7 @@ pub struct Running {
     auth_base: Url,
     pub(crate) shared: Arc<Shared>,
     pub(crate) tracker: TaskTracker,
+    gate: Arc<limits::Gate>,
 }
 
 impl Running {
@@ -209,6 +210,11 @@ impl Running {
     /// Fires when shutdown starts (a drain, or the drop).
     pub fn stopping(&self) -> CancellationToken {
         self.shared.cancel.clone()
+    }
+
+    /// How many downstream connections (TCP and QUIC) hold a slot now.
+    pub fn open_connections(&self) -> usize {
+        self.gate.open()
     }
 
     /// How many tunnels are live now.

@@ -112,3 +112,46 @@ async fn one_connection_holds_at_most_100_streams() {
     let status = tokio::time::timeout(Duration::from_secs(10), blocked).await.expect("served once a stream ended");
     assert_eq!(status.unwrap(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_quic_handshake_is_dropped_at_the_handshake_timeout() {
+    let echo = EchoServer::start().await;
+    let stack = stack(&echo).await;
+    let gw = stack.gateway.as_ref().unwrap();
+    // Start from an empty gate (the start-up readiness check's connection may still be open).
+    let empty =
+        porthole_testkit::eventually::eventually(Duration::from_secs(15), || async { gw.open_connections() == 0 });
+    assert!(empty.await, "no connection open before the test: {}", gw.open_connections());
+    // A relay that passes the client's first packet (its Initial) to the gateway and nothing
+    // else: the gateway has a connection whose handshake never completes.
+    let relay = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let gateway_addr = stack.addr;
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        let (n, _) = relay.recv_from(&mut buf).await.unwrap();
+        relay.send_to(&buf[..n], gateway_addr).await.unwrap();
+        loop {
+            let _ = relay.recv_from(&mut buf).await;
+        }
+    });
+    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
+    cfg.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(cfg).unwrap();
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let connecting =
+        endpoint.connect_with(quinn::ClientConfig::new(std::sync::Arc::new(crypto)), relay_addr, "localhost").unwrap();
+    let _client = tokio::spawn(connecting);
+    let admitted =
+        porthole_testkit::eventually::eventually(Duration::from_secs(5), || async { gw.open_connections() == 1 });
+    assert!(admitted.await, "the stalled handshake holds a slot");
+    let started = std::time::Instant::now();
+    let dropped =
+        porthole_testkit::eventually::eventually(Duration::from_secs(30), || async { gw.open_connections() == 0 });
+    assert!(dropped.await, "the stalled handshake was never dropped");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(9) && took < Duration::from_secs(13),
+        "dropped at the 10 s handshake timeout (without it quinn lets go after about 30 s): {took:?}"
+    );
+}
