@@ -155,3 +155,39 @@ async fn a_stalled_quic_handshake_is_dropped_at_the_handshake_timeout() {
         "dropped at the 10 s handshake timeout (without it quinn lets go after about 30 s): {took:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_h3_tunnel_is_reset_without_a_panic() {
+    // A panic in a relay task is caught by tokio and would go unseen: the hook records it.
+    let panicked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = panicked.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+        previous(info);
+    }));
+    let echo = EchoServer::start().await;
+    let stack = stack(&echo).await;
+    let (mut send, _conn, _endpoint) = h3_client(&stack).await;
+    let token = stack.mint_user("alice");
+    let (status, _, mut stream) = open(&mut send, connect("echo.example.com:7000", Some(&token))).await;
+    assert_eq!(status, StatusCode::OK);
+    // The route goes away while the tunnel idles (the gateway's side waits on a read).
+    let head = stack.yaml.find("\nroutes:\n").expect("routes line") + "\nroutes:\n".len();
+    let other = format!(
+        "  - from: tcp+https://other.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n",
+        echo.addr
+    );
+    let path = stack.dir.path().join("gateway.yaml");
+    std::fs::write(&path, format!("{}{other}", &stack.yaml[..head])).unwrap();
+    let reloader = stack.gateway.as_ref().unwrap().reloader(path);
+    let reloaded = reloader.reload(porthole_gateway::reload::Trigger::Signal);
+    assert!(matches!(reloaded, porthole_gateway::reload::Reload::Applied { revoked: 1, .. }), "{reloaded:?}");
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.recv_data()).await.expect("an end within 10 s");
+    assert!(end.is_err(), "a revoked tunnel ends with a reset, not a clean end");
+    let gw = stack.gateway.as_ref().unwrap();
+    assert!(
+        porthole_testkit::eventually::eventually(Duration::from_secs(5), || async { gw.live_tunnels() == 0 }).await
+    );
+    assert!(!panicked.load(std::sync::atomic::Ordering::SeqCst), "no task panicked while the tunnel was cut");
+}

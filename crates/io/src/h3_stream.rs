@@ -41,10 +41,10 @@ pub trait SendHalf: Send + 'static {
 
 /// The receiving half of a request stream: DATA frames until FIN.
 pub trait RecvHalf: Send + 'static {
-    /// The next DATA frame's bytes, `None` after FIN.
+    /// The next DATA frame's bytes, `None` after FIN. Dropping the half (not reading to the
+    /// end) asks the peer to stop sending; h3-quinn's own `stop_sending` panics when called
+    /// after a read was cancelled, so it is never called here.
     fn recv(&mut self) -> impl Future<Output = Result<Option<Bytes>, StreamError>> + Send;
-    /// Asks the peer to stop sending (`H3_REQUEST_CANCELLED`).
-    fn stop(&mut self);
 }
 
 macro_rules! halves {
@@ -63,9 +63,6 @@ macro_rules! halves {
         impl RecvHalf for $recv {
             async fn recv(&mut self) -> Result<Option<Bytes>, StreamError> {
                 Ok(self.recv_data().await?.map(|mut b| b.copy_to_bytes(b.remaining())))
-            }
-            fn stop(&mut self) {
-                self.stop_sending(Code::H3_REQUEST_CANCELLED);
             }
         }
     };
@@ -137,18 +134,15 @@ fn io_error(e: &StreamError) -> io::Error {
 async fn pump_in<R: RecvHalf>(mut recv: R, tx: mpsc::Sender<io::Result<Bytes>>, received: CancellationToken) {
     let _done = received.drop_guard();
     loop {
+        // The relay dropped its end: dropping `recv` (quinn stops the stream) is all there is to do.
         let next = tokio::select! {
             next = recv.recv() => next,
-            () = tx.closed() => {
-                recv.stop();
-                return;
-            }
+            () = tx.closed() => return,
         };
         match next {
             Ok(Some(data)) if data.is_empty() => {}
             Ok(Some(data)) => {
                 if tx.send(Ok(data)).await.is_err() {
-                    recv.stop();
                     return;
                 }
             }
