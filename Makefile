@@ -11,7 +11,7 @@ SHELL := /usr/bin/env bash
 DEMO_DEB_TOOLS := redis-server:redis-server redis-cli:redis-tools node:nodejs npm:npm openssl:openssl
 DESKTOP_DEB_PACKAGES := libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev
 # The tests start these as well.
-TEST_DEB_TOOLS := tinyproxy:tinyproxy chromium:chromium sshd:openssh-server ssh:openssh-client \
+TEST_DEB_TOOLS := nft:nftables tinyproxy:tinyproxy chromium:chromium sshd:openssh-server ssh:openssh-client \
 	dbus-run-session:dbus-daemon gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools \
 	stunnel4:stunnel4 iperf3:iperf3 haproxy:haproxy \
 	status-notifier-watcher:haskell-status-notifier-item-utils gtk-sni-tray-standalone:haskell-gtk-sni-tray-utils \

@@ -29,7 +29,7 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 repetition (CI: proves every path works)")
     ap.add_argument("--reps", type=int, help="repetitions (default 3, smoke 1)")
-    ap.add_argument("--paths", default="direct,porthole,stunnel,haproxy,plain", help="comma-separated subset")
+    ap.add_argument("--paths", default="direct,porthole,porthole-h3,stunnel,haproxy,plain", help="comma-separated subset")
     ap.add_argument("--metrics", default=",".join(ALL_METRICS),
                     help="comma-separated subset (for quick iterations; a full run measures all)")
     ap.add_argument("--no-deps", action="store_true", help="do not apt-get install missing packages")

@@ -7,6 +7,8 @@ Shape of every tunnelled path: local listener → TLS → remote daemon → upst
 
 import base64
 import os
+import socket
+import time
 
 from . import env
 from .pki import service_account
@@ -47,6 +49,7 @@ class Porthole:
     """`porthole tcp` (one per route, service account) → TLS → porthole-gateway → upstream."""
 
     name = "porthole"
+    extra_config = ""
 
     def __init__(self, up):
         self.up = up
@@ -76,7 +79,7 @@ idp_provider_url: {idp_issuer}
 idp_client_id: porthole-gateway
 idp_client_secret: porthole-gateway-secret
 idp_scopes: [openid, profile, email, groups]
-routes:
+{self.extra_config}routes:
   - from: tcp+https://iperf.bench.local:5201
     to: tcp://127.0.0.1:{self.up.iperf}
     allow_any_authenticated_user: true
@@ -120,6 +123,25 @@ routes:
 
     def pids(self, route):
         return {"client": self.procs[route].pid, "server": self.procs["gateway"].pid}
+
+
+class PortholeH3(Porthole):
+    """The same, with the gateway's HTTP/3 on (`codec_type: http3`): `porthole tcp` sees its
+    `Alt-Svc` and tunnels over QUIC (HTTP/3 CONNECT) instead of TLS over TCP."""
+
+    name = "porthole-h3"
+    extra_config = "codec_type: http3\n"
+
+    def start(self, procs, pki, idp_issuer="http://127.0.0.1:9"):
+        super().start(procs, pki, idp_issuer)
+        # Checked on a first connection: a silent fallback would measure HTTP/1.1 twice.
+        socket.create_connection(("127.0.0.1", self.ports["redis"]), timeout=10).close()
+        log = self.procs["redis"].bench_log
+        end = time.monotonic() + 15
+        while "connected via" not in log.read_text(errors="replace") and time.monotonic() < end:
+            time.sleep(0.05)
+        if "connected via HTTP/3" not in log.read_text(errors="replace"):
+            raise RuntimeError(f"porthole did not use HTTP/3:\n{log.read_text(errors='replace')[-1000:]}")
 
 
 class Stunnel:
@@ -213,4 +235,4 @@ class Plain(Haproxy):
     tune = ["  tune.bufsize 65536"]
 
 
-ALL = {"direct": Direct, "porthole": Porthole, "stunnel": Stunnel, "haproxy": Haproxy, "plain": Plain}
+ALL = {"direct": Direct, "porthole": Porthole, "porthole-h3": PortholeH3, "stunnel": Stunnel, "haproxy": Haproxy, "plain": Plain}

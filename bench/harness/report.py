@@ -112,7 +112,8 @@ def _cell(s):
 def table(summary, paths, checks):
     """The markdown table (medians, [min–max] over repetitions) and the target lines."""
     has_both = "porthole" in paths and "stunnel" in paths
-    head = ["metric", *paths] + (["porthole/stunnel"] if has_both else [])
+    has_h3 = "porthole" in paths and "porthole-h3" in paths
+    head = ["metric", *paths] + (["porthole/stunnel"] if has_both else []) + (["h3/http1.1"] if has_h3 else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, label, _, _ in ROWS:
         row = summary.get(key, {})
@@ -122,6 +123,9 @@ def table(summary, paths, checks):
         if has_both:
             o, s = row.get("porthole"), row.get("stunnel")
             cells.append(f"{o['median'] / s['median']:.2f}×" if o and s and s["median"] else "—")
+        if has_h3:
+            h, o = row.get("porthole-h3"), row.get("porthole")
+            cells.append(f"{h['median'] / o['median']:.2f}×" if h and o and o["median"] else "—")
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for c in checks:

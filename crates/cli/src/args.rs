@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use porthole_client::listen::Listen;
+use porthole_tunnel::connect::Http3Mode;
 
 /// Porthole: tunnels to databases, SSH, Redis and RDP through an identity-aware proxy.
 #[derive(Debug, Parser)]
@@ -128,6 +129,10 @@ pub struct TcpArgs {
     /// How long to wait for a login to be completed in the browser.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     pub login_timeout: Duration,
+    /// HTTP/3 to the proxy: `auto` (when it advertises `Alt-Svc: h3`, falling back to HTTP/1.1)
+    /// or `off` (HTTP/1.1 only, for networks that block UDP). Default: `PORTHOLE_HTTP3`, else auto.
+    #[arg(long, value_parser = Http3Mode::parse, value_name = "auto|off")]
+    pub http3: Option<Http3Mode>,
 }
 
 impl TcpArgs {

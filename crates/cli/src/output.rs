@@ -76,7 +76,7 @@ impl Printer {
             }
             TunnelEvent::LoginCompleted { origin } => format!("logged in to {origin}"),
             TunnelEvent::LoginFailed { origin, message } => format!("login to {origin} failed: {message}"),
-            TunnelEvent::Connected { peer_addr, .. } => format!("{peer_addr}: connected"),
+            TunnelEvent::Connected { peer_addr, transport, .. } => format!("{peer_addr}: connected via {transport}"),
             TunnelEvent::Disconnected { peer_addr, error: Some(e), datagrams, .. } => {
                 format!("{peer_addr}: {e}{}", datagrams.map(counts).unwrap_or_default())
             }

@@ -21,7 +21,10 @@ use crate::output::Printer;
 /// # Errors
 /// Bad flags or destination, unreadable files, or a listen address that cannot be bound.
 pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
-    let config = tunnel_options(&args)?.build()?;
+    let mut config = tunnel_options(&args)?.build()?;
+    if let Some(mode) = args.http3 {
+        config.connector = Arc::new(config.connector.as_ref().clone().with_http3(mode));
+    }
     let printer = Printer::new(args.json, args.no_browser());
     let mut warnings = Vec::new();
     if args.insecure() {

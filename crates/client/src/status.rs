@@ -249,7 +249,7 @@ mod tests {
     fn attempt(t: &mut StatusTracker, peer: PeerId, failed: Option<(Cause, ErrorCode)>) -> Option<ConnectionStatus> {
         t.apply(&TunnelEvent::Connecting { peer, peer_addr: PEER });
         if failed.is_none() {
-            t.apply(&TunnelEvent::Connected { peer, peer_addr: PEER });
+            t.apply(&TunnelEvent::Connected { peer, peer_addr: PEER, transport: Default::default() });
         }
         t.apply(&disconnected(peer, failed))
     }
@@ -292,7 +292,7 @@ mod tests {
     fn a_session_that_ends_badly_is_not_a_failed_attempt() {
         let mut t = StatusTracker::new(ADDR);
         t.apply(&TunnelEvent::Connecting { peer: 1, peer_addr: PEER });
-        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER });
+        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER, transport: Default::default() });
         let reset = TunnelEvent::Disconnected {
             peer: 1,
             peer_addr: PEER,
@@ -313,7 +313,7 @@ mod tests {
     fn a_revoked_session_fails_once_it_ends() {
         let mut t = StatusTracker::new(ADDR);
         t.apply(&TunnelEvent::Connecting { peer: 1, peer_addr: PEER });
-        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER });
+        t.apply(&TunnelEvent::Connected { peer: 1, peer_addr: PEER, transport: Default::default() });
         let cause = Cause::Revoked { destination: "db:5432".into(), user: Some("alice@example.com".into()) };
         let message = "access to db:5432 was revoked for alice@example.com (403)".to_owned();
         let revoked =

@@ -1,6 +1,6 @@
 //! CONNECT-UDP over HTTP/1.1 (RFC 9298 with the capsule protocol, docs/protocol.md §2.4):
 //! `GET /.well-known/masque/udp/{host}/{port}/` with `Upgrade: connect-udp`, routed by the
-//! path's target to a `udp+` route, admitted like a CONNECT (`connect::admit`: 404, 495, 401,
+//! path's target to a `udp+` route, admitted like a CONNECT (`connect::authorize`: 404, 495, 401,
 //! 302, 403), then datagram capsules relayed to a connected UDP socket toward the upstream.
 //!
 //! hyper upgrades a non-CONNECT request only on a `101`, and pomerium-cli accepts only `200`,
@@ -28,7 +28,7 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use crate::config::Upstream;
-use crate::connect::{Admitted, Peer, admit};
+use crate::connect::{Authorized, Peer, authorize};
 use crate::limits;
 use crate::reply::{self, Body};
 use crate::server::Shared;
@@ -191,7 +191,7 @@ async fn serve_in(
     if shared.cancel.is_cancelled() {
         return write_response(&mut tls, reply::shutting_down(&peer.addr, http::Version::HTTP_11)).await;
     }
-    let Admitted { snapshot, route, identity } = match admit(&shared, &request.headers, &peer, &authority, true) {
+    let Authorized { snapshot, route, identity } = match authorize(&shared, &request.headers, &peer, &authority, true) {
         Ok(a) => a,
         Err(refusal) => return write_response(&mut tls, *refusal).await,
     };

@@ -8,6 +8,7 @@
 //!   with its line), checked before any socket is bound.
 //! - [`server`]: [`server::Gateway`] builds TLS and routes, binds, and runs the accept loop; one
 //!   task per connection, HTTP/1.1 or HTTP/2 on it, graceful shutdown with a bounded drain.
+//!   [`quic`]: HTTP/3 on the same port (UDP) with `codec_type: http3`, the same CONNECT path.
 //! - [`limits`]: connection caps below the file-descriptor limit, unauthenticated connections
 //!   per client IP, HTTP head caps (the accept loop and its backoff are `porthole_io::accept`);
 //!   [`idle`]: `timeout_idle` per connection.
@@ -39,6 +40,7 @@ pub mod limits;
 pub mod login;
 pub mod oidc;
 pub mod policy;
+pub mod quic;
 pub mod reload;
 pub mod reply;
 pub mod route;

@@ -129,6 +129,11 @@ impl Gate {
         self.cap
     }
 
+    /// Admitted connections still open.
+    pub fn open(&self) -> usize {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).open
+    }
+
     /// Admits a connection from `ip`, closing the oldest unauthenticated connection when every
     /// slot is taken.
     ///
@@ -237,6 +242,11 @@ impl Slot {
     /// The slot of a connection.
     pub fn new(admission: Arc<Admission>, activity: Arc<Activity>) -> Self {
         Self { admission, activity }
+    }
+
+    /// Marks the slot's connection authenticated (a CONNECT on it was answered `200`).
+    pub fn authenticated(&self) {
+        self.admission.authenticated();
     }
 
     /// Holds the slot and marks the connection busy until the result drops.

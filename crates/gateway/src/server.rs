@@ -1,6 +1,7 @@
 //! The listener: TLS accept, one task per connection, HTTP/1.1 and HTTP/2 on it, CONNECT to
 //! [`crate::connect`], everything else to the `/.pomerium/…` endpoints; graceful shutdown with a
-//! bounded drain.
+//! bounded drain. With `codec_type: http3` also the QUIC listener ([`crate::quic`]) on the same
+//! port, announced by `Alt-Svc` on every answer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -77,6 +78,9 @@ pub struct Shared {
     pub cancel: CancellationToken,
     /// Every connection and relay task.
     pub tracker: TaskTracker,
+    /// `Alt-Svc: h3=":<port>"; ma=86400` on every answer of the TCP listener, when the HTTP/3
+    /// listener runs ([`crate::quic`], `codec_type: http3`).
+    pub alt_svc: Option<http::HeaderValue>,
 }
 
 /// A checked configuration with its TLS and keys built, ready to bind.
@@ -146,6 +150,16 @@ impl Gateway {
         let login = Login::new(config.idp.clone(), auth_base.clone(), keys.clone())?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let quic = match config.http3 {
+            Some(h3) => {
+                let address = format!("{local_addr} (UDP, for HTTP/3)");
+                let endpoint =
+                    crate::quic::bind(local_addr).map_err(|source| GatewayError::Bind { address, source })?;
+                let alt_svc = http::HeaderValue::from_str(&h3.alt_svc(local_addr.port())).ok();
+                Some((endpoint, alt_svc))
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             current: Current::new(self.snapshot),
             tunnels: Arc::new(Tunnels::default()),
@@ -155,11 +169,16 @@ impl Gateway {
             next_upstream: AtomicUsize::new(0),
             cancel: cancel.clone(),
             tracker: tracker.clone(),
+            alt_svc: quic.as_ref().and_then(|(_, alt_svc)| alt_svc.clone()),
         });
         let gate = Arc::new(limits::Gate::new(limits::connection_cap()));
         tracing::info!(max_connections = gate.cap(), "connection limits set");
-        tracker.spawn(accept_loop(listener, shared.clone(), gate));
-        Ok(Running { local_addr, auth_base, shared, tracker })
+        if let Some((endpoint, _)) = quic {
+            tracing::info!(address = %local_addr, "HTTP/3 (QUIC) listening");
+            tracker.spawn(crate::quic::accept_loop(endpoint, shared.clone(), gate.clone()));
+        }
+        tracker.spawn(accept_loop(listener, shared.clone(), gate.clone()));
+        Ok(Running { local_addr, auth_base, shared, tracker, gate })
     }
 }
 
@@ -170,6 +189,7 @@ pub struct Running {
     auth_base: Url,
     pub(crate) shared: Arc<Shared>,
     pub(crate) tracker: TaskTracker,
+    gate: Arc<limits::Gate>,
 }
 
 impl Running {
@@ -191,6 +211,11 @@ impl Running {
     /// Fires when shutdown starts (a drain, or the drop).
     pub fn stopping(&self) -> CancellationToken {
         self.shared.cancel.clone()
+    }
+
+    /// How many downstream connections (TCP and QUIC) hold a slot now.
+    pub fn open_connections(&self) -> usize {
+        self.gate.open()
     }
 
     /// How many tunnels are live now.
@@ -335,7 +360,7 @@ async fn serve_request(
     let connect = req.method() == Method::CONNECT;
     let callback = req.uri().path() == "/oauth2/callback";
     let write = shared.current.get().config.timeouts.write;
-    let handled = dispatch(shared, req, peer);
+    let handled = dispatch(shared.clone(), req, peer);
     let resp = match write {
         Some(limit) => match tokio::time::timeout(limit, handled).await {
             Ok(resp) => resp,
@@ -347,6 +372,10 @@ async fn serve_request(
     };
     if (connect && resp.status() == StatusCode::OK) || (callback && resp.status() == StatusCode::FOUND) {
         admission.authenticated();
+    }
+    let mut resp = resp;
+    if let Some(alt_svc) = &shared.alt_svc {
+        resp.headers_mut().append(http::header::ALT_SVC, alt_svc.clone());
     }
     resp
 }
@@ -401,6 +430,11 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) 
         }
         return connect::handle(shared, req, peer).await;
     }
+    endpoints(&shared, &req).await
+}
+
+/// Every path but CONNECT, whichever HTTP version carried the request (the body is never read).
+pub async fn endpoints<B>(shared: &Shared, req: &Request<B>) -> Response<Body> {
     let query = req.uri().query().map(str::to_owned);
     let query = query.as_deref();
     match (req.method(), req.uri().path()) {
@@ -409,14 +443,14 @@ async fn dispatch(shared: Arc<Shared>, req: Request<Incoming>, peer: Arc<Peer>) 
         (_, "/.pomerium/api/v1/login") => reply::go_error(StatusCode::METHOD_NOT_ALLOWED),
         (&Method::GET, "/.pomerium/sign_in") => shared.login.sign_in(query).await,
         (&Method::GET, "/oauth2/callback") => shared.login.callback(query, req.headers()).await,
-        (&Method::GET, "/.pomerium/api/v1/routes") => routes_api(&shared, &req),
+        (&Method::GET, "/.pomerium/api/v1/routes") => routes_api(shared, req),
         (&Method::GET, "/.well-known/pomerium/jwks.json") => reply::json(StatusCode::OK, &shared.keys.jwks()),
         _ => reply::text(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
 /// `GET /.pomerium/api/v1/routes`: the TCP routes the caller may use.
-fn routes_api(shared: &Shared, req: &Request<Incoming>) -> Response<Body> {
+fn routes_api<B>(shared: &Shared, req: &Request<B>) -> Response<Body> {
     let unauthenticated = |msg: &str| reply::json(StatusCode::UNAUTHORIZED, &serde_json::json!({ "error": msg }));
     let Some(token) = connect::session_token(req.headers()) else {
         return unauthenticated("login required: send Authorization: Bearer Pomerium-<token>");

@@ -329,3 +329,17 @@ fn end_tunnels_at_session_expiry_defaults_on_and_a_route_overrides_the_global_ke
     assert_eq!((e[0].line, e[0].field.as_str()), (12, "routes[0].end_tunnels_at_session_expiry"));
     assert_eq!(e[0].message, "expected true or false");
 }
+
+#[test]
+fn codec_type_http3_turns_on_quic_and_names_the_alt_svc_port() {
+    let on = ok("codec_type: http3\nhttp3_advertise_port: 8443\n");
+    let h3 = on.config.http3.expect("codec_type: http3 enables HTTP/3");
+    assert_eq!(h3.alt_svc(443), "h3=\":8443\"; ma=86400", "the advertised port wins");
+    let listen = ok("codec_type: http3\n").config.http3.expect("enabled");
+    assert_eq!(listen.alt_svc(4433), "h3=\":4433\"; ma=86400", "else the listen port");
+    assert!(ok("codec_type: http2\n").config.http3.is_none(), "other codecs leave HTTP/3 off");
+    let bad = errors("codec_type: http9\n");
+    assert!(bad.iter().any(|e| e.message.contains("auto, http1, http2 or http3")), "{bad:#?}");
+    let port = errors("codec_type: http3\nhttp3_advertise_port: 70000\n");
+    assert!(port.iter().any(|e| e.message.contains("not a port")), "{port:#?}");
+}

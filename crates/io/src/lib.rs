@@ -18,6 +18,8 @@
 //! - [`connect`]: the CONNECT client (the request head, the exchange) the engine opens tunnels
 //!   with and the gateway chains through upstream proxies with; [`head`] reads the answer's
 //!   head, bounded.
+//! - [`h3_stream`]: an HTTP/3 CONNECT stream (h3 over quinn) as a relay stream: FIN on
+//!   shutdown, reset on abort.
 //! - [`capsule`]: the capsule protocol CONNECT-UDP over HTTP/1.1 carries datagrams in
 //!   (RFC 9297/9298); [`datagram`]: what both ends count about a UDP tunnel.
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ pub mod capsule;
 pub mod connect;
 pub mod copy;
 pub mod datagram;
+pub mod h3_stream;
 pub mod head;
 pub mod pool;
 pub mod relay;

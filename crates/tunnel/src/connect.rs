@@ -5,8 +5,11 @@
 //! - [`error`]: [`ConnectError`] and the status mapping of §2.7.
 //! - [`response`]: the answer's head within 30 s, and a refusal's message, bounded.
 //! - [`probe`]: one CONNECT after the proxy ended a live tunnel, its answer read as the reason.
+//! - [`http3`]: the same CONNECT over HTTP/3 when the proxy offers it (`Alt-Svc`), with the
+//!   fallback to HTTP/1.1 and what is remembered per proxy.
 
 pub mod error;
+pub mod http3;
 pub mod probe;
 pub mod response;
 
@@ -18,10 +21,13 @@ use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
+use porthole_io::h3_stream::H3Stream;
 use porthole_io::tls::ClientStream;
 
 pub use error::{ConnectError, ProtocolFailure, TlsFailure};
+pub use http3::Http3Mode;
 
+use crate::events::Transport;
 use crate::target::Target;
 
 /// How long dialling the proxy (and then its TLS handshake) may take.
@@ -29,21 +35,29 @@ pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 use porthole_io::stream::Either;
 
-/// The connection to the proxy: `Left` plain TCP for `http` proxies, `Right` TLS for `https`
-/// ones (tokio-util's `Either` forwards reads and writes to the one it holds).
+/// The connection to the proxy over TCP: `Left` plain TCP for `http` proxies, `Right` TLS for
+/// `https` ones (tokio-util's `Either` forwards reads and writes to the one it holds).
 pub type ProxyStream = Either<TcpStream, Box<ClientStream>>;
+
+/// A tunnel's stream: `Left` over TCP ([`ProxyStream`]), `Right` an HTTP/3 request stream.
+pub type TunnelStream = Either<ProxyStream, Box<H3Stream>>;
 
 /// An established tunnel: raw bytes to the destination from here on.
 pub struct Connected {
     /// The stream to the proxy, past the `200` head.
-    pub stream: ProxyStream,
+    pub stream: TunnelStream,
     /// Bytes the proxy sent after the head; forward them to the local side first.
     pub early: Vec<u8>,
+    /// HTTP/3, or HTTP/1.1 and why not HTTP/3.
+    pub transport: Transport,
 }
 
 impl fmt::Debug for Connected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connected").field("early", &self.early.len()).finish_non_exhaustive()
+        f.debug_struct("Connected")
+            .field("early", &self.early.len())
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,6 +81,7 @@ pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
 pub struct Connector {
     target: Target,
     tls: Option<Arc<ClientConfig>>,
+    http3: Http3Mode,
 }
 
 impl Connector {
@@ -74,7 +89,14 @@ impl Connector {
     /// [`crate::tls::client_config`]) and is ignored otherwise.
     #[must_use]
     pub fn new(target: Target, tls: Option<Arc<ClientConfig>>) -> Self {
-        Self { target, tls }
+        Self { target, tls, http3: Http3Mode::from_env() }
+    }
+
+    /// The same connector with HTTP/3 allowed or not (default: `PORTHOLE_HTTP3`, else auto).
+    #[must_use]
+    pub fn with_http3(mut self, mode: Http3Mode) -> Self {
+        self.http3 = mode;
+        self
     }
 
     /// The target tunnels go to.
@@ -94,18 +116,57 @@ impl Connector {
     /// # Cancel safety
     /// Dropping the future closes the half-open connection; nothing else is left behind.
     pub async fn connect(&self, token: Option<&str>) -> Result<Connected, ConnectError> {
+        let h3_unavailable = match self.try_http3(token).await {
+            Ok(Ok(connected)) => return Ok(connected),
+            Ok(Err(answered)) => return Err(answered),
+            Err(why) => why,
+        };
         let proxy = self.target.proxy.host_port();
-        let mut stream = self.dial_proxy().await?;
+        let transport = Transport::Http1 { h3_unavailable };
+        let mut stream = Either::Left(self.dial_proxy().await?);
         let destination = &self.target.destination;
         tracing::debug!(%proxy, %destination, with_token = token.is_some(), "CONNECT");
         let head = response::exchange(&mut stream, &request_bytes(destination, token)).await?;
         if head.status == 200 {
-            return Ok(Connected { stream, early: head.rest });
+            return Ok(Connected { stream, early: head.rest, transport });
         }
         let status = head.status;
         let message = response::refusal_message(&mut stream, head).await;
         tracing::debug!(%proxy, %destination, status, %message, "CONNECT refused");
         Err(ConnectError::from_status(status, destination, message))
+    }
+
+    /// HTTP/3 when the proxy offers it and no QUIC failure is remembered: `Ok` with the
+    /// tunnel or the proxy's refusal, `Err` to use HTTP/1.1 (with why, when HTTP/3 was offered).
+    async fn try_http3(&self, token: Option<&str>) -> Result<Result<Connected, ConnectError>, Option<String>> {
+        let proxy = &self.target.proxy;
+        let Some(tls) = self.tls.as_ref().filter(|_| proxy.tls() && self.http3 == Http3Mode::Auto) else {
+            return Err(None);
+        };
+        let state = http3::ProxyState::of(&proxy.origin());
+        if !state.advertised(proxy, tls).await {
+            return Err(None);
+        }
+        if let Some(why) = state.remembered() {
+            return Err(Some(why));
+        }
+        let destination = &self.target.destination;
+        tracing::debug!(proxy = %proxy.host_port(), %destination, with_token = token.is_some(), "CONNECT over HTTP/3");
+        match http3::connect(proxy, tls, destination, token, state.clone()).await {
+            Ok(stream) => {
+                let stream = Either::Right(Box::new(stream));
+                Ok(Ok(Connected { stream, early: Vec::new(), transport: Transport::Http3 }))
+            }
+            Err(http3::H3Failure::Answered(e)) => {
+                tracing::debug!(%destination, error = %e, "CONNECT over HTTP/3 refused");
+                Ok(Err(e))
+            }
+            Err(http3::H3Failure::Unavailable(why)) => {
+                tracing::debug!(proxy = %proxy.host_port(), %why, "HTTP/3 unavailable; using HTTP/1.1");
+                state.remember(why.clone());
+                Err(Some(why))
+            }
+        }
     }
 
     /// Dials the proxy and, for an `https` proxy, completes TLS (ALPN as configured): the

@@ -12,6 +12,36 @@ use crate::code::ErrorCode;
 /// A local connection's id within one tunnel (1, 2, 3, …).
 pub type PeerId = u64;
 
+/// What carries a tunnel to the proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "protocol", rename_all = "snake_case")]
+pub enum Transport {
+    /// HTTP/1.1 CONNECT over TCP (and TLS).
+    Http1 {
+        /// Why not HTTP/3, when the proxy offered it (QUIC failed now or recently).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        h3_unavailable: Option<String>,
+    },
+    /// HTTP/3 CONNECT over QUIC.
+    Http3,
+}
+
+impl Default for Transport {
+    fn default() -> Self {
+        Self::Http1 { h3_unavailable: None }
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Http3 => f.write_str("HTTP/3"),
+            Self::Http1 { h3_unavailable: None } => f.write_str("HTTP/1.1"),
+            Self::Http1 { h3_unavailable: Some(why) } => write!(f, "HTTP/1.1 (HTTP/3 unavailable: {why})"),
+        }
+    }
+}
+
 /// Datagrams a UDP peer's tunnel carried, and dropped (over the maximum, for another context
 /// id, or while the queue was full). A datagram is never split.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -66,6 +96,8 @@ pub enum TunnelEvent {
         peer: PeerId,
         /// The local client's address.
         peer_addr: SocketAddr,
+        /// HTTP/3 or HTTP/1.1 (and why not HTTP/3).
+        transport: Transport,
     },
     /// A local connection ended, cleanly (`error: None`) or not.
     Disconnected {

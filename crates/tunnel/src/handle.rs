@@ -377,10 +377,10 @@ async fn run_one(
         Ok(c) => c,
         Err(e) => return Ending { cause: Some(e.cause()), ..Ending::failed(e.to_string(), e.code()) },
     };
-    let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr });
-    tracing::debug!("connected");
+    let Connected { stream, early, transport } = connected;
+    tracing::debug!(%transport, "connected");
+    let _ = inner_or.events.send(TunnelEvent::Connected { peer: id, peer_addr: addr, transport });
     let mut local = local;
-    let Connected { stream, early } = connected;
     if !early.is_empty() {
         if local.write_all(&early).await.is_err() {
             return Ending::failed("the local client went away", ErrorCode::Local);

@@ -63,6 +63,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         .get("end_tunnels_at_session_expiry")
         .and_then(|(_, v)| yaml::boolean(v, "end_tunnels_at_session_expiry", issues))
         .unwrap_or(true);
+    let http3 = super::http3::parse(&map, issues);
     let downstream_mtls = map.get("downstream_mtls").and_then(|(_, v)| tls::downstream_mtls(v, base_dir, issues));
 
     let mut routes = Vec::new();
@@ -95,6 +96,7 @@ pub(crate) fn parse(root: &Node<'_>, base_dir: &Path, issues: &mut Issues) -> Op
         downstream_mtls,
         timeouts,
         end_tunnels_at_session_expiry,
+        http3,
         routes,
     })
 }

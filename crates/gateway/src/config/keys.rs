@@ -24,6 +24,8 @@ pub(crate) const GLOBAL: &[&str] = &[
     "timeout_write",
     "timeout_idle",
     "end_tunnels_at_session_expiry",
+    "codec_type",
+    "http3_advertise_port",
     "routes",
 ];
 
@@ -55,7 +57,6 @@ pub(crate) const GLOBAL_IGNORED: &[&str] = &[
     "idp_refresh_directory_interval",
     "idp_refresh_directory_timeout",
     "idp_service_account",
-    "codec_type",
     "jwt_claims_headers",
     "jwt_issuer_format",
     "jwt_groups_filter",

@@ -11,6 +11,7 @@
 //! - `idp`: `idp_provider` names and each provider's issuer rules.
 
 mod global;
+mod http3;
 mod idp;
 mod keys;
 mod route;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::policy::Policy;
+pub use http3::Http3;
 
 /// A secret string (client secret, signing key): `Debug` prints `<redacted>`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -60,6 +62,8 @@ pub struct Config {
     /// `end_tunnels_at_session_expiry` (Porthole's own key, default `true`): a live tunnel ends
     /// when the session token it was opened with expires. A route's own key overrides it.
     pub end_tunnels_at_session_expiry: bool,
+    /// `codec_type: http3` (with `http3_advertise_port`): QUIC on the same port, `Alt-Svc` sent.
+    pub http3: Option<Http3>,
     /// `routes`, in file order.
     pub routes: Vec<RouteConfig>,
 }

@@ -48,3 +48,22 @@ pub async fn h2_client(
     let (send, conn) = hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io).await.unwrap();
     (send, tokio::spawn(conn))
 }
+
+/// An HTTP/3 request sender to `stack` (QUIC with the test CA, ALPN `h3`), with its QUIC
+/// connection and endpoint (closed when dropped); the h3 driver runs as a task.
+pub async fn h3_client(
+    stack: &Stack,
+) -> (h3::client::SendRequest<h3_quinn::OpenStreams, bytes::Bytes>, quinn::Connection, quinn::Endpoint) {
+    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
+    cfg.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(cfg).expect("a TLS 1.3 client config");
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let conn = endpoint
+        .connect_with(quinn::ClientConfig::new(std::sync::Arc::new(crypto)), stack.addr, "localhost")
+        .unwrap()
+        .await
+        .expect("the gateway speaks QUIC on its TLS port");
+    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn.clone())).await.expect("HTTP/3 settings");
+    tokio::spawn(async move { std::future::poll_fn(|cx| driver.poll_close(cx)).await });
+    (send, conn, endpoint)
+}

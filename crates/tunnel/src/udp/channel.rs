@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::connect::ConnectError;
+use crate::events::Transport;
 use crate::target::Target;
 
 /// Datagrams queued each way between the session and its transport: a little slack, then
@@ -50,6 +51,7 @@ pub struct DatagramChannel {
     ended: Option<oneshot::Receiver<ChannelEnd>>,
     cancel: CancellationToken,
     max_payload: usize,
+    transport: Transport,
 }
 
 /// The transport's end of a [`DatagramChannel`], owned by the task that moves the datagrams.
@@ -86,9 +88,23 @@ impl DatagramChannel {
             ended: Some(ended_rx),
             cancel: cancel.clone(),
             max_payload,
+            transport: Transport::default(),
         };
         let side = TransportSide { to_proxy: to_proxy_rx, to_local: to_local_tx, cancel, ended: ended_tx };
         (channel, side)
+    }
+
+    /// What carries the datagrams (HTTP/1.1 capsules unless the transport says otherwise).
+    #[must_use]
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// The same channel, telling the session what carries it.
+    #[must_use]
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// The largest datagram this channel carries; larger ones must be dropped, not split.

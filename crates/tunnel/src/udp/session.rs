@@ -320,8 +320,9 @@ impl Session {
             () = self.cancel.cancelled() => return Ok(()),
         };
         let channel = open.map_err(|e| (e.to_string(), e.code(), Some(e.cause())))?;
-        let _ = self.inner.events.send(TunnelEvent::Connected { peer: self.id, peer_addr: self.addr });
-        tracing::debug!("connected");
+        let transport = channel.transport().clone();
+        tracing::debug!(%transport, "connected");
+        let _ = self.inner.events.send(TunnelEvent::Connected { peer: self.id, peer_addr: self.addr, transport });
         self.relay(rx, channel).await
     }
 
