@@ -50,7 +50,7 @@ const profile = (over: Partial<Profile>): Profile => ({
   ...over,
 });
 const view = (over: Partial<Profile>, status: ConnectionStatus = { state: "idle" }): ConnectionView => ({
-  profile: profile(over), status, portInUse: false,
+  profile: profile(over), status, portInUse: false, reconnectToApply: false, proxyOrigin: null,
 });
 const live: ConnectionStatus = { state: "listening", addr: "127.0.0.1:1" };
 
