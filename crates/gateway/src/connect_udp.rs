@@ -9,12 +9,13 @@
 //! to hyper with those bytes put back in front ([`Prefixed`]). So CONNECT-UDP must be the
 //! first request on its connection, as pomerium-cli sends it (one fresh connection each).
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use porthole_io::capsule::{self, Capsule};
@@ -33,6 +34,8 @@ use crate::limits;
 use crate::reply::{self, Body};
 use crate::server::Shared;
 use crate::tunnels::TunnelInfo;
+
+pub(crate) mod h3_datagrams;
 
 /// The start of every CONNECT-UDP request over HTTP/1.1.
 const PREFIX: &[u8] = b"GET /.well-known/masque/udp/";
@@ -121,7 +124,13 @@ fn parse(head: &[u8]) -> Result<UdpRequest, &'static str> {
     if !upgrade.is_some_and(|u| u.trim().eq_ignore_ascii_case("connect-udp")) {
         return Err("a CONNECT-UDP request needs `Upgrade: connect-udp` (RFC 9298)");
     }
-    let path = req.path.unwrap_or_default();
+    let target = masque_target(req.path.unwrap_or_default())?;
+    Ok(UdpRequest { target, headers })
+}
+
+/// The `host:port` a MASQUE path (`/.well-known/masque/udp/{host}/{port}/`) names, as in
+/// HTTP/1.1 and HTTP/3 alike.
+pub(crate) fn masque_target(path: &str) -> Result<String, &'static str> {
     let rest = path.strip_prefix("/.well-known/masque/udp/").ok_or("the path is not a MASQUE UDP path")?;
     let mut parts = rest.split('/');
     let (Some(host), Some(port)) = (parts.next(), parts.next()) else {
@@ -134,7 +143,7 @@ fn parse(head: &[u8]) -> Result<UdpRequest, &'static str> {
         return Err("the target in the MASQUE path is not a host and port");
     }
     let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    Ok(UdpRequest { target, headers })
+    Ok(target)
 }
 
 /// Writes `resp` as an HTTP/1.1 answer with `Content-Length` and `Connection: close`.
@@ -182,43 +191,13 @@ async fn serve_in(
 ) {
     let request = match request {
         Ok(r) => r,
-        Err(why) => {
-            tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, status = 400, reason = why, "tunnel refused");
-            return write_response(&mut tls, reply::text(StatusCode::BAD_REQUEST, why)).await;
-        }
+        Err(why) => return write_response(&mut tls, refuse_malformed(&peer, why)).await,
     };
-    let authority = request.target;
-    if shared.cancel.is_cancelled() {
-        return write_response(&mut tls, reply::shutting_down(&peer.addr, http::Version::HTTP_11)).await;
-    }
-    let Authorized { snapshot, route, identity } = match authorize(&shared, &request.headers, &peer, &authority, true) {
-        Ok(a) => a,
+    let tunnel = match UdpTunnel::admit(&shared, &request.headers, &peer, request.target, http::Version::HTTP_11).await
+    {
+        Ok(t) => t,
         Err(refusal) => return write_response(&mut tls, *refusal).await,
     };
-    let user = identity
-        .as_ref()
-        .map_or_else(|| "anonymous".to_owned(), |id| id.email.clone().unwrap_or_else(|| id.user.clone()));
-    let (socket, upstream) = match open_upstream(&route.config.to, &shared).await {
-        Ok(s) => s,
-        Err(why) => {
-            let msg = format!("cannot reach {authority}'s upstream: {why}");
-            tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, authority, route = %route.display_name(), user = %user, status = 503, reason = %msg, "tunnel refused");
-            return write_response(&mut tls, reply::text(StatusCode::SERVICE_UNAVAILABLE, msg)).await;
-        }
-    };
-    let live = shared.tunnels.register(TunnelInfo {
-        route_id: route.id.clone(),
-        route: route.display_name(),
-        authority: authority.clone(),
-        user: user.clone(),
-        expires: TunnelInfo::expiry_of(identity.as_ref()),
-        identity,
-        peer: peer.clone(),
-    });
-    if let Some(why) = live.changed_since(&snapshot, &shared.current) {
-        let msg = format!("access to {authority} changed while connecting ({why}); try again");
-        return write_response(&mut tls, reply::text(why.status(), msg)).await;
-    }
     // 200, not RFC 9298's 101: pomerium-cli accepts only 200 (docs/protocol.md §2.4). No
     // Content-Length and no chunking: the capsules follow the head until either side closes.
     let ok = async {
@@ -229,32 +208,160 @@ async fn serve_in(
         return;
     }
     admission.authenticated();
-    tracing::debug!(upstream = %upstream, "UDP tunnel open");
-    let timeouts = snapshot.config.timeouts;
-    let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
-    let stop = limits::with_deadline(live.stop_token(), timeouts.write);
-    let _end = stop.clone().drop_guard();
-    let counters = Counters::new();
-    let started = Instant::now();
-    let ends = Ends { stop, revoked: live.revoked_token(), cut: shared.tunnels.cut_token().clone() };
-    let end = live.watch(relay(tls, early, socket, counters.clone(), idle, ends), &shared.current).await;
-    let Counts { datagrams_up, datagrams_down, bytes_up, bytes_down, dropped } = counters.get();
-    tracing::info!(
-        target: "porthole_gateway::access",
-        peer = %peer.addr,
-        authority,
-        route = %route.display_name(),
-        user = %user,
-        upstream = %upstream,
-        bytes_up,
-        bytes_down,
-        datagrams_up,
-        datagrams_down,
-        dropped,
-        duration_ms = started.elapsed().as_millis() as u64,
-        end = %live.describe_end(&end),
-        "tunnel closed"
-    );
+    let (read, write) = tokio::io::split(tls);
+    let client = Capsules { reader: capsule::Reader::new(read, &early), write, out: BytesMut::with_capacity(2048) };
+    tunnel.run(&shared, &peer, client).await;
+}
+
+/// A `400` for a CONNECT-UDP request that cannot be read, logged as refused.
+pub(crate) fn refuse_malformed(peer: &Peer, why: &'static str) -> Response<Body> {
+    tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, status = 400, reason = why, "tunnel refused");
+    reply::text(StatusCode::BAD_REQUEST, why)
+}
+
+/// An admitted CONNECT-UDP, whatever carries it (HTTP/1.1 capsules, HTTP/3 datagrams): the
+/// route and user, the upstream socket and the live-tunnel registration (revocation, drain).
+pub(crate) struct UdpTunnel {
+    authority: String,
+    snapshot: Arc<crate::snapshot::Snapshot>,
+    route: Arc<crate::route::Route>,
+    user: String,
+    socket: UdpSocket,
+    upstream: SocketAddr,
+    live: crate::tunnels::LiveTunnel,
+}
+
+impl UdpTunnel {
+    /// Route by `authority` (the MASQUE path's target), [`authorize`] as a `udp+` route, open
+    /// the upstream socket and register the tunnel; or the answer to send instead.
+    pub(crate) async fn admit(
+        shared: &Arc<Shared>,
+        headers: &HeaderMap,
+        peer: &Arc<Peer>,
+        authority: String,
+        version: http::Version,
+    ) -> Result<Self, Box<Response<Body>>> {
+        if shared.cancel.is_cancelled() {
+            return Err(Box::new(reply::shutting_down(&peer.addr, version)));
+        }
+        let Authorized { snapshot, route, identity } = authorize(shared, headers, peer, &authority, true)?;
+        let user = identity
+            .as_ref()
+            .map_or_else(|| "anonymous".to_owned(), |id| id.email.clone().unwrap_or_else(|| id.user.clone()));
+        let (socket, upstream) = match open_upstream(&route.config.to, shared).await {
+            Ok(s) => s,
+            Err(why) => {
+                let msg = format!("cannot reach {authority}'s upstream: {why}");
+                tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, authority, route = %route.display_name(), user = %user, status = 503, reason = %msg, "tunnel refused");
+                return Err(Box::new(reply::text(StatusCode::SERVICE_UNAVAILABLE, msg)));
+            }
+        };
+        let live = shared.tunnels.register(TunnelInfo {
+            route_id: route.id.clone(),
+            route: route.display_name(),
+            authority: authority.clone(),
+            user: user.clone(),
+            expires: TunnelInfo::expiry_of(identity.as_ref()),
+            identity,
+            peer: peer.clone(),
+        });
+        if let Some(why) = live.changed_since(&snapshot, &shared.current) {
+            let msg = format!("access to {authority} changed while connecting ({why}); try again");
+            return Err(Box::new(reply::text(why.status(), msg)));
+        }
+        Ok(Self { authority, snapshot, route, user, socket, upstream, live })
+    }
+
+    /// Relays datagrams between `client` and the upstream until an end, then writes the
+    /// access line.
+    pub(crate) async fn run(self, shared: &Arc<Shared>, peer: &Peer, client: impl ClientSide) {
+        let Self { authority, snapshot, route, user, socket, upstream, live } = self;
+        tracing::debug!(upstream = %upstream, "UDP tunnel open");
+        let timeouts = snapshot.config.timeouts;
+        let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
+        let stop = limits::with_deadline(live.stop_token(), timeouts.write);
+        let _end = stop.clone().drop_guard();
+        let counters = Counters::new();
+        let started = Instant::now();
+        let ends = Ends { stop, revoked: live.revoked_token(), cut: shared.tunnels.cut_token().clone() };
+        let end = live.watch(relay(client, socket, counters.clone(), idle, ends), &shared.current).await;
+        let Counts { datagrams_up, datagrams_down, bytes_up, bytes_down, dropped } = counters.get();
+        tracing::info!(
+            target: "porthole_gateway::access",
+            peer = %peer.addr,
+            authority,
+            route = %route.display_name(),
+            user = %user,
+            upstream = %upstream,
+            bytes_up,
+            bytes_down,
+            datagrams_up,
+            datagrams_down,
+            dropped,
+            duration_ms = started.elapsed().as_millis() as u64,
+            end = %live.describe_end(&end),
+            "tunnel closed"
+        );
+    }
+}
+
+/// What the client side of a UDP tunnel delivered.
+pub(crate) enum FromClient {
+    /// A datagram for context id 0: its UDP payload.
+    Datagram(Bytes),
+    /// A datagram for another context id (dropped, counted).
+    OtherContext,
+    /// Something else that is read and discarded (another capsule type).
+    Skipped,
+    /// The client ended the tunnel.
+    Closed,
+    /// The client side failed.
+    Failed(String),
+}
+
+/// The client's side of a UDP tunnel: HTTP/1.1 capsules ([`Capsules`]) or HTTP/3 datagrams
+/// ([`h3_datagrams::Datagrams`]).
+pub(crate) trait ClientSide: Send {
+    /// The next thing the client sent. Cancel safe.
+    fn recv(&mut self) -> impl Future<Output = FromClient> + Send;
+    /// Sends one datagram (at most [`capsule::MAX_DATAGRAM`] bytes) to the client: `false`
+    /// when it was dropped (too large for the path), an error when the client is gone.
+    fn send(&mut self, datagram: &[u8]) -> impl Future<Output = Result<bool, String>> + Send;
+    /// Ends the tunnel toward the client.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
+
+/// CONNECT-UDP over HTTP/1.1: DATAGRAM capsules on the upgraded connection.
+struct Capsules {
+    reader: capsule::Reader<tokio::io::ReadHalf<ServerStream>>,
+    write: tokio::io::WriteHalf<ServerStream>,
+    out: BytesMut,
+}
+
+impl ClientSide for Capsules {
+    async fn recv(&mut self) -> FromClient {
+        match self.reader.next().await {
+            Ok(Some(Capsule::Datagram(d))) => FromClient::Datagram(d),
+            Ok(Some(Capsule::OtherContext(_))) => FromClient::OtherContext,
+            Ok(Some(Capsule::Skipped(_))) => FromClient::Skipped,
+            Ok(None) => FromClient::Closed,
+            Err(e) => FromClient::Failed(e.to_string()),
+        }
+    }
+
+    async fn send(&mut self, datagram: &[u8]) -> Result<bool, String> {
+        self.out.clear();
+        capsule::encode_datagram(datagram, &mut self.out);
+        let sent = async {
+            self.write.write_all(&self.out).await?;
+            self.write.flush().await
+        };
+        sent.await.map(|()| true).map_err(|e| format!("the client went away: {e}"))
+    }
+
+    async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.write.shutdown()).await;
+    }
 }
 
 /// A connected UDP socket toward one of the route's `udp://` upstreams (round robin, the next
@@ -325,28 +432,23 @@ impl std::fmt::Display for End {
     }
 }
 
-/// Capsules from the client → datagrams to the upstream, and back, until an end.
+/// Datagrams from the client → the upstream, and back, until an end.
 async fn relay(
-    tls: ServerStream,
-    early: Vec<u8>,
+    mut client: impl ClientSide,
     socket: UdpSocket,
     counters: Arc<Counters>,
     idle: Option<Duration>,
     ends: Ends,
 ) -> End {
-    let (read, mut write) = tokio::io::split(tls);
-    let mut reader = capsule::Reader::new(read, &early);
-    drop(early);
     let mut buf = vec![0u8; READ_BUFFER];
-    let mut out = BytesMut::with_capacity(2048);
     // No idle timeout: a deadline that never comes (the branch is disabled anyway).
     let idle_for = idle.unwrap_or(Duration::from_secs(365 * 86_400));
     let deadline = tokio::time::sleep(idle_for);
     tokio::pin!(deadline);
     let end = loop {
         tokio::select! {
-            got = reader.next() => match got {
-                Ok(Some(Capsule::Datagram(d))) => {
+            got = client.recv() => match got {
+                FromClient::Datagram(d) => {
                     deadline.as_mut().reset(tokio::time::Instant::now() + idle_for);
                     match socket.send(&d).await {
                         Ok(_) => counters.add_up(d.len()),
@@ -357,25 +459,20 @@ async fn relay(
                         }
                     }
                 }
-                Ok(Some(Capsule::OtherContext(_))) => counters.add_dropped(),
-                Ok(Some(Capsule::Skipped(_))) => {}
-                Ok(None) => break End::ClientClosed,
-                Err(e) => break End::Error(e.to_string()),
+                FromClient::OtherContext => counters.add_dropped(),
+                FromClient::Skipped => {}
+                FromClient::Closed => break End::ClientClosed,
+                FromClient::Failed(e) => break End::Error(e),
             },
             got = socket.recv(&mut buf) => match got {
                 Ok(n) if n > capsule::MAX_DATAGRAM => counters.add_dropped(),
                 Ok(n) => {
                     deadline.as_mut().reset(tokio::time::Instant::now() + idle_for);
-                    out.clear();
-                    capsule::encode_datagram(&buf[..n], &mut out);
-                    let sent = async {
-                        write.write_all(&out).await?;
-                        write.flush().await
-                    };
-                    if let Err(e) = sent.await {
-                        break End::Error(format!("the client went away: {e}"));
+                    match client.send(&buf[..n]).await {
+                        Ok(true) => counters.add_down(n),
+                        Ok(false) => counters.add_dropped(),
+                        Err(e) => break End::Error(e),
                     }
-                    counters.add_down(n);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "receiving from the upstream failed");
@@ -388,7 +485,7 @@ async fn relay(
             () = ends.cut.cancelled() => break End::Stopped,
         }
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
+    client.close().await;
     end
 }
 

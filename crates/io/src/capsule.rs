@@ -47,6 +47,29 @@ pub fn datagram(payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// An HTTP Datagram's payload over HTTP/3 (RFC 9298 §5) for `payload`: context id 0 (the
+/// one-byte varint `00`), then the UDP payload. The quarter stream id in front is h3-datagram's.
+#[must_use]
+pub fn http_datagram(payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(payload.len() + 1);
+    out.extend_from_slice(&[0]);
+    out.extend_from_slice(payload);
+    out.freeze()
+}
+
+/// An HTTP Datagram's payload read as RFC 9298 says: context id 0 gives the UDP payload
+/// ([`Capsule::Datagram`]), another one [`Capsule::OtherContext`] (to drop and count); `None`
+/// when it has no context id.
+#[must_use]
+pub fn read_http_datagram(mut payload: Bytes) -> Option<Capsule> {
+    let (context, used) = {
+        let mut o = octets::Octets::with_slice(&payload);
+        (o.get_varint().ok()?, o.off())
+    };
+    payload.advance(used);
+    Some(if context == 0 { Capsule::Datagram(payload) } else { Capsule::OtherContext(context) })
+}
+
 /// What one decoded capsule was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capsule {
