@@ -213,6 +213,17 @@ mod tests {
     }
 
     #[test]
+    fn an_http_datagram_is_context_zero_then_the_payload_and_other_contexts_are_told_apart() {
+        assert_eq!(&http_datagram(b"dns")[..], b"\x00dns");
+        let back = read_http_datagram(http_datagram(b"dns"));
+        assert_eq!(back, Some(Capsule::Datagram(Bytes::from_static(b"dns"))));
+        // Context id 1 as a two-byte varint (40 01), then bytes that must not be delivered.
+        assert_eq!(read_http_datagram(Bytes::from_static(b"\x40\x01x")), Some(Capsule::OtherContext(1)));
+        assert_eq!(read_http_datagram(Bytes::from_static(b"\x02x")), Some(Capsule::OtherContext(2)));
+        assert_eq!(read_http_datagram(Bytes::new()), None, "no context id");
+    }
+
+    #[test]
     fn decoding_waits_for_whole_capsules_and_never_splits_one() {
         let mut d = Decoder::new();
         let wire = datagram(&[1u8; 300]);
