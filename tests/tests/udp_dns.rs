@@ -170,6 +170,46 @@ async fn listen_dash_is_refused_with_a_sentence() {
     assert!(text(&out).contains("porthole udp cannot use `--listen -`"), "{}", text(&out));
 }
 
+/// Gateway access lines of closed UDP tunnels, and how many of those ran over HTTP/3.
+fn udp_tunnels(gateway_log: &str) -> (usize, usize) {
+    let closed: Vec<&str> =
+        gateway_log.lines().filter(|l| l.contains("tunnel closed") && l.contains("datagrams_up=")).collect();
+    (closed.len(), closed.iter().filter(|l| l.contains("http=\"h3\"")).count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dig_over_http3_and_with_http3_off_over_http1() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns = Dnsmasq::start(dir.path());
+    let routes = dns_route(&dns);
+    let opts = GatewayOpts { routes: &routes, extra: "codec_type: http3\n", ..GatewayOpts::default() };
+    let stack = TestGateway::start(opts).await.unwrap();
+    let jwt = stack.mint_user("alice");
+    for (n, mode, via) in [(1, "auto", "HTTP/3"), (2, "off", "HTTP/1.1")] {
+        let flags = ["--service-account", jwt.as_str(), "--udp-idle-timeout", "2s", "--http3", mode];
+        let tunnel = stack.udp("udp+https://dns.corp.example.com:53", "alice@example.com", &flags).unwrap();
+        let out = dig(tunnel.addr.port()).wait_with_output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ANSWER, "dig: {}\n{}", text(&out), tunnel.log());
+        let log = tunnel.log();
+        let connected: Vec<&str> = log.lines().filter(|l| l.contains(": connected via")).collect();
+        assert_eq!(connected.len(), 1, "one session: {log}");
+        assert!(connected[0].ends_with(&format!("connected via {via}")), "--http3 {mode}: {log}");
+        // The peer idles out after 2 s; the gateway then writes the tunnel's access line.
+        let (closed, h3) = poll_until("the gateway's access line", Duration::from_secs(30), || {
+            let log = stack.log();
+            async move {
+                let counts = udp_tunnels(&log);
+                if counts.0 == n { Ok(counts) } else { Err(anyhow::anyhow!("{log}")) }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!((closed, h3), (n, 1), "the first UDP tunnel only went over HTTP/3:\n{}", stack.log());
+        let last = stack.log().lines().rfind(|l| l.contains("tunnel closed")).unwrap_or_default().to_owned();
+        assert!(last.contains("datagrams_up=1") && last.contains("datagrams_down=1"), "{last}");
+    }
+}
+
 /// The loss percentage of an `iperf3 --json` UDP client run.
 fn iperf_loss(json: &str) -> Option<(f64, u64)> {
     let v: serde_json::Value = serde_json::from_str(json).ok()?;

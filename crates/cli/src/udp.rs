@@ -29,7 +29,7 @@ pub async fn run(args: Box<UdpArgs>) -> anyhow::Result<ExitCode> {
              give a local UDP address instead, e.g. `--listen 127.0.0.1:5353`"
         );
     };
-    let mut config = tunnel_options(&args)?.build_udp(udp_idle_timeout)?;
+    let mut config = tunnel_options(&args)?.build_udp_with(udp_idle_timeout, args.http3)?;
     config.max_datagram = udp_max_datagram as usize;
     let printer = Printer::new(args.json, args.no_browser());
     let mut warnings = Vec::new();

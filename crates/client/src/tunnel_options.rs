@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use porthole_tunnel::auth::{Browser, LoginSettings};
-use porthole_tunnel::connect::Connector;
+use porthole_tunnel::connect::{Connector, Http3Mode};
 use porthole_tunnel::handle::TunnelConfig;
 use porthole_tunnel::target::{self, TargetError};
 use porthole_tunnel::tls::{ClientIdentity, FilterError, KeyPem, NameFilter, TlsError, TlsOptions, client_config};
-use porthole_tunnel::udp::h1::H1Connector;
+use porthole_tunnel::udp::h3::UdpConnector;
 use porthole_tunnel::udp::session::UdpConfig;
 
 use crate::error::{AppError, ErrorCode};
@@ -241,15 +241,28 @@ impl TunnelOptions {
 
     /// Validates and reads everything, and returns the UDP tunnel's config: the same
     /// destination grammar (`udp+https://proxy/host:port`), TLS and login as [`Self::build`],
-    /// CONNECT-UDP over HTTP/1.1, peers idle for `idle_timeout` expired, datagrams up to the
+    /// CONNECT-UDP over HTTP/3 first, then HTTP/1.1 (`--http3`), peers idle for `idle_timeout` expired, datagrams up to the
     /// largest a capsule carries.
     ///
     /// # Errors
     /// As [`Self::build`].
     pub fn build_udp(&self, idle_timeout: Duration) -> Result<UdpConfig, BuildError> {
+        self.build_udp_with(idle_timeout, None)
+    }
+
+    /// [`Self::build_udp`] with the HTTP/3 mode given (`porthole udp --http3`; `None`: the
+    /// connector's default, `PORTHOLE_HTTP3` else auto).
+    ///
+    /// # Errors
+    /// As [`Self::build`].
+    pub fn build_udp_with(&self, idle_timeout: Duration, http3: Option<Http3Mode>) -> Result<UdpConfig, BuildError> {
         let TunnelConfig { connector, login } = self.build()?;
+        let mut connector = (*connector).clone();
+        if let Some(mode) = http3 {
+            connector = connector.with_http3(mode);
+        }
         Ok(UdpConfig {
-            connector: Arc::new(H1Connector::new((*connector).clone())),
+            connector: Arc::new(UdpConnector::new(connector)),
             login,
             idle_timeout,
             max_datagram: porthole_tunnel::udp::session::MAX_DATAGRAM,

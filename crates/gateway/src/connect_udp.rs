@@ -8,38 +8,37 @@
 //! are `GET /.well-known/masque/udp/`, the head is read and answered here; anything else goes
 //! to hyper with those bytes put back in front ([`Prefixed`]). So CONNECT-UDP must be the
 //! first request on its connection, as pomerium-cli sends it (one fresh connection each).
+//!
+//! The tunnel itself (admission, relay, access line) is transport-neutral ([`tunnel`]); the
+//! same request over HTTP/3 is [`h3_datagrams`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use porthole_io::capsule::{self, Capsule};
-use porthole_io::datagram::{Counters, Counts};
 use porthole_io::stream::Prefixed;
 use porthole_io::tls::ServerStream;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
-use crate::config::Upstream;
-use crate::connect::{Authorized, Peer, authorize};
+use crate::connect::Peer;
 use crate::limits;
 use crate::reply::{self, Body};
 use crate::server::Shared;
-use crate::tunnels::TunnelInfo;
+
+pub(crate) mod h3_datagrams;
+mod tunnel;
+
+pub(crate) use tunnel::{ClientSide, FromClient, UdpTunnel};
 
 /// The start of every CONNECT-UDP request over HTTP/1.1.
 const PREFIX: &[u8] = b"GET /.well-known/masque/udp/";
 /// How long the first bytes (and a CONNECT-UDP head) may take when `timeout_read` is unset.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest datagram read from the upstream socket.
-const READ_BUFFER: usize = 65_536;
 
 /// A CONNECT-UDP request's head, parsed.
 #[derive(Debug)]
@@ -121,7 +120,13 @@ fn parse(head: &[u8]) -> Result<UdpRequest, &'static str> {
     if !upgrade.is_some_and(|u| u.trim().eq_ignore_ascii_case("connect-udp")) {
         return Err("a CONNECT-UDP request needs `Upgrade: connect-udp` (RFC 9298)");
     }
-    let path = req.path.unwrap_or_default();
+    let target = masque_target(req.path.unwrap_or_default())?;
+    Ok(UdpRequest { target, headers })
+}
+
+/// The `host:port` a MASQUE path (`/.well-known/masque/udp/{host}/{port}/`) names, as in
+/// HTTP/1.1 and HTTP/3 alike.
+pub(crate) fn masque_target(path: &str) -> Result<String, &'static str> {
     let rest = path.strip_prefix("/.well-known/masque/udp/").ok_or("the path is not a MASQUE UDP path")?;
     let mut parts = rest.split('/');
     let (Some(host), Some(port)) = (parts.next(), parts.next()) else {
@@ -134,7 +139,7 @@ fn parse(head: &[u8]) -> Result<UdpRequest, &'static str> {
         return Err("the target in the MASQUE path is not a host and port");
     }
     let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    Ok(UdpRequest { target, headers })
+    Ok(target)
 }
 
 /// Writes `resp` as an HTTP/1.1 answer with `Content-Length` and `Connection: close`.
@@ -182,43 +187,13 @@ async fn serve_in(
 ) {
     let request = match request {
         Ok(r) => r,
-        Err(why) => {
-            tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, status = 400, reason = why, "tunnel refused");
-            return write_response(&mut tls, reply::text(StatusCode::BAD_REQUEST, why)).await;
-        }
+        Err(why) => return write_response(&mut tls, refuse_malformed(&peer, why)).await,
     };
-    let authority = request.target;
-    if shared.cancel.is_cancelled() {
-        return write_response(&mut tls, reply::shutting_down(&peer.addr, http::Version::HTTP_11)).await;
-    }
-    let Authorized { snapshot, route, identity } = match authorize(&shared, &request.headers, &peer, &authority, true) {
-        Ok(a) => a,
+    let tunnel = match UdpTunnel::admit(&shared, &request.headers, &peer, request.target, http::Version::HTTP_11).await
+    {
+        Ok(t) => t,
         Err(refusal) => return write_response(&mut tls, *refusal).await,
     };
-    let user = identity
-        .as_ref()
-        .map_or_else(|| "anonymous".to_owned(), |id| id.email.clone().unwrap_or_else(|| id.user.clone()));
-    let (socket, upstream) = match open_upstream(&route.config.to, &shared).await {
-        Ok(s) => s,
-        Err(why) => {
-            let msg = format!("cannot reach {authority}'s upstream: {why}");
-            tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, authority, route = %route.display_name(), user = %user, status = 503, reason = %msg, "tunnel refused");
-            return write_response(&mut tls, reply::text(StatusCode::SERVICE_UNAVAILABLE, msg)).await;
-        }
-    };
-    let live = shared.tunnels.register(TunnelInfo {
-        route_id: route.id.clone(),
-        route: route.display_name(),
-        authority: authority.clone(),
-        user: user.clone(),
-        expires: TunnelInfo::expiry_of(identity.as_ref()),
-        identity,
-        peer: peer.clone(),
-    });
-    if let Some(why) = live.changed_since(&snapshot, &shared.current) {
-        let msg = format!("access to {authority} changed while connecting ({why}); try again");
-        return write_response(&mut tls, reply::text(why.status(), msg)).await;
-    }
     // 200, not RFC 9298's 101: pomerium-cli accepts only 200 (docs/protocol.md §2.4). No
     // Content-Length and no chunking: the capsules follow the head until either side closes.
     let ok = async {
@@ -229,167 +204,48 @@ async fn serve_in(
         return;
     }
     admission.authenticated();
-    tracing::debug!(upstream = %upstream, "UDP tunnel open");
-    let timeouts = snapshot.config.timeouts;
-    let idle = route.config.idle_timeout.or(timeouts.idle).filter(|d| !d.is_zero());
-    let stop = limits::with_deadline(live.stop_token(), timeouts.write);
-    let _end = stop.clone().drop_guard();
-    let counters = Counters::new();
-    let started = Instant::now();
-    let ends = Ends { stop, revoked: live.revoked_token(), cut: shared.tunnels.cut_token().clone() };
-    let end = live.watch(relay(tls, early, socket, counters.clone(), idle, ends), &shared.current).await;
-    let Counts { datagrams_up, datagrams_down, bytes_up, bytes_down, dropped } = counters.get();
-    tracing::info!(
-        target: "porthole_gateway::access",
-        peer = %peer.addr,
-        authority,
-        route = %route.display_name(),
-        user = %user,
-        upstream = %upstream,
-        bytes_up,
-        bytes_down,
-        datagrams_up,
-        datagrams_down,
-        dropped,
-        duration_ms = started.elapsed().as_millis() as u64,
-        end = %live.describe_end(&end),
-        "tunnel closed"
-    );
+    let (read, write) = tokio::io::split(tls);
+    let client = Capsules { reader: capsule::Reader::new(read, &early), write, out: BytesMut::with_capacity(2048) };
+    tunnel.run(&shared, &peer, client).await;
 }
 
-/// A connected UDP socket toward one of the route's `udp://` upstreams (round robin, the next
-/// on failure).
-async fn open_upstream(to: &[Upstream], shared: &Shared) -> Result<(UdpSocket, SocketAddr), String> {
-    let n = to.len().max(1);
-    let first = shared.next_upstream.fetch_add(1, Ordering::Relaxed) % n;
-    let mut last = "no udp:// upstream".to_owned();
-    for i in 0..to.len() {
-        let Upstream::Udp { host, port } = &to[(first + i) % n] else { continue };
-        match connect_udp(host, *port).await {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
+/// A `400` for a CONNECT-UDP request that cannot be read, logged as refused.
+pub(crate) fn refuse_malformed(peer: &Peer, why: &'static str) -> Response<Body> {
+    tracing::info!(target: "porthole_gateway::access", peer = %peer.addr, status = 400, reason = why, "tunnel refused");
+    reply::text(StatusCode::BAD_REQUEST, why)
+}
+
+/// CONNECT-UDP over HTTP/1.1: DATAGRAM capsules on the upgraded connection.
+struct Capsules {
+    reader: capsule::Reader<tokio::io::ReadHalf<ServerStream>>,
+    write: tokio::io::WriteHalf<ServerStream>,
+    out: BytesMut,
+}
+
+impl ClientSide for Capsules {
+    async fn recv(&mut self) -> FromClient {
+        match self.reader.next().await {
+            Ok(Some(Capsule::Datagram(d))) => FromClient::Datagram(d),
+            Ok(Some(Capsule::OtherContext(_))) => FromClient::OtherContext,
+            Ok(Some(Capsule::Skipped(_))) => FromClient::Skipped,
+            Ok(None) => FromClient::Closed,
+            Err(e) => FromClient::Failed(e.to_string()),
         }
     }
-    Err(last)
-}
 
-async fn connect_udp(host: &str, port: u16) -> Result<(UdpSocket, SocketAddr), String> {
-    let addrs = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host((host, port)))
-        .await
-        .map_err(|_| format!("resolving {host} took over 10 s"))?
-        .map_err(|e| format!("resolving {host}: {e}"))?;
-    let mut last = format!("{host} has no address");
-    for addr in addrs {
-        let local: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-        let socket = match UdpSocket::bind(local).await {
-            Ok(s) => s,
-            Err(e) => {
-                last = format!("binding a UDP socket: {e}");
-                continue;
-            }
+    async fn send(&mut self, datagram: &[u8]) -> Result<bool, String> {
+        self.out.clear();
+        capsule::encode_datagram(datagram, &mut self.out);
+        let sent = async {
+            self.write.write_all(&self.out).await?;
+            self.write.flush().await
         };
-        match socket.connect(addr).await {
-            Ok(()) => return Ok((socket, addr)),
-            Err(e) => last = format!("{addr}: {e}"),
-        }
+        sent.await.map(|()| true).map_err(|e| format!("the client went away: {e}"))
     }
-    Err(last)
-}
 
-/// What ends a relay besides the two sides: the deadline and drain (`stop`), a revocation.
-struct Ends {
-    stop: CancellationToken,
-    revoked: CancellationToken,
-    cut: CancellationToken,
-}
-
-/// How a UDP relay ended, for the access log.
-#[derive(Debug)]
-enum End {
-    ClientClosed,
-    Idle,
-    Stopped,
-    Revoked,
-    Error(String),
-}
-
-impl std::fmt::Display for End {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::ClientClosed => f.write_str("closed"),
-            Self::Idle => f.write_str("idle timeout"),
-            Self::Stopped => f.write_str("shutdown"),
-            Self::Revoked => f.write_str("revoked"),
-            Self::Error(e) => f.write_str(e),
-        }
+    async fn close(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.write.shutdown()).await;
     }
-}
-
-/// Capsules from the client → datagrams to the upstream, and back, until an end.
-async fn relay(
-    tls: ServerStream,
-    early: Vec<u8>,
-    socket: UdpSocket,
-    counters: Arc<Counters>,
-    idle: Option<Duration>,
-    ends: Ends,
-) -> End {
-    let (read, mut write) = tokio::io::split(tls);
-    let mut reader = capsule::Reader::new(read, &early);
-    drop(early);
-    let mut buf = vec![0u8; READ_BUFFER];
-    let mut out = BytesMut::with_capacity(2048);
-    // No idle timeout: a deadline that never comes (the branch is disabled anyway).
-    let idle_for = idle.unwrap_or(Duration::from_secs(365 * 86_400));
-    let deadline = tokio::time::sleep(idle_for);
-    tokio::pin!(deadline);
-    let end = loop {
-        tokio::select! {
-            got = reader.next() => match got {
-                Ok(Some(Capsule::Datagram(d))) => {
-                    deadline.as_mut().reset(tokio::time::Instant::now() + idle_for);
-                    match socket.send(&d).await {
-                        Ok(_) => counters.add_up(d.len()),
-                        // An ICMP "port unreachable" from an earlier datagram: UDP goes on.
-                        Err(e) => {
-                            tracing::debug!(error = %e, "sending to the upstream failed");
-                            counters.add_dropped();
-                        }
-                    }
-                }
-                Ok(Some(Capsule::OtherContext(_))) => counters.add_dropped(),
-                Ok(Some(Capsule::Skipped(_))) => {}
-                Ok(None) => break End::ClientClosed,
-                Err(e) => break End::Error(e.to_string()),
-            },
-            got = socket.recv(&mut buf) => match got {
-                Ok(n) if n > capsule::MAX_DATAGRAM => counters.add_dropped(),
-                Ok(n) => {
-                    deadline.as_mut().reset(tokio::time::Instant::now() + idle_for);
-                    out.clear();
-                    capsule::encode_datagram(&buf[..n], &mut out);
-                    let sent = async {
-                        write.write_all(&out).await?;
-                        write.flush().await
-                    };
-                    if let Err(e) = sent.await {
-                        break End::Error(format!("the client went away: {e}"));
-                    }
-                    counters.add_down(n);
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "receiving from the upstream failed");
-                    counters.add_dropped();
-                }
-            },
-            () = &mut deadline, if idle.is_some() => break End::Idle,
-            () = ends.revoked.cancelled() => break End::Revoked,
-            () = ends.stop.cancelled() => break End::Stopped,
-            () = ends.cut.cancelled() => break End::Stopped,
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), write.shutdown()).await;
-    end
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use rustls::pki_types::CertificateDer;
 use tracing::Instrument as _;
 
 use crate::connect::{self, Peer};
+use crate::connect_udp::h3_datagrams;
 use crate::idle::Activity;
 use crate::limits::{self, Admission, Gate};
 use crate::reply::{self, Body};
@@ -32,9 +33,13 @@ use crate::server::Shared;
 /// Unidirectional streams a client may open: HTTP/3's control and QPACK streams, and a few
 /// grease or unknown ones (which h3 reads and drops).
 const MAX_UNI_STREAMS: u32 = 8;
+/// Bytes of received QUIC DATAGRAM frames buffered per connection before the oldest are dropped.
+const DATAGRAM_BUFFER: usize = 1024 * 1024;
 
-type H3Conn = h3::server::Connection<h3_quinn::Connection, Bytes>;
-type H3Request = h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
+/// A server-side HTTP/3 connection over quinn.
+pub(crate) type H3Conn = h3::server::Connection<h3_quinn::Connection, Bytes>;
+/// A server-side HTTP/3 request stream over quinn.
+pub(crate) type H3Request = h3::server::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
 
 /// Binds the QUIC endpoint on `addr` (the TLS listener's address, over UDP). Connections are
 /// accepted with the certificates in force at the time ([`accept_loop`]).
@@ -77,7 +82,9 @@ impl Configs {
             .max_concurrent_bidi_streams(limits::MAX_CONCURRENT_STREAMS.into())
             .max_concurrent_uni_streams(MAX_UNI_STREAMS.into())
             .max_idle_timeout(quinn::IdleTimeout::try_from(limits::H2_KEEPALIVE).ok())
-            .keep_alive_interval(Some(limits::H2_KEEPALIVE / 4));
+            .keep_alive_interval(Some(limits::H2_KEEPALIVE / 4))
+            // HTTP Datagrams (CONNECT-UDP): QUIC DATAGRAM frames accepted, a bounded backlog.
+            .datagram_receive_buffer_size(Some(DATAGRAM_BUFFER));
         quic.transport_config(Arc::new(transport));
         let quic = Arc::new(quic);
         *cached = Some((tls.clone(), quic.clone()));
@@ -149,13 +156,17 @@ async fn serve(connecting: quinn::Connecting, addr: SocketAddr, shared: Arc<Shar
         .unwrap_or_default();
     let peer = Arc::new(Peer { addr, certs });
     let mut builder = h3::server::builder();
-    builder.max_field_section_size(u64::from(limits::MAX_HEADER_LIST_BYTES)).enable_extended_connect(true);
+    builder
+        .max_field_section_size(u64::from(limits::MAX_HEADER_LIST_BYTES))
+        .enable_extended_connect(true)
+        .enable_datagram(true);
     let built = tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, builder.build(h3_quinn::Connection::new(conn.clone())));
     let mut h3: H3Conn = match built.await {
         Ok(Ok(h3)) => h3,
         Ok(Err(e)) => return tracing::debug!(peer = %addr, error = %e, "HTTP/3 setup failed"),
         Err(_) => return tracing::debug!(peer = %addr, "HTTP/3 setup timed out"),
     };
+    let datagrams = h3_datagrams::Slot::new(&h3);
     let activity = Activity::new();
     let slot = limits::Slot::new(admission.clone(), activity.clone());
     let cut = shared.tunnels.cut_token().clone();
@@ -186,7 +197,7 @@ async fn serve(connecting: quinn::Connecting, addr: SocketAddr, shared: Arc<Shar
             }
         };
         let busy = activity.busy();
-        let (shared, peer, slot) = (shared.clone(), peer.clone(), slot.clone());
+        let (shared, peer, slot, datagrams) = (shared.clone(), peer.clone(), slot.clone(), datagrams.clone());
         let read = shared.current.get().config.timeouts.read;
         shared.tracker.clone().spawn(
             async move {
@@ -196,7 +207,7 @@ async fn serve(connecting: quinn::Connecting, addr: SocketAddr, shared: Arc<Shar
                     None => Some(head.await),
                 };
                 match resolved {
-                    Some(Ok((req, stream))) => request(shared, req, stream, peer, slot).await,
+                    Some(Ok((req, stream))) => request(shared, req, stream, peer, slot, datagrams).await,
                     Some(Err(e)) => tracing::debug!(error = %e, "HTTP/3 request could not be read"),
                     None => tracing::debug!("HTTP/3 request head not complete within timeout_read"),
                 }
@@ -209,8 +220,19 @@ async fn serve(connecting: quinn::Connecting, addr: SocketAddr, shared: Arc<Shar
     conn.close(0u32.into(), b"");
 }
 
-/// One request: a CONNECT is admitted and relayed, anything else answered like on TCP.
-async fn request(shared: Arc<Shared>, req: Request<()>, mut stream: H3Request, peer: Arc<Peer>, slot: limits::Slot) {
+/// One request: a CONNECT-UDP goes to [`h3_datagrams`], a CONNECT is admitted and relayed,
+/// anything else answered like on TCP.
+async fn request(
+    shared: Arc<Shared>,
+    req: Request<()>,
+    mut stream: H3Request,
+    peer: Arc<Peer>,
+    slot: limits::Slot,
+    datagrams: h3_datagrams::Slot,
+) {
+    if h3_datagrams::is_connect_udp(&req) {
+        return h3_datagrams::serve(shared, req, stream, peer, slot, datagrams).await;
+    }
     if req.method() != Method::CONNECT {
         let resp = crate::server::endpoints(&shared, &req).await;
         return respond(&mut stream, resp).await;
@@ -239,7 +261,7 @@ async fn request(shared: Arc<Shared>, req: Request<()>, mut stream: H3Request, p
 
 /// Sends a whole answer (head, body, FIN). Connection-specific headers (`Connection`) have no
 /// place in HTTP/3 and are dropped.
-async fn respond(stream: &mut H3Request, resp: Response<Body>) {
+pub(crate) async fn respond(stream: &mut H3Request, resp: Response<Body>) {
     let (mut parts, body) = resp.into_parts();
     parts.headers.remove(http::header::CONNECTION);
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();

@@ -168,3 +168,80 @@ async fn a_udp_tunnel_ends_when_its_session_expires() {
     let mut tls = open_udp(&stack, "echo.corp.example.com", &jwt).await;
     assert!(ended_within(&mut tls, Duration::from_secs(10)).await, "the tunnel ends at the session's expiry");
 }
+
+/// An HTTP/3 client that offers HTTP Datagrams, as `porthole udp` and pomerium-cli dial.
+async fn h3_datagram_client(
+    stack: &support::Stack,
+) -> (
+    h3::client::Connection<h3_quinn::Connection, bytes::Bytes>,
+    h3::client::SendRequest<h3_quinn::OpenStreams, bytes::Bytes>,
+    quinn::Endpoint,
+) {
+    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
+    cfg.alpn_protocols = vec![b"h3".to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(cfg).expect("a TLS 1.3 client config");
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let conn = endpoint
+        .connect_with(quinn::ClientConfig::new(std::sync::Arc::new(crypto)), stack.addr, "localhost")
+        .unwrap()
+        .await
+        .expect("the gateway speaks QUIC on its TLS port");
+    let (driver, send) = h3::client::builder()
+        .enable_datagram(true)
+        .build(h3_quinn::Connection::new(conn))
+        .await
+        .expect("HTTP/3 settings");
+    (driver, send, endpoint)
+}
+
+fn connect_udp_h3(host: &str, port: u16, jwt: &str) -> http::Request<()> {
+    http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(format!("https://localhost/.well-known/masque/udp/{host}/{port}/"))
+        .extension(h3::ext::Protocol::CONNECT_UDP)
+        .header("capsule-protocol", "?1")
+        .header("authorization", format!("Pomerium {jwt}"))
+        .body(())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http3_datagrams_round_trip_other_contexts_drop_and_one_tunnel_per_connection() {
+    use h3::ConnectionState as _;
+    use h3_datagram::datagram_handler::HandleDatagramsExt as _;
+
+    let echo = udp_echo().await;
+    let opts = support::Opts { routes: &routes(echo), extra: "codec_type: http3\n", ..Default::default() };
+    let stack = support::start(opts).await;
+    let jwt = stack.mint_user("alice");
+    let (mut driver, mut send, _endpoint) = h3_datagram_client(&stack).await;
+    let mut stream = send.send_request(connect_udp_h3("echo.corp.example.com", 7, &jwt)).await.unwrap();
+    let resp = stream.recv_response().await.unwrap();
+    assert_eq!(resp.status(), http::StatusCode::OK);
+    assert_eq!(resp.headers().get("capsule-protocol").unwrap(), "?1");
+    let mut sender = driver.get_datagram_sender(stream.id());
+    let mut reader = driver.get_datagram_reader();
+    tokio::spawn(async move { std::future::poll_fn(|cx| driver.poll_close(cx)).await });
+    // Context id 5 is dropped; context 0 reaches the upstream and comes back, context id 0.
+    sender.send_datagram(bytes::Bytes::from_static(b"\x05dropped")).unwrap();
+    sender.send_datagram(bytes::Bytes::from_static(b"\x00hello")).unwrap();
+    let back = tokio::time::timeout(Duration::from_secs(10), reader.read_datagram()).await.expect("the echo").unwrap();
+    assert_eq!(back.stream_id(), stream.id());
+    assert_eq!(&back.into_payload()[..], b"\x00hello");
+    let gw = stack.gateway.as_ref().unwrap();
+    assert_eq!(gw.live_tunnels(), 1, "registered as a live tunnel");
+    // By now the driver has read the gateway's SETTINGS (the control stream).
+    let settings = send.settings();
+    assert!(settings.enable_extended_connect() && settings.enable_datagram(), "SETTINGS: {settings:?}");
+
+    // A second CONNECT-UDP on the same connection is refused with a sentence, not misrouted.
+    let mut second = send.send_request(connect_udp_h3("echo.corp.example.com", 7, &jwt)).await.unwrap();
+    let resp = second.recv_response().await.unwrap();
+    assert_eq!(resp.status(), http::StatusCode::BAD_REQUEST);
+
+    // Ending the request stream ends the tunnel.
+    stream.finish().await.unwrap();
+    let ended =
+        porthole_testkit::eventually::eventually(Duration::from_secs(10), || async { gw.live_tunnels() == 0 }).await;
+    assert!(ended, "the tunnel ended with its request stream: {} live", gw.live_tunnels());
+}

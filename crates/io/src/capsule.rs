@@ -47,6 +47,29 @@ pub fn datagram(payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// An HTTP Datagram's payload over HTTP/3 (RFC 9298 §5) for `payload`: context id 0 (the
+/// one-byte varint `00`), then the UDP payload. The quarter stream id in front is h3-datagram's.
+#[must_use]
+pub fn http_datagram(payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(payload.len() + 1);
+    out.extend_from_slice(&[0]);
+    out.extend_from_slice(payload);
+    out.freeze()
+}
+
+/// An HTTP Datagram's payload read as RFC 9298 says: context id 0 gives the UDP payload
+/// ([`Capsule::Datagram`]), another one [`Capsule::OtherContext`] (to drop and count); `None`
+/// when it has no context id.
+#[must_use]
+pub fn read_http_datagram(mut payload: Bytes) -> Option<Capsule> {
+    let (context, used) = {
+        let mut o = octets::Octets::with_slice(&payload);
+        (o.get_varint().ok()?, o.off())
+    };
+    payload.advance(used);
+    Some(if context == 0 { Capsule::Datagram(payload) } else { Capsule::OtherContext(context) })
+}
+
 /// What one decoded capsule was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capsule {
@@ -187,6 +210,17 @@ mod tests {
         assert_eq!(&big[..4], &[0x00, 0x40, 101, 0x00]);
         assert_eq!(big.len(), 104);
         assert_eq!(&datagram(b"")[..], b"\x00\x01\x00");
+    }
+
+    #[test]
+    fn an_http_datagram_is_context_zero_then_the_payload_and_other_contexts_are_told_apart() {
+        assert_eq!(&http_datagram(b"dns")[..], b"\x00dns");
+        let back = read_http_datagram(http_datagram(b"dns"));
+        assert_eq!(back, Some(Capsule::Datagram(Bytes::from_static(b"dns"))));
+        // Context id 1 as a two-byte varint (40 01), then bytes that must not be delivered.
+        assert_eq!(read_http_datagram(Bytes::from_static(b"\x40\x01x")), Some(Capsule::OtherContext(1)));
+        assert_eq!(read_http_datagram(Bytes::from_static(b"\x02x")), Some(Capsule::OtherContext(2)));
+        assert_eq!(read_http_datagram(Bytes::new()), None, "no context id");
     }
 
     #[test]

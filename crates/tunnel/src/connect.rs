@@ -99,6 +99,16 @@ impl Connector {
         self
     }
 
+    /// The TLS configuration (for an `https` proxy).
+    pub(crate) fn tls(&self) -> Option<&Arc<ClientConfig>> {
+        self.tls.as_ref()
+    }
+
+    /// Whether HTTP/3 may be used.
+    pub(crate) fn http3(&self) -> Http3Mode {
+        self.http3
+    }
+
     /// The target tunnels go to.
     #[must_use]
     pub fn target(&self) -> &Target {

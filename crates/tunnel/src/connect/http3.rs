@@ -42,6 +42,8 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// A QUIC connection with no packet from the proxy for this long is dead.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes of received QUIC DATAGRAM frames buffered (UDP tunnels) before the oldest are dropped.
+const DATAGRAM_BUFFER: usize = 1024 * 1024;
 
 /// Whether HTTP/3 may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +76,7 @@ impl Http3Mode {
 
 /// What is known about one proxy: its probe's answer, and a remembered QUIC failure.
 #[derive(Debug, Default)]
-pub(super) struct ProxyState {
+pub(crate) struct ProxyState {
     advertised: OnceCell<bool>,
     failed: Mutex<Option<(Instant, String)>>,
 }
@@ -83,7 +85,7 @@ static PROXIES: LazyLock<Mutex<HashMap<String, Arc<ProxyState>>>> = LazyLock::ne
 
 impl ProxyState {
     /// The state of the proxy at `origin`, shared by every tunnel of this process.
-    pub(super) fn of(origin: &str) -> Arc<Self> {
+    pub(crate) fn of(origin: &str) -> Arc<Self> {
         let mut all = PROXIES.lock().unwrap_or_else(PoisonError::into_inner);
         all.entry(origin.to_owned()).or_default().clone()
     }
@@ -110,7 +112,7 @@ impl ProxyState {
     }
 
     /// Why HTTP/3 is not tried now, if a failure is remembered.
-    pub(super) fn remembered(&self) -> Option<String> {
+    pub(crate) fn remembered(&self) -> Option<String> {
         let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
         match failed.as_ref() {
             Some((until, why)) if Instant::now() < *until => Some(why.clone()),
@@ -123,7 +125,7 @@ impl ProxyState {
     }
 
     /// Remembers a QUIC failure for [`REMEMBER`].
-    pub(super) fn remember(&self, why: String) {
+    pub(crate) fn remember(&self, why: String) {
         let until = Instant::now() + REMEMBER;
         *self.failed.lock().unwrap_or_else(PoisonError::into_inner) = Some((until, why));
     }
@@ -151,7 +153,7 @@ async fn probe(proxy: &ProxyAddr, tls: Arc<ClientConfig>) -> Result<bool, String
 
 /// Why HTTP/3 could not carry a tunnel.
 #[derive(Debug)]
-pub(super) enum H3Failure {
+pub(crate) enum H3Failure {
     /// QUIC or HTTP/3 did not work (dial, handshake, settings, the request lost): fall back.
     Unavailable(String),
     /// The proxy answered the CONNECT: that answer stands, as over HTTP/1.1.
@@ -160,10 +162,17 @@ pub(super) enum H3Failure {
 
 /// Closes the QUIC connection once the tunnel's stream is done with it, and remembers a
 /// connection that timed out (UDP blocked after the dial) so the next tunnel uses HTTP/1.1.
-struct Closer {
+pub(crate) struct Closer {
     conn: quinn::Connection,
     _endpoint: quinn::Endpoint,
     state: Arc<ProxyState>,
+}
+
+impl Closer {
+    /// Owns `conn` (and its `endpoint`) for one tunnel; a time-out is remembered in `state`.
+    pub(crate) fn new(conn: quinn::Connection, endpoint: quinn::Endpoint, state: Arc<ProxyState>) -> Self {
+        Self { conn, _endpoint: endpoint, state }
+    }
 }
 
 impl Drop for Closer {
@@ -185,10 +194,11 @@ pub(super) async fn connect(
     state: Arc<ProxyState>,
 ) -> Result<H3Stream, H3Failure> {
     let unavailable = H3Failure::Unavailable;
-    let (conn, endpoint, mut send_request) =
-        tokio::time::timeout(DIAL_TIMEOUT, dial(proxy, tls)).await.map_err(|_| {
+    let (conn, endpoint, mut driver, mut send_request) =
+        tokio::time::timeout(DIAL_TIMEOUT, dial(proxy, tls, false)).await.map_err(|_| {
             unavailable(format!("no QUIC handshake with {} within {} s", proxy.host_port(), DIAL_TIMEOUT.as_secs()))
         })??;
+    tokio::spawn(async move { std::future::poll_fn(|cx| driver.poll_close(cx)).await });
     let closer = Closer { conn, _endpoint: endpoint, state };
     let mut req = Request::builder()
         .method(Method::CONNECT)
@@ -212,7 +222,12 @@ pub(super) async fn connect(
         let (send, recv) = stream.split();
         return Ok(H3Stream::spawn(send, recv, (closer, send_request)));
     }
-    // The refusal's first body line, bounded in size and time, as over HTTP/1.1.
+    Err(H3Failure::Answered(refusal(&mut stream, status, destination).await))
+}
+
+/// The proxy's refusal as a [`ConnectError`]: its first body line, bounded in size and time,
+/// as over HTTP/1.1.
+pub(crate) async fn refusal(stream: &mut ClientRequest, status: StatusCode, destination: &str) -> ConnectError {
     let mut body = Vec::new();
     let read = async {
         while body.len() < response::MAX_BODY {
@@ -229,15 +244,23 @@ pub(super) async fn connect(
         Some(line) => line.chars().take(300).collect(),
         None => format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or("")).trim_end().to_owned(),
     };
-    Err(H3Failure::Answered(ConnectError::from_status(status.as_u16(), destination, message)))
+    ConnectError::from_status(status.as_u16(), destination, message)
 }
 
-type SendRequest = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
+/// The client's handle for new requests on an HTTP/3 connection.
+pub(crate) type SendRequest = h3::client::SendRequest<h3_quinn::OpenStreams, Bytes>;
+/// The client's HTTP/3 connection driver (settings, control streams, datagram ends).
+pub(crate) type Driver = h3::client::Connection<h3_quinn::Connection, Bytes>;
+/// A client request stream.
+pub(crate) type ClientRequest = h3::client::RequestStream<h3_quinn::BidiStream<Bytes>, Bytes>;
 
-async fn dial(
+/// Dials the proxy over QUIC (HTTP Datagrams offered when `datagrams`) and sets up HTTP/3; the
+/// caller drives the returned connection.
+pub(crate) async fn dial(
     proxy: &ProxyAddr,
     tls: &Arc<ClientConfig>,
-) -> Result<(quinn::Connection, quinn::Endpoint, SendRequest), H3Failure> {
+    datagrams: bool,
+) -> Result<(quinn::Connection, quinn::Endpoint, Driver, SendRequest), H3Failure> {
     let fail = |what: &str, e: &dyn std::fmt::Display| H3Failure::Unavailable(format!("{what}: {e}"));
     let host_port = proxy.host_port();
     let addr = tokio::net::lookup_host(&host_port)
@@ -253,7 +276,8 @@ async fn dial(
     transport
         .keep_alive_interval(Some(KEEP_ALIVE))
         .max_idle_timeout(quinn::IdleTimeout::try_from(IDLE_TIMEOUT).ok())
-        .initial_mtu(1350);
+        .initial_mtu(1350)
+        .datagram_receive_buffer_size(datagrams.then_some(DATAGRAM_BUFFER));
     config.transport_config(Arc::new(transport));
     let local: SocketAddr =
         if addr.is_ipv6() { "[::]:0".parse() } else { "0.0.0.0:0".parse() }.map_err(|e| fail("local address", &e))?;
@@ -263,10 +287,10 @@ async fn dial(
         .map_err(|e| fail("QUIC connect", &e))?
         .await
         .map_err(|e| fail("QUIC handshake failed", &e))?;
-    let (mut driver, send_request) = h3::client::builder()
+    let (driver, send_request) = h3::client::builder()
+        .enable_datagram(datagrams)
         .build::<_, _, Bytes>(h3_quinn::Connection::new(conn.clone()))
         .await
         .map_err(|e| fail("HTTP/3 setup failed", &e))?;
-    tokio::spawn(async move { std::future::poll_fn(|cx| driver.poll_close(cx)).await });
-    Ok((conn, endpoint, send_request))
+    Ok((conn, endpoint, driver, send_request))
 }

@@ -33,7 +33,7 @@ pub fn request_bytes(destination: &str, token: Option<&str>) -> Vec<u8> {
 }
 
 /// `host:port` → (`host` without IPv6 brackets, `port`), as Go's `Hostname()` / `Port()`.
-fn split_destination(destination: &str) -> (&str, &str) {
+pub(crate) fn split_destination(destination: &str) -> (&str, &str) {
     let (host, port) = destination.rsplit_once(':').unwrap_or((destination, ""));
     (host.trim_start_matches('[').trim_end_matches(']'), port)
 }

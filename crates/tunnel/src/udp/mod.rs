@@ -6,10 +6,12 @@
 //!   datagram and ends with a reason, and the connector that opens one for a destination.
 //! - [`h1`]: the HTTP/1.1 transport: CONNECT-UDP via `Upgrade: connect-udp`, datagrams in
 //!   capsules (`porthole_io::capsule`), byte-compatible with pomerium-cli.
+//! - [`h3`]: the HTTP/3 transport (extended CONNECT, HTTP Datagrams in QUIC DATAGRAM frames)
+//!   and [`h3::UdpConnector`], which tries it first and falls back to [`h1`].
 //! - [`session`]: the session model: the local socket, peers keyed by source address, login
 //!   once per proxy, idle expiry, the size cap, counts and events.
 //!
-//! # Plugging in another transport (HTTP/3 datagrams)
+//! # Plugging in another transport ([`h3`] is one)
 //!
 //! The session model knows only [`channel::DatagramConnector`]. A second transport:
 //!
@@ -28,4 +30,5 @@
 
 pub mod channel;
 pub mod h1;
+pub mod h3;
 pub mod session;
