@@ -306,20 +306,27 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
             pss_by_mapping(*pid).into_iter().take(8).map(|(m, kib)| format!("{m} {} MiB", kib / 1024)).collect();
         println!("  {name}: {}", top.join(", "));
     }
-    let bus = zbus::blocking::Connection::session().unwrap();
-    let item = porthole_e2e::sni::items(&bus).unwrap().into_iter().next().expect("the tray item");
-    let (_, summary) = porthole_e2e::sni::tooltip(&bus, &item).unwrap();
-    assert_eq!(summary, "3 of 20 active", "the tunnels stay with the window closed (the tray says)");
     assert!(
         total(&closed) <= CLOSED_PSS_MIB,
         "window closed: {} MiB PSS, over {CLOSED_PSS_MIB}: {closed:?}",
         total(&closed)
     );
-
-    // The tray's "Open Porthole" builds the window again (a new web view).
-    let menu = porthole_e2e::sni::menu(&bus, &item).unwrap();
-    let open_item = menu.iter().find(|e| e.label == "Open Porthole").expect("Open Porthole in the tray");
-    porthole_e2e::sni::click(&bus, &item, open_item.id).unwrap();
+    // zbus's blocking API on a thread outside the runtime: the build enables zbus's tokio
+    // feature (ksni), whose blocking calls may not run on a runtime thread.
+    std::thread::scope(|t| {
+        t.spawn(|| {
+            let bus = zbus::blocking::Connection::session().unwrap();
+            let item = porthole_e2e::sni::items(&bus).unwrap().into_iter().next().expect("the tray item");
+            let (_, summary) = porthole_e2e::sni::tooltip(&bus, &item).unwrap();
+            assert_eq!(summary, "3 of 20 active", "the tunnels stay with the window closed (the tray says)");
+            // The tray's "Open Porthole" builds the window again (a new web view).
+            let menu = porthole_e2e::sni::menu(&bus, &item).unwrap();
+            let open_item = menu.iter().find(|e| e.label == "Open Porthole").expect("Open Porthole in the tray");
+            porthole_e2e::sni::click(&bus, &item, open_item.id).unwrap();
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    });
     let web_processes = || app_pss(driver.id()).iter().filter(|p| p.0.starts_with("WebKitWebProces")).count();
     poll_until_blocking("the window is built again", WAIT, || Ok((web_processes() > 0).then_some(())))
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -411,6 +418,9 @@ async fn desktop_failing_states_and_live_edit() {
         .output()
         .unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // The browser logs in as whoever this file names: alice first, bob after the switch.
+    let email_file = stack.dir.path().join("browser-email");
+    std::fs::write(&email_file, "alice@example.com").unwrap();
     let (_x, display) = xvfb().unwrap();
     let envs = [
         ("DISPLAY", display),
@@ -418,7 +428,7 @@ async fn desktop_failing_states_and_live_edit() {
         ("PORTHOLE_CACHE_DIR", stack.dir.path().join("desktop-cache").display().to_string()),
         ("PORTHOLE_BROWSER_CMD", bin("porthole-test-browser").display().to_string()),
         ("PORTHOLE_TEST_CA", stack.ca_path.display().to_string()),
-        ("PORTHOLE_TEST_EMAIL", "alice@example.com".into()),
+        ("PORTHOLE_TEST_EMAIL_FILE", email_file.display().to_string()),
         ("PORTHOLE_TEST_BROWSER", "chromium".into()),
         ("PORTHOLE_TEST_LAUNCHES", stack.launches_file().display().to_string()),
         ("PORTHOLE_TRAY", "0".into()),
@@ -500,5 +510,42 @@ async fn desktop_failing_states_and_live_edit() {
     let status = s.execute(invoke, serde_json::json!(["list_connections", {}])).await.unwrap();
     let view = status.as_array().unwrap().iter().find(|v| v["profile"]["id"] == ca_id.as_str()).unwrap().clone();
     assert_ne!(view["status"]["state"], "failing", "the success cleared the failure: {view}");
+
+    // Log in as someone else: the denied row's fix asks the IdP for its form again (the
+    // gateway forwards prompt=login); bob logs in and the same local port now answers.
+    std::fs::write(&email_file, "bob@example.com").unwrap();
+    let before = stack.launches();
+    goto(&s, "#/").await;
+    let fix = s.find_xpath("//li[@data-name='Denied']//button[@data-testid='fix']").await.unwrap();
+    s.click(&fix).await.unwrap();
+    let pinged = poll_until_blocking("redis-cli PING as bob through the denied port", WAIT, || {
+        Ok((redis_ping(denied_port) == "PONG").then_some(()))
+    });
+    pinged.unwrap_or_else(|e| panic!("{e:#}\nlast answer: {}", redis_ping(denied_port)));
+    assert_eq!(stack.launches(), before + 1, "one more browser login");
+    let launches = std::fs::read_to_string(stack.launches_file()).unwrap();
+    let last = launches.lines().last().unwrap();
+    assert!(last.contains("prompt=login"), "the switch asks the IdP for its form: {last}");
+    let denied_id = s
+        .execute(invoke, serde_json::json!(["list_connections", {}]))
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["profile"]["name"] == "Denied")
+        .map(|v| v["profile"]["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    goto(&s, &format!("#/connection/{denied_id}")).await;
+    wait_text(&s, "[data-testid=signed-in-as]", |t| t == "bob@example.com", "the detail names bob").await;
+    for theme in ["light", "dark"] {
+        s.execute(&format!("document.documentElement.dataset.theme = '{theme}'"), serde_json::json!([])).await.unwrap();
+        shot(&s, &format!("signed-in-as-bob-{theme}")).await;
+    }
+    // Sign out forgets the token: the detail says so and the keychain no longer answers for it.
+    s.click(&s.find("[data-testid=sign-out]").await.unwrap()).await.unwrap();
+    wait_text(&s, "[data-testid=signed-in-as]", |t| t == "not signed in", "signed out").await;
+    let signed = s.execute(invoke, serde_json::json!(["signed_in", {}])).await.unwrap();
+    assert_eq!(signed, serde_json::json!([]), "no login is kept after Sign out");
     s.end().await;
 }

@@ -18,6 +18,13 @@ use porthole_testkit::session::{Session as Bus, in_child, run_in_child};
 
 const WAIT: Duration = Duration::from_secs(60);
 
+/// The runtime of the gateway and redis, whose tasks run on its workers. The tests themselves
+/// run outside it: they block (polls, processes, zbus's blocking API, which may not be called
+/// from a runtime thread once a crate of the build enables zbus's tokio feature, as ksni does).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
 /// Saves connections the way the app does, before it starts.
 fn save_profiles(config_dir: &Path, drafts: &[serde_json::Value]) {
     let mut options = porthole_client::app::AppOptions::from_env();
@@ -65,18 +72,19 @@ fn redis_ping(port: u16) -> String {
 /// menu lists each connection with its state, Disconnect all is greyed out with nothing active,
 /// and clicking a connection connects it (a real `redis-cli PING` through its port), after
 /// which the tooltip, the item's label, Disconnect all and the icon follow.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tray_item_on_a_real_host_counts_lists_and_toggles() {
+#[test]
+fn tray_item_on_a_real_host_counts_lists_and_toggles() {
     if !in_child() {
         let home = tempfile::tempdir().unwrap();
         return run_in_child("tray_item_on_a_real_host_counts_lists_and_toggles", Bus::Keyring, home.path(), &[]);
     }
-    let redis = spawn_redis().await.expect("redis-server");
+    let rt = runtime();
+    let redis = rt.block_on(spawn_redis()).expect("redis-server");
     let routes = format!(
         "  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    allow_public_unauthenticated_access: true\n",
         redis.addr
     );
-    let stack = TestGateway::start(GatewayOpts { routes: &routes, ..GatewayOpts::default() }).await.unwrap();
+    let stack = rt.block_on(TestGateway::start(GatewayOpts { routes: &routes, ..GatewayOpts::default() })).unwrap();
     let (_x, display) = xvfb().unwrap();
     let dir = stack.dir.path();
     let port = free_port();
@@ -148,18 +156,20 @@ async fn tray_item_on_a_real_host_counts_lists_and_toggles() {
 /// The login-required notification, sent to a real notification daemon (`dunst`): it carries
 /// the app's icon (an existing PNG as `app_icon` and the `image-path` hint) and a `default`
 /// action; invoking that action (`dunstctl action`) opens the login page again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_notification_has_the_icon_and_a_default_action() {
+#[test]
+fn login_notification_has_the_icon_and_a_default_action() {
     if !in_child() {
         let home = tempfile::tempdir().unwrap();
         return run_in_child("login_notification_has_the_icon_and_a_default_action", Bus::Keyring, home.path(), &[]);
     }
-    let redis = spawn_redis().await.expect("redis-server");
+    let rt = runtime();
+    let redis = rt.block_on(spawn_redis()).expect("redis-server");
     let routes = format!(
         "  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n",
         redis.addr
     );
-    let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
+    let stack =
+        rt.block_on(TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() })).unwrap();
     let (_x, display) = xvfb().unwrap();
     let dir = stack.dir.path();
     let port = free_port();

@@ -214,6 +214,7 @@ async fn invalid_session_is_told_as_expired_without_a_login() {
         serde_json::json!({
             "event": "revoked", "peer": 1, "peer_addr": peer,
             "message": "your session expired: log in again", "code": "session_expired",
+            "cause": { "kind": "sessionExpired" },
         }),
         "the JSON event after the cut"
     );

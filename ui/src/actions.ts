@@ -61,6 +61,19 @@ export async function applyFix(id: string, fix: Fix): Promise<void> {
   }
 }
 
+/** Forgets the token of the proxy at `origin` (its connections log in again on next use);
+ *  true when it did. */
+export async function signOut(origin: string): Promise<boolean> {
+  try {
+    await api.signOut(origin);
+    toast(`Signed out of ${origin}`);
+    return true;
+  } catch (e) {
+    fail(e);
+    return false;
+  }
+}
+
 /** Scrolls to and focuses the element `id` once the page that holds it has rendered. */
 function focusWhenShown(id: string, tries = 20): void {
   const el = document.getElementById(id);

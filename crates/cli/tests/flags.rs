@@ -20,6 +20,7 @@ const OURS: &[(&str, Takes)] = &[
     ("--no-browser", Takes::OptionalBool),
     ("--json", Takes::Nothing),
     ("--login-timeout", Takes::Value),
+    ("--http3", Takes::Value),
     ("--help", Takes::Nothing),
 ];
 

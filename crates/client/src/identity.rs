@@ -48,7 +48,8 @@ impl App {
     }
 
     /// Logs in to the proxy of connection `id` now. `switch_account` forgets the stored token
-    /// first and asks the identity provider for its login form (another account). A failing
+    /// (as the login starts, under the proxy's login slot) and asks the identity provider for
+    /// its login form (another account); when that login fails the proxy is signed out. A failing
     /// running connection then restarts on its address, so the next client tries as the new
     /// user.
     ///
@@ -62,9 +63,18 @@ impl App {
         let (events, _) = broadcast::channel(16);
         let auth = &self.state.auth;
         let result = if switch_account {
-            self.sign_out(&origin).await?;
-            auth.login_again(&origin, &target.proxy.login_base(), &config.login, Some(SWITCH_ACCOUNT_PROMPT), &events)
-                .await
+            // `login_again` forgets the old token while it holds the proxy's login slot: a
+            // connection that finds no token meanwhile waits for this login and shares it,
+            // instead of starting one without the prompt (which the IdP's browser session
+            // would answer as the old user).
+            let again = auth
+                .login_again(&origin, &target.proxy.login_base(), &config.login, Some(SWITCH_ACCOUNT_PROMPT), &events)
+                .await;
+            if again.is_err() {
+                // The old login is gone either way: say so everywhere (keychain, file cache).
+                let _ = self.sign_out(&origin).await;
+            }
+            again
         } else {
             auth.login(&origin, &target.proxy.login_base(), None, &config.login, &events).await
         };

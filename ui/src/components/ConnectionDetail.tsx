@@ -3,7 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
-import { applyFix, copyAddress, copyCommand, remove, toggle } from "../actions";
+import { applyFix, copyAddress, copyCommand, remove, signOut, toggle } from "../actions";
 import { isActive, openWithCommand, statusAddr } from "../lib/status";
 import { navigate } from "../router";
 import { useConnections } from "../store";
@@ -31,7 +31,7 @@ function certText(p: Profile): string {
 }
 
 /** The user signed in at `origin` (from the stored token), reloaded when `key` changes. */
-function useSignedInUser(origin: string | null, key: string): string | null {
+function useSignedInUser(origin: string | null, key: string): [string | null, (u: string | null) => void] {
   const [user, setUser] = useState<string | null>(null);
   useEffect(() => {
     if (!origin) return;
@@ -40,7 +40,7 @@ function useSignedInUser(origin: string | null, key: string): string | null {
       () => setUser(null),
     );
   }, [origin, key]);
-  return user;
+  return [user, setUser];
 }
 
 /** The detail page. */
@@ -49,7 +49,7 @@ export function ConnectionDetail({ id }: { id: string }) {
   const [confirm, setConfirm] = useState(false);
   const [exporting, setExporting] = useState(false);
   const view = list?.find((c) => c.profile.id === id);
-  const user = useSignedInUser(view?.proxyOrigin ?? null, JSON.stringify(view?.status));
+  const [user, setUser] = useSignedInUser(view?.proxyOrigin ?? null, JSON.stringify(view?.status));
   if (!list) return <p class="page muted">Loading…</p>;
   if (!view) {
     return (
@@ -140,9 +140,21 @@ export function ConnectionDetail({ id }: { id: string }) {
               <Row label="Signed in as">
                 <span data-testid="signed-in-as">{user ?? "not signed in"}</span>{" "}
                 {user && (
-                  <button type="button" class="btn btn-small" onClick={() => applyFix(id, "logInAsSomeoneElse")}>
-                    Log in as someone else…
-                  </button>
+                  <>
+                    <button type="button" class="btn btn-small" onClick={() => applyFix(id, "logInAsSomeoneElse")}>
+                      Log in as someone else…
+                    </button>{" "}
+                    <button
+                      type="button"
+                      class="btn btn-small"
+                      data-testid="sign-out"
+                      onClick={async () => {
+                        if (view.proxyOrigin && (await signOut(view.proxyOrigin))) setUser(null);
+                      }}
+                    >
+                      Sign out
+                    </button>
+                  </>
                 )}
               </Row>
             )}

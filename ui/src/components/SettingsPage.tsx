@@ -3,6 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
+import { signOut as forget } from "../actions";
 import { applyTheme } from "../lib/theme";
 import { toast } from "../lib/toast";
 import type { Settings, SignedIn } from "../types";
@@ -34,13 +35,7 @@ export function SettingsPage() {
     }
   };
   const signOut = async (origin: string) => {
-    try {
-      await api.signOut(origin);
-      setOrigins((o) => (o ?? []).filter((x) => x.origin !== origin));
-      toast(`Signed out of ${origin}`);
-    } catch (e) {
-      toast(api.toApiError(e).message, "error");
-    }
+    if (await forget(origin)) setOrigins((o) => (o ?? []).filter((x) => x.origin !== origin));
   };
 
   return (

@@ -2,7 +2,8 @@
 //! records its launch, walks the login (gateway → IdP form → callback) like a browser, and
 //! delivers the token to the CLI's loopback callback.
 //!
-//! Environment: `PORTHOLE_TEST_EMAIL` (default alice@example.com), `PORTHOLE_TEST_CA` (PEM file
+//! Environment: `PORTHOLE_TEST_EMAIL` (default alice@example.com), or `PORTHOLE_TEST_EMAIL_FILE`
+//! (a file holding it, read at each launch: a test switches user), `PORTHOLE_TEST_CA` (PEM file
 //! of the gateway's CA), `PORTHOLE_TEST_LAUNCHES` (a file that gets one line per launch),
 //! `PORTHOLE_TEST_BROWSER=chromium` (walk it in real headless Chromium instead of the Rust
 //! HTTP client).
@@ -20,7 +21,10 @@ async fn main() -> anyhow::Result<()> {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         writeln!(f, "{url}")?;
     }
-    let email = std::env::var("PORTHOLE_TEST_EMAIL").unwrap_or_else(|_| "alice@example.com".into());
+    let email = match std::env::var("PORTHOLE_TEST_EMAIL_FILE") {
+        Ok(path) => std::fs::read_to_string(&path).with_context(|| format!("while reading {path}"))?.trim().to_owned(),
+        Err(_) => std::env::var("PORTHOLE_TEST_EMAIL").unwrap_or_else(|_| "alice@example.com".into()),
+    };
     if std::env::var("PORTHOLE_TEST_BROWSER").as_deref() == Ok("chromium") {
         // Chromium follows every redirect, the last one being the app's callback, which it
         // requests (delivering the token) before the walk ends.
