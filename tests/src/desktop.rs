@@ -154,6 +154,10 @@ pub fn check_rendered(png_bytes: &[u8]) -> anyhow::Result<(u32, u32, usize)> {
 /// # Errors
 /// When either is missing or does not register within 30 s.
 pub fn tray_host(display: &str, dir: &Path) -> anyhow::Result<[KilledOnDrop; 2]> {
+    crate::sni::off_runtime(|| tray_host_here(display, dir))
+}
+
+fn tray_host_here(display: &str, dir: &Path) -> anyhow::Result<[KilledOnDrop; 2]> {
     let bus = zbus::blocking::Connection::session().context("the session bus")?;
     let spawn = |program: &str| {
         let mut cmd = Command::new(program);

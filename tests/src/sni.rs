@@ -8,6 +8,13 @@ use anyhow::Context as _;
 use zbus::blocking::Connection;
 use zbus::zvariant::{OwnedValue, Value};
 
+/// Runs `f` (zbus's blocking API) on a thread of its own and returns what it returns (its panic
+/// goes on). In a workspace build ksni turns on zbus's `tokio` feature, and then a blocking
+/// call panics on a thread that drives a tokio runtime, as every `#[tokio::test]` does.
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|t| t.spawn(f).join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+}
+
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 const ITEM_IFACE: &str = "org.kde.StatusNotifierItem";
 const MENU_IFACE: &str = "com.canonical.dbusmenu";

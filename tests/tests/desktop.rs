@@ -311,21 +311,15 @@ async fn desktop_idle_memory_with_20_saved_and_3_connected() {
         "window closed: {} MiB PSS, over {CLOSED_PSS_MIB}: {closed:?}",
         total(&closed)
     );
-    // zbus's blocking API on a thread outside the runtime: the build enables zbus's tokio
-    // feature (ksni), whose blocking calls may not run on a runtime thread.
-    std::thread::scope(|t| {
-        t.spawn(|| {
-            let bus = zbus::blocking::Connection::session().unwrap();
-            let item = porthole_e2e::sni::items(&bus).unwrap().into_iter().next().expect("the tray item");
-            let (_, summary) = porthole_e2e::sni::tooltip(&bus, &item).unwrap();
-            assert_eq!(summary, "3 of 20 active", "the tunnels stay with the window closed (the tray says)");
-            // The tray's "Open Porthole" builds the window again (a new web view).
-            let menu = porthole_e2e::sni::menu(&bus, &item).unwrap();
-            let open_item = menu.iter().find(|e| e.label == "Open Porthole").expect("Open Porthole in the tray");
-            porthole_e2e::sni::click(&bus, &item, open_item.id).unwrap();
-        })
-        .join()
-        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+    porthole_e2e::sni::off_runtime(|| {
+        let bus = zbus::blocking::Connection::session().unwrap();
+        let item = porthole_e2e::sni::items(&bus).unwrap().into_iter().next().expect("the tray item");
+        let (_, summary) = porthole_e2e::sni::tooltip(&bus, &item).unwrap();
+        assert_eq!(summary, "3 of 20 active", "the tunnels stay with the window closed (the tray says)");
+        // The tray's "Open Porthole" builds the window again (a new web view).
+        let menu = porthole_e2e::sni::menu(&bus, &item).unwrap();
+        let open_item = menu.iter().find(|e| e.label == "Open Porthole").expect("Open Porthole in the tray");
+        porthole_e2e::sni::click(&bus, &item, open_item.id).unwrap();
     });
     let web_processes = || app_pss(driver.id()).iter().filter(|p| p.0.starts_with("WebKitWebProces")).count();
     poll_until_blocking("the window is built again", WAIT, || Ok((web_processes() > 0).then_some(())))

@@ -19,8 +19,8 @@ use porthole_testkit::session::{Session as Bus, in_child, run_in_child};
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The runtime of the gateway and redis, whose tasks run on its workers. The tests themselves
-/// run outside it: they block (polls, processes, zbus's blocking API, which may not be called
-/// from a runtime thread once a crate of the build enables zbus's tokio feature, as ksni does).
+/// run outside it: they block (polls, processes, zbus's blocking API: see
+/// [`porthole_e2e::sni::off_runtime`]).
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
