@@ -114,6 +114,13 @@ async fn dig_and_kdig_through_porthole_udp_two_peers_one_login() {
     assert_eq!(stack.launches(), 1, "one login for two peers: {}", tunnel.log());
     let log = tunnel.log();
     assert_eq!(log.matches(": connected").count(), 2, "one session per source address: {log}");
+    // This gateway has no QUIC: HTTP/3 is tried first (no probe, as pomerium-cli), then both
+    // sessions go over HTTP/1.1 and say why.
+    let connected: Vec<&str> = log.lines().filter(|l| l.contains(": connected via")).collect();
+    assert!(
+        connected.len() == 2 && connected.iter().all(|l| l.contains("connected via HTTP/1.1 (HTTP/3 unavailable: ")),
+        "the fallback is said: {log}"
+    );
     let out = Command::new("kdig")
         .args(["@127.0.0.1", "-p", &port.to_string(), "example.test", "+short", "+timeout=30", "+retry=0"])
         .output()
