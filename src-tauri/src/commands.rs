@@ -227,15 +227,21 @@ pub async fn set_settings<R: Runtime>(
     core: Core<'_>,
     settings: Settings,
 ) -> Result<Settings, AppError> {
-    use tauri::Manager;
-    let saved = core.set_settings(&settings)?;
-    if let Some(launcher) = app.try_state::<tauri_plugin_autostart::AutoLaunchManager>() {
-        let applied = if saved.launch_at_login { launcher.enable() } else { launcher.disable() };
-        if let Err(e) = applied {
-            tracing::warn!(error = %e, "could not change launch at login");
+    // Launch at login first: when the OS refuses, nothing is saved and the switch stays as it was.
+    let before = core.get_settings()?.launch_at_login;
+    let toggled = settings.launch_at_login != before;
+    if toggled {
+        crate::autostart::apply(&app, settings.launch_at_login).map_err(|m| AppError::new(ErrorCode::Io, m))?;
+    }
+    match core.set_settings(&settings) {
+        Ok(saved) => Ok(saved),
+        Err(e) => {
+            if toggled && let Err(m) = crate::autostart::apply(&app, before) {
+                tracing::warn!(error = %m, "could not undo the launch-at-login change after the settings failed to save");
+            }
+            Err(e)
         }
     }
-    Ok(saved)
 }
 
 /// Opens a URL (a login page) as logins do: `PORTHOLE_BROWSER_CMD`, else the system browser.

@@ -307,8 +307,11 @@ test("load from server: preview, save, then unchanged; the tray opens it too", a
   await page.getByText("Loaded from https://pomerium.example.com: 2 added, 0 updated, 0 removed").waitFor();
   await row("Orders DB").waitFor();
 
-  // The tray's entry opens the same dialog; a second load is all unchanged, and Save is off.
-  await page.evaluate(() => window.__fake.emit("load-from-server", null));
+  // The tray's entry opens the same dialog (window::show goes to #/load); a second load is all
+  // unchanged, and Save is off.
+  await page.evaluate(() => {
+    location.hash = "#/load";
+  });
   dialog = page.getByRole("dialog", { name: "Load from server" });
   await dialog.waitFor();
   await dialog.getByLabel("Pomerium URL").fill("https://pomerium.example.com");

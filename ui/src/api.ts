@@ -137,6 +137,3 @@ export const onConnectionsChanged = (cb: () => void): Promise<UnlistenFn> =>
   listen<null>("connections-changed", () => cb());
 /** Calls `cb` when closing the window would drop live tunnels (Rust held the close). */
 export const onQuitRequested = (cb: () => void): Promise<UnlistenFn> => listen<null>("quit-requested", () => cb());
-/** Calls `cb` when the tray's "Load from server…" was chosen. */
-export const onLoadFromServer = (cb: () => void): Promise<UnlistenFn> =>
-  listen<null>("load-from-server", () => cb());

@@ -21,7 +21,8 @@ export function App() {
   useEffect(() => {
     api.getSettings().then((s) => applyTheme(s.theme), () => applyTheme("system"));
     const stop = startSync();
-    const unlisten = [api.onLoadFromServer(() => navigate({ page: "load" })), api.onQuitRequested(() => setQuitting(Math.max(1, liveCount())))];
+    // The tray opens its pages by route (window::show), so only the quit question is an event.
+    const unlisten = [api.onQuitRequested(() => setQuitting(Math.max(1, liveCount())))];
     return () => {
       stop();
       for (const u of unlisten) u.then((f) => f(), () => {});
