@@ -230,9 +230,14 @@ async fn over_http3_datagrams_round_trip_other_contexts_drop_and_one_tunnel_per_
     assert_eq!(&back.into_payload()[..], b"\x00hello");
     let gw = stack.gateway.as_ref().unwrap();
     assert_eq!(gw.live_tunnels(), 1, "registered as a live tunnel");
-    // By now the driver has read the gateway's SETTINGS (the control stream).
-    let settings = send.settings();
-    assert!(settings.enable_extended_connect() && settings.enable_datagram(), "SETTINGS: {settings:?}");
+    // The gateway's SETTINGS (its control stream, read by the driver task) enable both; they
+    // may arrive after the echo, which travels apart from them.
+    let announced = porthole_testkit::eventually::eventually(Duration::from_secs(10), || async {
+        let settings = send.settings();
+        settings.enable_extended_connect() && settings.enable_datagram()
+    })
+    .await;
+    assert!(announced, "SETTINGS: {:?}", send.settings());
 
     // A second CONNECT-UDP on the same connection is refused with a sentence, not misrouted.
     let mut second = send.send_request(connect_udp_h3("echo.corp.example.com", 7, &jwt)).await.unwrap();
