@@ -6,6 +6,7 @@ import json
 import platform
 import shutil
 import subprocess
+import re
 import sys
 import tempfile
 import time
@@ -85,6 +86,16 @@ def udp_phase(p, up, procs, started_paths, errors):
             except Exception as e:  # noqa: BLE001
                 errors[f"{name}/udp/rep{r + 1}"] = str(e)
                 env.log(f"{name} udp: {e}")
+    # Each path's tunnels went the way it measures: a silent fallback would measure HTTP/1.1 twice.
+    for x in started_paths:
+        client = getattr(x, "procs", {}).get("udp")
+        if client is None:
+            continue
+        want = "HTTP/3" if x.name == "porthole-h3" else "HTTP/1.1"
+        via = set(re.findall(r"connected via (HTTP/[0-9.]+)", client.bench_log.read_text(errors="replace")))
+        if via != {want}:
+            errors[f"{x.name}/udp/transport"] = f"expected every session over {want}, saw {sorted(via)}"
+            env.log(f"{x.name} udp: {errors[f'{x.name}/udp/transport']}")
     return runs
 
 

@@ -65,11 +65,12 @@ class Porthole:
         self.start(procs, pki, self.issuer)
 
     def start(self, procs, pki, idp_issuer="http://127.0.0.1:9"):
+        # Files and logs are named after the path: porthole and porthole-h3 run side by side.
         self.issuer = idp_issuer
         self.gw_port = env.free_port()
         self.url = f"https://127.0.0.1:{self.gw_port}"
         signing = base64.b64encode((pki / "signing.pem").read_bytes()).decode()
-        config = procs.workdir / "gateway.yaml"
+        config = procs.workdir / f"{self.name}-gateway.yaml"
         config.write_text(f"""# Written by bench/harness/paths.py. Pomerium's key names.
 address: 127.0.0.1:{self.gw_port}
 certificate_file: {pki / 'server.crt'}
@@ -91,21 +92,21 @@ idp_scopes: [openid, profile, email, groups]
     to: udp://127.0.0.1:{self.up.iperf}
     allow_any_authenticated_user: true
 """)
-        gw = procs.start("porthole-gateway", [str(env.RELEASE / "porthole-gateway"), "--config", str(config)])
+        gw = procs.start(f"{self.name}-gateway", [str(env.RELEASE / "porthole-gateway"), "--config", str(config)])
         procs.wait_line(gw, "porthole-gateway listening on")
         self.procs["gateway"] = gw
-        token = procs.workdir / "service-account.jwt"
+        token = procs.workdir / f"{self.name}-service-account.jwt"
         token.write_text(service_account(pki / "signing.pem", self.url))
         token.chmod(0o600)
         for route in ("iperf", "redis"):
             c = self.client(procs, pki, f"{route}.bench.local:{5201 if route == 'iperf' else 6379}",
-                            f"porthole-{route}", ["--service-account-file", str(token)])
+                            f"{self.name}-{route}", ["--service-account-file", str(token)])
             self.procs[route] = c
             self.ports[route] = int(procs.wait_line(c, "listening on").rsplit(":", 1)[1])
         # `porthole udp` on the iperf client's port number: iperf3 -u keeps a TCP control connection.
         # `porthole udp` tries HTTP/3 first with no probe: on this path (no QUIC) that would cost
         # the first run 3 s of datagrams, so it is told HTTP/1.1; porthole-h3 leaves it on auto.
-        u = self.client(procs, pki, "udp+https://iperf.bench.local:5201", "porthole-udp",
+        u = self.client(procs, pki, "udp+https://iperf.bench.local:5201", f"{self.name}-udp",
                         ["--service-account-file", str(token), "--listen", f"127.0.0.1:{self.ports['iperf']}",
                          *self.udp_flags], kind="udp")
         procs.wait_line(u, "listening on")

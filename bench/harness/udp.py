@@ -1,20 +1,23 @@
 """UDP rows: `iperf3 -u` at a fixed offered rate through each UDP-capable path, interleaved
 like the TCP metrics: **direct**; **porthole** (`porthole udp` on the same local port number as
 the path's `porthole tcp`, since iperf3 -u keeps a TCP control connection → TLS →
-porthole-gateway → UDP to the iperf3 server); **socat**, the baseline: a socat relay pair
+porthole-gateway → UDP to the iperf3 server; CONNECT-UDP over HTTP/1.1, told `--http3 off`);
+**porthole-h3** (the same against a gateway with QUIC: each datagram a QUIC DATAGRAM frame); **socat**, the baseline: a socat relay pair
 (UDP and TCP, two hops, no TLS) — what relaying datagrams through two processes costs here.
+`PORTHOLE_BENCH_UDP_RATE` (iperf3 -b, default 100M) sets the offered rate.
 
 Per run: datagrams/s received by the server and the loss iperf3 reports, at RATE with LEN-byte
 datagrams; ratios are porthole/socat and porthole/direct from the medians of the same run."""
 
 import json
+import os
 import statistics
 import subprocess
 import time
 
 from . import env
 
-RATE = "100M"
+RATE = os.environ.get("PORTHOLE_BENCH_UDP_RATE", "100M")
 LEN = 1200
 
 
