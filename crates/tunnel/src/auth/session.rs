@@ -25,7 +25,8 @@ struct Slot {
     generation: Mutex<u64>,
     /// The last login's outcome (for connections that waited on it).
     last: Mutex<Option<Result<Token, LoginError>>>,
-    running: tokio::sync::Mutex<()>,
+    /// Held by the login that runs (a task of its own, [`Authenticator::run_login`]).
+    running: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Tokens for every proxy, shared by all tunnels of a process (the desktop app runs many):
@@ -98,7 +99,8 @@ impl Authenticator {
 
     /// Gets a new token for `origin` because `stale` (what this connection sent, if anything)
     /// was refused. If another connection is already logging in, waits for that login instead
-    /// of starting a second one.
+    /// of starting a second one. The login runs as a task of its own: dropping this future (its
+    /// connection was disconnected) does not end it ([`Self::run_login`]).
     ///
     /// # Errors
     /// [`LoginError`] from the login (shared by every connection that waited for it).
@@ -112,7 +114,7 @@ impl Authenticator {
     ) -> Result<Token, LoginError> {
         let slot = self.slot(origin);
         let seen = *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _running = slot.running.lock().await;
+        let running = slot.running.clone().lock_owned().await;
         let now = *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if now != seen {
             // A login finished while we waited: share its outcome.
@@ -126,10 +128,7 @@ impl Authenticator {
         {
             return Ok(t);
         }
-        let outcome = self.login_now(origin, login_base, settings, None, events).await;
-        *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
-        *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-        outcome
+        self.run_login(slot, running, origin, login_base, settings, None, events).await
     }
 
     /// Forgets the token of `origin` and logs in again now, asking the identity provider to
@@ -147,49 +146,82 @@ impl Authenticator {
         events: &broadcast::Sender<TunnelEvent>,
     ) -> Result<Token, LoginError> {
         let slot = self.slot(origin);
-        let _running = slot.running.lock().await;
+        let running = slot.running.clone().lock_owned().await;
         self.forget(origin).await;
-        let outcome = self.login_now(origin, login_base, settings, prompt, events).await;
-        *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
-        *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-        outcome
+        self.run_login(slot, running, origin, login_base, settings, prompt, events).await
     }
 
-    async fn login_now(
+    /// Runs a login as a task of its own that holds the slot (`running`) until it ends, and
+    /// waits for it. Dropping the caller (its connection was disconnected) leaves the login
+    /// running: the browser tab stays good, and the connections that wait on the slot share its
+    /// outcome instead of opening a second tab. It ends with the login's own timeout.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_login(
         &self,
+        slot: Arc<Slot>,
+        running: tokio::sync::OwnedMutexGuard<()>,
         origin: &str,
         login_base: &str,
         settings: &LoginSettings,
         prompt: Option<&str>,
         events: &broadcast::Sender<TunnelEvent>,
     ) -> Result<Token, LoginError> {
-        let token = match &self.service_account {
-            Some(t) => Ok(t.clone()),
-            None => {
-                browser_login_prompt(login_base, settings, prompt, |url| {
-                    let _ = events.send(TunnelEvent::AuthRequired { origin: origin.to_owned(), url: url.to_owned() });
-                })
-                .await
-            }
-        };
-        let token = match token {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = events.send(TunnelEvent::LoginFailed { origin: origin.to_owned(), message: e.to_string() });
-                return Err(e);
-            }
-        };
-        let store = self.store.clone();
-        let (key, t) = (origin.to_owned(), token.clone());
-        // The store is a `MemoryFallback`: it keeps what the backend refuses, and warns once.
-        match tokio::task::spawn_blocking(move || store.store(&key, &t)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(origin, error = %e, "could not store the token"),
-            Err(_) => {}
+        let (store, service_account) = (self.store.clone(), self.service_account.clone());
+        let (origin, login_base, settings, events) =
+            (origin.to_owned(), login_base.to_owned(), settings.clone(), events.clone());
+        let prompt = prompt.map(str::to_owned);
+        let task = tokio::spawn(async move {
+            let outcome =
+                login_now(store, service_account, &origin, &login_base, &settings, prompt.as_deref(), &events).await;
+            *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
+            *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+            drop(running);
+            outcome
+        });
+        match task.await {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // The runtime is shutting down: so is every connection that could use the token.
+            Err(_) => Err(LoginError::Timeout(Duration::ZERO)),
         }
-        let _ = events.send(TunnelEvent::LoginCompleted { origin: origin.to_owned() });
-        Ok(token)
     }
+}
+
+/// One login: the service account's token, or the browser's; stored, and announced.
+async fn login_now(
+    store: Arc<dyn TokenStore>,
+    service_account: Option<Token>,
+    origin: &str,
+    login_base: &str,
+    settings: &LoginSettings,
+    prompt: Option<&str>,
+    events: &broadcast::Sender<TunnelEvent>,
+) -> Result<Token, LoginError> {
+    let token = match &service_account {
+        Some(t) => Ok(t.clone()),
+        None => {
+            browser_login_prompt(login_base, settings, prompt, |url| {
+                let _ = events.send(TunnelEvent::AuthRequired { origin: origin.to_owned(), url: url.to_owned() });
+            })
+            .await
+        }
+    };
+    let token = match token {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = events.send(TunnelEvent::LoginFailed { origin: origin.to_owned(), message: e.to_string() });
+            return Err(e);
+        }
+    };
+    let (key, t) = (origin.to_owned(), token.clone());
+    // The store is a `MemoryFallback`: it keeps what the backend refuses, and warns once.
+    match tokio::task::spawn_blocking(move || store.store(&key, &t)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(origin, error = %e, "could not store the token"),
+        Err(_) => {}
+    }
+    let _ = events.send(TunnelEvent::LoginCompleted { origin: origin.to_owned() });
+    Ok(token)
 }
 
 /// Defaults for a login: the system browser, five minutes.
