@@ -29,6 +29,24 @@ struct Slot {
     running: Arc<tokio::sync::Mutex<()>>,
 }
 
+impl Slot {
+    /// How many logins have finished.
+    fn generation(&self) -> u64 {
+        *self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The last login's outcome.
+    fn last(&self) -> Option<Result<Token, LoginError>> {
+        self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Records a finished login's outcome for the connections that waited on it.
+    fn finish(&self, outcome: &Result<Token, LoginError>) {
+        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
+        *self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+    }
+}
+
 /// Tokens for every proxy, shared by all tunnels of a process (the desktop app runs many):
 /// a process has one.
 pub struct Authenticator {
@@ -113,12 +131,11 @@ impl Authenticator {
         events: &broadcast::Sender<TunnelEvent>,
     ) -> Result<Token, LoginError> {
         let slot = self.slot(origin);
-        let seen = *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = slot.generation();
         let running = slot.running.clone().lock_owned().await;
-        let now = *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if now != seen {
+        if slot.generation() != seen {
             // A login finished while we waited: share its outcome.
-            if let Some(outcome) = slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone() {
+            if let Some(outcome) = slot.last() {
                 return outcome;
             }
         }
@@ -173,8 +190,7 @@ impl Authenticator {
         let task = tokio::spawn(async move {
             let outcome =
                 login_now(store, service_account, &origin, &login_base, &settings, prompt.as_deref(), &events).await;
-            *slot.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
-            *slot.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+            slot.finish(&outcome);
             drop(running);
             outcome
         });
