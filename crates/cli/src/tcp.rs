@@ -10,8 +10,10 @@ use anyhow::{Context as _, bail};
 use porthole_client::listen::Listen;
 use porthole_client::tunnel_options::{self, ClientCertSource, KeySource, PemSource, TunnelOptions};
 use porthole_tunnel::auth::{Authenticator, Token};
+use porthole_tunnel::events::TunnelEvent;
 use porthole_tunnel::handle::{TunnelHandle, run_stream};
 use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
 
 use crate::args::TcpArgs;
 use crate::output::Printer;
@@ -25,20 +27,7 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
     if let Some(mode) = args.http3 {
         config.connector = Arc::new(config.connector.as_ref().clone().with_http3(mode));
     }
-    let printer = Printer::new(args.json, args.no_browser());
-    let mut warnings = Vec::new();
-    if args.insecure() {
-        warnings.push("TLS verification is disabled (--disable-tls-verification): anyone on the network path can read and change this tunnel".to_owned());
-    }
-    let service_account = service_account(&args)?;
-    let store = if service_account.is_some() {
-        crate::tokens::memory_store()
-    } else {
-        let (store, warning) = crate::tokens::store();
-        warnings.extend(warning);
-        store
-    };
-    let auth = Arc::new(Authenticator::new(store, service_account));
+    let Setup { printer, warnings, auth } = setup(&args)?;
     let (events, rx) = broadcast::channel(1024);
     let (listen, exposed) = match &args.listen {
         Listen::Stdio => (None, None),
@@ -55,19 +44,69 @@ pub async fn run(args: Box<TcpArgs>) -> anyhow::Result<ExitCode> {
         return Ok(if error.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS });
     };
 
-    let handle = match TunnelHandle::start_with_events(&listen, config, auth, events.clone()).await {
+    let started = TunnelHandle::start_with_events(&listen, config, auth, events.clone()).await;
+    serve_until_ctrl_c(started, |h| h.stop(DRAIN), events, printing, printer, &warnings).await
+}
+
+/// How long Ctrl-C waits for the tunnel's tasks to end.
+pub(crate) const DRAIN: Duration = Duration::from_secs(2);
+
+/// What `porthole tcp` and `porthole udp` set up alike: the printer, the warnings to show once
+/// the tunnel listens, and the logins (the service account's token, else the token store).
+pub(crate) struct Setup {
+    pub(crate) printer: Printer,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) auth: Arc<Authenticator>,
+}
+
+/// The [`Setup`] of `args`.
+///
+/// # Errors
+/// An unreadable `--service-account-file`.
+pub(crate) fn setup(args: &TcpArgs) -> anyhow::Result<Setup> {
+    let printer = Printer::new(args.json, args.no_browser());
+    let mut warnings = Vec::new();
+    if args.insecure() {
+        warnings.push("TLS verification is disabled (--disable-tls-verification): anyone on the network path can read and change this tunnel".to_owned());
+    }
+    let service_account = service_account(args)?;
+    let store = if service_account.is_some() {
+        crate::tokens::memory_store()
+    } else {
+        let (store, warning) = crate::tokens::store();
+        warnings.extend(warning);
+        store
+    };
+    Ok(Setup { printer, warnings, auth: Arc::new(Authenticator::new(store, service_account)) })
+}
+
+/// Serves a tunnel that `started` until Ctrl-C, then `stop`s it and lets `printing` show the
+/// last events. One that did not start: the events so far, the warnings, then its error.
+pub(crate) async fn serve_until_ctrl_c<H, E, S>(
+    started: Result<H, E>,
+    stop: impl FnOnce(H) -> S,
+    events: broadcast::Sender<TunnelEvent>,
+    printing: JoinHandle<()>,
+    printer: Printer,
+    warnings: &[String],
+) -> anyhow::Result<ExitCode>
+where
+    E: std::fmt::Display,
+    S: Future<Output = ()>,
+{
+    let handle = match started {
         Ok(h) => h,
         Err(e) => {
             drop(events);
             let _ = printing.await;
-            for w in &warnings {
+            for w in warnings {
                 printer.warn(w);
             }
             bail!("{e}");
         }
     };
     shutdown_signal().await;
-    handle.stop(Duration::from_secs(2)).await;
+    stop(handle).await;
     drop(events);
     let _ = tokio::time::timeout(Duration::from_secs(1), printing).await;
     Ok(ExitCode::SUCCESS)

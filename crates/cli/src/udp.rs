@@ -3,18 +3,14 @@
 //! pomerium-cli, `--pomerium-url` is honoured.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::bail;
 use porthole_client::listen::Listen;
-use porthole_tunnel::auth::Authenticator;
 use porthole_tunnel::udp::session::UdpTunnelHandle;
 use tokio::sync::broadcast;
 
 use crate::args::UdpArgs;
-use crate::output::Printer;
-use crate::tcp::{service_account, shutdown_signal, tunnel_options};
+use crate::tcp::{DRAIN, Setup, serve_until_ctrl_c, setup, tunnel_options};
 
 /// Runs `porthole udp`.
 ///
@@ -31,38 +27,11 @@ pub async fn run(args: Box<UdpArgs>) -> anyhow::Result<ExitCode> {
     };
     let mut config = tunnel_options(&args)?.build_udp_with(udp_idle_timeout, args.http3)?;
     config.max_datagram = udp_max_datagram as usize;
-    let printer = Printer::new(args.json, args.no_browser());
-    let mut warnings = Vec::new();
-    if args.insecure() {
-        warnings.push("TLS verification is disabled (--disable-tls-verification): anyone on the network path can read and change this tunnel".to_owned());
-    }
-    let service_account = service_account(&args)?;
-    let store = if service_account.is_some() {
-        crate::tokens::memory_store()
-    } else {
-        let (store, warning) = crate::tokens::store();
-        warnings.extend(warning);
-        store
-    };
-    let auth = Arc::new(Authenticator::new(store, service_account));
+    let Setup { printer, warnings, auth } = setup(&args)?;
     let (events, rx) = broadcast::channel(1024);
     let listen = addr.bind_spec();
     let shown = warnings.iter().cloned().chain(addr.network_warning(&addr.to_string())).collect();
     let printing = tokio::spawn(printer.run(rx, shown, true));
-    let handle = match UdpTunnelHandle::start_with_events(&listen, config, auth, events.clone()).await {
-        Ok(h) => h,
-        Err(e) => {
-            drop(events);
-            let _ = printing.await;
-            for w in &warnings {
-                printer.warn(w);
-            }
-            bail!("{e}");
-        }
-    };
-    shutdown_signal().await;
-    handle.stop(Duration::from_secs(2)).await;
-    drop(events);
-    let _ = tokio::time::timeout(Duration::from_secs(1), printing).await;
-    Ok(ExitCode::SUCCESS)
+    let started = UdpTunnelHandle::start_with_events(&listen, config, auth, events.clone()).await;
+    serve_until_ctrl_c(started, |h| h.stop(DRAIN), events, printing, printer, &warnings).await
 }
