@@ -80,7 +80,8 @@ fn forwarded_headers(headers: &HeaderMap) -> Vec<(String, String)> {
         .collect()
 }
 
-fn who(identity: Option<&Identity>) -> String {
+/// The name the access log gives a tunnel's user: the token's email, else its subject.
+pub(crate) fn who(identity: Option<&Identity>) -> String {
     match identity {
         Some(id) => id.email.clone().unwrap_or_else(|| id.user.clone()),
         None => "anonymous".into(),
@@ -228,19 +229,10 @@ pub async fn admit<B>(
                 return Err(refuse(peer, &authority, Some(&route), identity.as_ref(), status, e.to_string()));
             }
         };
-    let user = who(identity.as_ref());
     // The tunnel keeps its connection's slot, and keeps the connection from being idle.
     let held = slot.map(crate::limits::Slot::hold);
-    // Registered until the tunnel ends: a reload re-checks it, its session's expiry ends it.
-    let live = shared.tunnels.register(TunnelInfo {
-        route_id: route.id.clone(),
-        route: route.display_name(),
-        authority: authority.clone(),
-        user: user.clone(),
-        expires: TunnelInfo::expiry_of(identity.as_ref()),
-        identity,
-        peer: peer.clone(),
-    });
+    let live = register(shared, &route, &authority, identity, peer);
+    let user = live.info().user.clone();
     // A reload between the checks above and the registration did not see this tunnel.
     if let Some(why) = live.changed_since(&snapshot, &shared.current) {
         let msg = format!("access to {authority} changed while connecting ({why}); try again");
@@ -258,6 +250,26 @@ pub async fn admit<B>(
         held,
         timeouts,
         started: Instant::now(),
+    })
+}
+
+/// Registers an admitted tunnel (TCP or UDP) until it ends: a reload re-checks it, its
+/// session's expiry ends it.
+pub(crate) fn register(
+    shared: &Shared,
+    route: &Route,
+    authority: &str,
+    identity: Option<Identity>,
+    peer: &Arc<Peer>,
+) -> LiveTunnel {
+    shared.tunnels.register(TunnelInfo {
+        route_id: route.id.clone(),
+        route: route.display_name(),
+        authority: authority.to_owned(),
+        user: who(identity.as_ref()),
+        expires: TunnelInfo::expiry_of(identity.as_ref()),
+        identity,
+        peer: peer.clone(),
     })
 }
 

@@ -17,11 +17,10 @@ use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Upstream;
-use crate::connect::{Authorized, Peer, authorize};
+use crate::connect::{Authorized, Peer, authorize, register, who};
 use crate::limits;
 use crate::reply::{self, Body};
 use crate::server::Shared;
-use crate::tunnels::TunnelInfo;
 
 /// Largest datagram read from the upstream socket.
 const READ_BUFFER: usize = 65_536;
@@ -52,9 +51,7 @@ impl UdpTunnel {
             return Err(Box::new(reply::shutting_down(&peer.addr, version)));
         }
         let Authorized { snapshot, route, identity } = authorize(shared, headers, peer, &authority, true)?;
-        let user = identity
-            .as_ref()
-            .map_or_else(|| "anonymous".to_owned(), |id| id.email.clone().unwrap_or_else(|| id.user.clone()));
+        let user = who(identity.as_ref());
         let (socket, upstream) = match open_upstream(&route.config.to, shared).await {
             Ok(s) => s,
             Err(why) => {
@@ -63,15 +60,7 @@ impl UdpTunnel {
                 return Err(Box::new(reply::text(StatusCode::SERVICE_UNAVAILABLE, msg)));
             }
         };
-        let live = shared.tunnels.register(TunnelInfo {
-            route_id: route.id.clone(),
-            route: route.display_name(),
-            authority: authority.clone(),
-            user: user.clone(),
-            expires: TunnelInfo::expiry_of(identity.as_ref()),
-            identity,
-            peer: peer.clone(),
-        });
+        let live = register(shared, &route, &authority, identity, peer);
         if let Some(why) = live.changed_since(&snapshot, &shared.current) {
             let msg = format!("access to {authority} changed while connecting ({why}); try again");
             return Err(Box::new(reply::text(why.status(), msg)));
