@@ -2,13 +2,8 @@
 //! writes the XDG autostart entry `~/.config/autostart/Porthole.desktop` that runs this very
 //! binary; turning it off removes it. Runs in a child process with a temporary HOME.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use porthole_client::app::{App, AppOptions};
-use porthole_client::secrets::MemorySecrets;
 use porthole_testkit::session::{Session, in_child, run_in_child};
-use porthole_tunnel::auth::{Browser, MemoryStore};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
@@ -42,16 +37,7 @@ fn launch_at_login_writes_and_removes_the_xdg_autostart_entry() {
     }
     let home = std::path::PathBuf::from(std::env::var_os("HOME").expect("the child has a HOME"));
     let dir = tempfile::tempdir().unwrap();
-    let core = App::open(AppOptions {
-        config_dir: dir.path().join("config"),
-        cache_dir: dir.path().join("cache"),
-        tokens: Arc::new(MemoryStore::default()),
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(5),
-        cert_store_dir: dir.path().join("certs"),
-    })
-    .expect("app opens");
+    let core = App::open(AppOptions::isolated(dir.path())).expect("app opens");
     let mut context = mock_context(noop_assets());
     for cmd in porthole_desktop::commands::COMMANDS {
         context.runtime_authority_mut().__allow_command((*cmd).to_owned(), tauri::utils::acl::ExecutionContext::Local);

@@ -2,13 +2,10 @@
 //! (command name, camelCase arguments, JSON result or `{code, message, fields}` error), over a
 //! real [`App`] in a temporary config dir.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use porthole_client::app::{App, AppOptions};
-use porthole_client::secrets::MemorySecrets;
 use porthole_testkit::eventually::poll_until_blocking;
-use porthole_tunnel::auth::{Browser, MemoryStore};
 use serde_json::{Value, json};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
@@ -16,16 +13,7 @@ use tauri::webview::InvokeRequest;
 use tauri::{Manager, WebviewWindow};
 
 fn app(dir: &std::path::Path) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
-    let core = App::open(AppOptions {
-        config_dir: dir.join("config"),
-        cache_dir: dir.join("cache"),
-        tokens: Arc::new(MemoryStore::default()),
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(5),
-        cert_store_dir: dir.join("certs"),
-    })
-    .expect("app opens");
+    let core = App::open(AppOptions::isolated(dir)).expect("app opens");
     // The mock context has no capabilities compiled in: allow our own commands (the real build
     // allows app commands from the app's own pages; the desktop e2e test proves that path).
     let mut context = mock_context(noop_assets());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use porthole_client::portal::{PortalPreview, PortalSource};
-use porthole_client::{App, AppOptions, MemorySecrets};
+use porthole_client::{App, AppOptions};
 use porthole_e2e::cli::PortholeCli;
 use porthole_e2e::live::{lines_with, replace_routes};
 use porthole_testkit::child::bin;
@@ -85,13 +85,10 @@ async fn a_portal_load_previews_then_saves_and_follows_config_changes() {
     let origin = format!("https://127.0.0.1:{}", gw.addr.port());
     tokens.store(&origin, &Token::new("eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0.x")).unwrap();
     let app = App::open(AppOptions {
-        config_dir: home.path().join("config"),
-        cache_dir: home.path().join("cache"),
         tokens: tokens.clone(),
-        secrets: Arc::new(MemorySecrets::default()),
         browser: browser(&gw, home.path()),
         login_timeout: Duration::from_secs(60),
-        cert_store_dir: home.path().join("certs"),
+        ..AppOptions::isolated(home.path())
     })
     .unwrap();
     let source = PortalSource {

@@ -86,6 +86,25 @@ impl AppOptions {
     }
 }
 
+impl AppOptions {
+    /// An app that keeps everything under `dir` (config, token cache, certificate store), its
+    /// tokens and keys in memory, shows login URLs without opening them and gives a login five
+    /// seconds: it touches nothing else of the machine (tests, tools). Change a field with
+    /// `AppOptions { tokens, ..AppOptions::isolated(dir) }`.
+    #[must_use]
+    pub fn isolated(dir: &std::path::Path) -> Self {
+        Self {
+            config_dir: dir.join("config"),
+            cache_dir: dir.join("cache"),
+            tokens: Arc::new(tokens::MemoryStore::default()),
+            secrets: Arc::new(crate::secrets::MemorySecrets::default()),
+            browser: Browser::Print,
+            login_timeout: Duration::from_secs(5),
+            cert_store_dir: dir.join("certs"),
+        }
+    }
+}
+
 /// What every clone of one [`App`] shares.
 pub(crate) struct AppState {
     pub(crate) profiles: Mutex<ProfileStore>,

@@ -2,16 +2,13 @@
 //! through it, watch status and sessions, cut a session, disconnect, and a taken port.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use porthole_client::model::{ConnectionStatus, LogLevel, ProfileDraft};
-use porthole_client::tokens::MemoryStore;
-use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
+use porthole_client::{App, AppOptions, ErrorCode};
 use porthole_testkit::assert_eventually;
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
-use porthole_tunnel::auth::Browser;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -35,16 +32,7 @@ fn destination(gateway: &TestGateway) -> String {
 }
 
 fn app(stack: &TestGateway) -> App {
-    App::open(AppOptions {
-        config_dir: stack.dir.path().join("config"),
-        cache_dir: stack.dir.path().join("cache"),
-        tokens: Arc::new(MemoryStore::default()),
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(5),
-        cert_store_dir: stack.dir.path().join("certs"),
-    })
-    .expect("app opens")
+    App::open(AppOptions::isolated(stack.dir.path())).expect("app opens")
 }
 
 #[tokio::test]

@@ -10,11 +10,10 @@ use std::time::Duration;
 use porthole_client::apply::Applied;
 use porthole_client::model::{ConnectionStatus, ProfileDraft};
 use porthole_client::tokens::{MemoryStore, Token, TokenStore as _};
-use porthole_client::{App, AppOptions, MemorySecrets};
+use porthole_client::{App, AppOptions};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::eventually;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
-use porthole_tunnel::auth::Browser;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -50,16 +49,7 @@ async fn saving_a_running_connection_applies_the_change() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = Arc::new(MemoryStore::default());
     tokens.store(&stack.url(), &Token::new(stack.mint_user("alice"))).unwrap();
-    let app = App::open(AppOptions {
-        config_dir: dir.path().join("config"),
-        cache_dir: dir.path().join("cache"),
-        tokens,
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(5),
-        cert_store_dir: dir.path().join("certs"),
-    })
-    .unwrap();
+    let app = App::open(AppOptions { tokens, ..AppOptions::isolated(dir.path()) }).unwrap();
     // No CA: the gateway's test certificate is not trusted, so every attempt fails.
     let mut draft = ProfileDraft {
         name: "DB".into(),

@@ -5,16 +5,13 @@
 //! goes through without a second login.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use porthole_client::model::{ConnectionStatus, ProfileDraft};
-use porthole_client::tokens::MemoryStore;
-use porthole_client::{App, AppOptions, MemorySecrets};
+use porthole_client::{App, AppOptions};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::eventually::poll_until;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
-use porthole_tunnel::auth::Browser;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -53,16 +50,8 @@ async fn disconnecting_the_connection_that_started_a_login_keeps_it_for_the_othe
     );
     let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let app = App::open(AppOptions {
-        config_dir: dir.path().join("config"),
-        cache_dir: dir.path().join("cache"),
-        tokens: Arc::new(MemoryStore::default()),
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(60),
-        cert_store_dir: dir.path().join("certs"),
-    })
-    .unwrap();
+    let app =
+        App::open(AppOptions { login_timeout: Duration::from_secs(60), ..AppOptions::isolated(dir.path()) }).unwrap();
     let draft = |name: &str| ProfileDraft {
         name: name.into(),
         destination: format!("{}/db.example.com:5432", stack.url()),

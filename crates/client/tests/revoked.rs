@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use porthole_client::model::{ConnectionStatus, Fix, LogLevel, ProfileDraft};
 use porthole_client::tokens::{MemoryStore, Token, TokenStore as _};
-use porthole_client::{App, AppOptions, ErrorCode, MemorySecrets};
+use porthole_client::{App, AppOptions, ErrorCode};
 use porthole_testkit::echo::EchoServer;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
-use porthole_tunnel::auth::Browser;
 use porthole_tunnel::cause::Cause;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -37,16 +36,7 @@ async fn a_session_the_proxy_revokes_turns_the_status_to_revoked() {
     let origin = stack.url();
     let tokens = Arc::new(MemoryStore::default());
     tokens.store(&origin, &Token::new(stack.mint_user("alice"))).unwrap();
-    let app = App::open(AppOptions {
-        config_dir: dir.path().join("config"),
-        cache_dir: dir.path().join("cache"),
-        tokens,
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(5),
-        cert_store_dir: dir.path().join("certs"),
-    })
-    .expect("app opens");
+    let app = App::open(AppOptions { tokens, ..AppOptions::isolated(dir.path()) }).expect("app opens");
     let draft = ProfileDraft {
         name: "DB".into(),
         destination: format!("{origin}/db.example.com:5432"),

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use porthole_client::model::{ConnectionStatus, DatagramCounters, ProfileDraft, Protocol};
 use porthole_client::tokens::{MemoryStore, Token, TokenStore as _};
-use porthole_client::{App, AppOptions, MemorySecrets};
+use porthole_client::{App, AppOptions};
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
-use porthole_tunnel::auth::Browser;
 use tokio::net::UdpSocket;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,16 +28,7 @@ async fn a_udp_profile_relays_datagrams_and_counts_them_per_session() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = Arc::new(MemoryStore::default());
     tokens.store(&stack.url(), &Token::new(stack.mint_user("alice"))).unwrap();
-    let app = App::open(AppOptions {
-        config_dir: dir.path().join("config"),
-        cache_dir: dir.path().join("cache"),
-        tokens,
-        secrets: Arc::new(MemorySecrets::default()),
-        browser: Browser::Print,
-        login_timeout: Duration::from_secs(5),
-        cert_store_dir: dir.path().join("certs"),
-    })
-    .expect("app opens");
+    let app = App::open(AppOptions { tokens, ..AppOptions::isolated(dir.path()) }).expect("app opens");
     let draft = ProfileDraft {
         name: "Echo".into(),
         destination: format!("udp+{}/echo.example.com:7", stack.url()),
