@@ -49,9 +49,9 @@ fn launch_at_login_writes_and_removes_the_xdg_autostart_entry() {
     app.manage(core);
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
 
-    // A desktop session has ~/.config; auto-launch 0.5 creates only the last directory level
-    // (and ignores XDG_CONFIG_HOME), so without it enabling fails (docs/platforms.md).
-    std::fs::create_dir_all(home.join(".config")).unwrap();
+    // This HOME has no ~/.config, as a fresh account: auto-launch 0.5 creates only the last
+    // directory level (docs/platforms.md), so the app makes the folder first.
+    assert!(!home.join(".config").exists());
     let entry = home.join(".config/autostart/Porthole.desktop");
     assert!(!entry.exists(), "a fresh HOME has no autostart entry");
     let mut settings = invoke(&window, "get_settings", json!({}));
