@@ -177,15 +177,7 @@ async fn h3_datagram_client(
     h3::client::SendRequest<h3_quinn::OpenStreams, bytes::Bytes>,
     quinn::Endpoint,
 ) {
-    let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
-    cfg.alpn_protocols = vec![b"h3".to_vec()];
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(cfg).expect("a TLS 1.3 client config");
-    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let conn = endpoint
-        .connect_with(quinn::ClientConfig::new(std::sync::Arc::new(crypto)), stack.addr, "localhost")
-        .unwrap()
-        .await
-        .expect("the gateway speaks QUIC on its TLS port");
+    let (conn, endpoint) = support::quic_connect(stack).await;
     let (driver, send) = h3::client::builder()
         .enable_datagram(true)
         .build(h3_quinn::Connection::new(conn))

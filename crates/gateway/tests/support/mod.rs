@@ -54,6 +54,14 @@ pub async fn h2_client(
 pub async fn h3_client(
     stack: &Stack,
 ) -> (h3::client::SendRequest<h3_quinn::OpenStreams, bytes::Bytes>, quinn::Connection, quinn::Endpoint) {
+    let (conn, endpoint) = quic_connect(stack).await;
+    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn.clone())).await.expect("HTTP/3 settings");
+    tokio::spawn(async move { std::future::poll_fn(|cx| driver.poll_close(cx)).await });
+    (send, conn, endpoint)
+}
+
+/// A QUIC connection to `stack` (the test CA, ALPN `h3`) and its endpoint (closed when dropped).
+pub async fn quic_connect(stack: &Stack) -> (quinn::Connection, quinn::Endpoint) {
     let mut cfg = porthole_testkit::connect::client_config(stack.pki.ca_pem(), None);
     cfg.alpn_protocols = vec![b"h3".to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(cfg).expect("a TLS 1.3 client config");
@@ -63,7 +71,5 @@ pub async fn h3_client(
         .unwrap()
         .await
         .expect("the gateway speaks QUIC on its TLS port");
-    let (mut driver, send) = h3::client::new(h3_quinn::Connection::new(conn.clone())).await.expect("HTTP/3 settings");
-    tokio::spawn(async move { std::future::poll_fn(|cx| driver.poll_close(cx)).await });
-    (send, conn, endpoint)
+    (conn, endpoint)
 }
