@@ -98,7 +98,6 @@ async fn one_connection_holds_at_most_100_streams() {
     let blocked = tokio::spawn(async move { open(&mut extra, connect("echo.example.com:7000", Some(&token))).await.0 });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!blocked.is_finished(), "the 101st stream waits for the gateway's stream credit");
-    // Ending one tunnel gives the credit back.
     // Ending tunnels gives the credit back; quinn announces it once an eighth of the window
     // (13 of 100 streams) is free.
     for mut stream in open_streams.drain(..13) {
