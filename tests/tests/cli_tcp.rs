@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use porthole_e2e::cli::PortholeCli as _;
+use porthole_e2e::redis::redis_cli;
 use porthole_e2e::sshd::Sshd;
 use porthole_testkit::certs::TestPki;
 use porthole_testkit::child::bin;
@@ -39,22 +40,7 @@ async fn redis_cli_through_porthole_tcp() {
     );
     let stack = TestGateway::start(GatewayOpts { routes: &routes, idp: true, ..GatewayOpts::default() }).await.unwrap();
     let tunnel = stack.tcp("redis.corp.example.com:6379", "alice@example.com", &[]).unwrap();
-    let port = tunnel.addr.port().to_string();
-    let cli = |args: &[&str], input: Option<&[u8]>| {
-        let mut child = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &port])
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("redis-cli (make test installs redis-tools)");
-        if let Some(i) = input {
-            child.stdin.take().unwrap().write_all(i).unwrap();
-        }
-        drop(child.stdin.take());
-        child.wait_with_output().unwrap()
-    };
+    let cli = |args: &[&str], input: Option<&[u8]>| redis_cli(tunnel.addr, args, input);
     let out = cli(&["PING"], None);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),

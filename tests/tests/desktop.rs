@@ -13,6 +13,7 @@ use porthole_e2e::cli::PortholeCli as _;
 use porthole_e2e::desktop::{
     capabilities, check_rendered, pss_by_mapping, tauri_driver, tray_host, tree_rss_kib, xvfb,
 };
+use porthole_e2e::redis::{redis_cli, redis_ping};
 use porthole_e2e::webdriver::Session;
 use porthole_testkit::child::bin;
 use porthole_testkit::eventually::{poll_until, poll_until_blocking};
@@ -131,8 +132,7 @@ async fn desktop_window_end_to_end() {
         status.split("listening on ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
 
     // redis-cli at the address the UI shows: the first connection logs in through the browser.
-    let out =
-        Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &addr.port().to_string(), "PING"]).output().unwrap();
+    let out = redis_cli(addr, &["PING"], None);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "PONG",
@@ -363,11 +363,6 @@ async fn wait_row(s: &Session, name: &str, part: &str, pred: impl Fn(&str) -> bo
     })
     .await
     .unwrap_or_else(|e| panic!("{e:#}"))
-}
-
-fn redis_ping(port: u16) -> String {
-    let out = Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &port.to_string(), "PING"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// The list in the light and the dark theme (`<html data-theme>`, as the Settings page sets it).

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use porthole_e2e::desktop::{tray_host, xvfb};
+use porthole_e2e::redis::redis_ping;
 use porthole_e2e::sni::{self, ItemAddr, MenuEntry};
 use porthole_testkit::child::{KilledOnDrop, bin};
 use porthole_testkit::eventually::poll_until_blocking;
@@ -61,11 +62,6 @@ fn wait<T>(what: &str, mut f: impl FnMut() -> anyhow::Result<Option<T>>) -> T {
 
 fn entry<'a>(menu: &'a [MenuEntry], label_start: &str) -> &'a MenuEntry {
     menu.iter().find(|e| e.label.starts_with(label_start)).unwrap_or_else(|| panic!("no {label_start:?} in {menu:#?}"))
-}
-
-fn redis_ping(port: u16) -> String {
-    let out = Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", &port.to_string(), "PING"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 /// The tray item on a real host: it registers, its tooltip counts in the window's words, its

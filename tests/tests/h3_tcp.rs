@@ -5,32 +5,14 @@
 //! creates (`unshare --net`, as root), and `porthole tcp` still connects, over HTTP/1.1, within a
 //! bound, says why, and goes straight to HTTP/1.1 for the next connection.
 
-use std::io::Write;
-use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use porthole_e2e::cli::PortholeCli as _;
+use porthole_e2e::redis::redis_cli;
 use porthole_testkit::eventually::eventually;
 use porthole_testkit::gateway::{GatewayOpts, TestGateway};
 use porthole_testkit::process::spawn_redis;
-
-/// Runs `redis-cli -p <port> <args>` with `input` on stdin.
-fn redis_cli(addr: SocketAddr, args: &[&str], input: Option<&[u8]>) -> Output {
-    let mut child = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &addr.port().to_string()])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("redis-cli (make test installs redis-tools)");
-    if let Some(i) = input {
-        child.stdin.take().unwrap().write_all(i).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
 
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
