@@ -2,25 +2,15 @@
 //! writes the XDG autostart entry `~/.config/autostart/Porthole.desktop` that runs this very
 //! binary; turning it off removes it. Runs in a child process with a temporary HOME.
 
-use porthole_client::app::{App, AppOptions};
 use porthole_testkit::session::{Session, in_child, run_in_child};
 use serde_json::{Value, json};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
-use tauri::webview::InvokeRequest;
-use tauri::{Manager, WebviewWindow};
+use tauri::WebviewWindow;
+use tauri::test::MockRuntime;
+
+mod support;
 
 fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Value {
-    let request = InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().expect("url"),
-        body: InvokeBody::Json(args),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    };
-    get_ipc_response(window, request).map(|b| b.deserialize::<Value>().expect("json")).expect("the command succeeds")
+    support::invoke(window, cmd, args).expect("the command succeeds")
 }
 
 #[cfg(target_os = "linux")]
@@ -37,17 +27,7 @@ fn launch_at_login_writes_and_removes_the_xdg_autostart_entry() {
     }
     let home = std::path::PathBuf::from(std::env::var_os("HOME").expect("the child has a HOME"));
     let dir = tempfile::tempdir().unwrap();
-    let core = App::open(AppOptions::isolated(dir.path())).expect("app opens");
-    let mut context = mock_context(noop_assets());
-    for cmd in porthole_desktop::commands::COMMANDS {
-        context.runtime_authority_mut().__allow_command((*cmd).to_owned(), tauri::utils::acl::ExecutionContext::Local);
-    }
-    let app = porthole_desktop::with_commands(mock_builder())
-        .plugin(porthole_desktop::autostart::plugin())
-        .build(context)
-        .expect("builds");
-    app.manage(core);
-    let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+    let (_app, window) = support::mock_app(dir.path(), |b| b.plugin(porthole_desktop::autostart::plugin()));
 
     // This HOME has no ~/.config, as a fresh account: auto-launch 0.5 creates only the last
     // directory level (docs/platforms.md), so the app makes the folder first.
