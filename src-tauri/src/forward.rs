@@ -1,7 +1,7 @@
 //! Forwards the app's events one way: [`porthole_client::app::AppEvent`] → the window (`status`,
 //! `log`, `connections-changed`), the tray (rebuilt), and an OS notification ([`crate::notify`])
-//! when a connection needs a login, or once when it starts failing (see
-//! `porthole_client::status::StatusTracker`).
+//! when a connection needs a login (once per login: the rows that wait on the same login share
+//! its notification), or once when it starts failing (see `porthole_client::status::StatusTracker`).
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
@@ -14,6 +14,7 @@ use crate::notify::Target;
 pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
     let mut rx = core.subscribe();
     tauri::async_runtime::spawn(async move {
+        let mut notified = Notified::default();
         loop {
             let event = match rx.recv().await {
                 Ok(e) => e,
@@ -24,7 +25,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
                 AppEvent::Status(s) => {
                     let _ = app.emit("status", s);
                     match &s.status {
-                        ConnectionStatus::LoginRequired { url, .. } => notify_login(&app, &core, &s.id, url),
+                        ConnectionStatus::LoginRequired { url, .. } if notified.first_time(url) => {
+                            notify_login(&app, &core, &s.id, url)
+                        }
                         // The tracker sets `alert` once per new failure after a success.
                         ConnectionStatus::Failing { message, .. } if s.alert => {
                             notify_failing(&app, &core, &s.id, message)
@@ -46,6 +49,27 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
     });
 }
 
+/// The login pages already notified: the last few (one login runs per proxy at a time), so the
+/// rows waiting on one login share its notification.
+#[derive(Default)]
+struct Notified(std::collections::VecDeque<String>);
+
+impl Notified {
+    const KEPT: usize = 8;
+
+    /// `true` the first time `url` is seen (among the last [`Self::KEPT`]).
+    fn first_time(&mut self, url: &str) -> bool {
+        if self.0.iter().any(|u| u == url) {
+            return false;
+        }
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back(url.to_owned());
+        true
+    }
+}
+
 fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, url: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
     let body = format!("{name} needs you to log in; your browser has been opened. Click to open the login page again.");
@@ -58,4 +82,21 @@ fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, url: &str)
 fn notify_failing<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
     crate::notify::send(app, &format!("Porthole: {name} is failing"), message, Target::Connection(id.to_owned()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Notified;
+
+    #[test]
+    fn one_notification_per_login_page() {
+        let mut n = Notified::default();
+        assert!(n.first_time("https://proxy/a"));
+        assert!(!n.first_time("https://proxy/a"), "a second row waiting on the same login");
+        assert!(n.first_time("https://proxy/b"), "a new login");
+        for i in 0..Notified::KEPT {
+            n.first_time(&format!("https://other/{i}"));
+        }
+        assert!(n.first_time("https://proxy/a"), "only the last few are kept");
+    }
 }

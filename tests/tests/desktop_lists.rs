@@ -59,6 +59,32 @@ fn listening(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
 }
 
+/// A script that answers the login URL `name`'s status carries (read from the app itself).
+fn login_url_script(name: &str) -> String {
+    format!(
+        "return window.__TAURI_INTERNALS__.invoke('list_connections').then(l => l.find(c => c.profile.name === '{name}').status.url ?? null)"
+    )
+}
+
+/// How many times the recording browser command was given `url`.
+fn opened_times(opened: &Path, url: &str) -> usize {
+    std::fs::read_to_string(opened).unwrap_or_default().lines().filter(|l| *l == url).count()
+}
+
+/// The login `name` waits for, once its status carries a URL the automatic login opened.
+async fn pending_login(s: &Session, name: &str, opened: &Path) -> String {
+    let script = login_url_script(name);
+    poll_until(&format!("{name} shows the pending login, whose URL the automatic login opened"), WAIT, || async {
+        let url = s.execute(&script, json!([])).await.unwrap_or_default();
+        match url.as_str() {
+            Some(u) if opened_times(opened, u) >= 1 => Ok(u.to_owned()),
+            _ => Err(format!("status url {url}; opened {:?}", std::fs::read_to_string(opened).unwrap_or_default())),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e:#}"))
+}
+
 /// Saves the connections the test starts with (all connect at launch).
 fn seed(config_dir: &Path, proxy: &str, ca: &Path, rows: &[(&str, &str, &[&str], SocketAddr)]) {
     let mut options = porthole_client::app::AppOptions::from_env();
@@ -84,10 +110,13 @@ async fn desktop_lists_filtered_bulk_tags_and_open_login() {
     }
     let redis = porthole_testkit::process::spawn_redis().await.expect("redis-server");
     let stack = TestGateway::start(GatewayOpts {
-        routes: &format!(
-            "  - from: tcp+https://redis.corp.example.com:6379\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n",
-            redis.addr
-        ),
+        // Postgres staging's route leads to the same Redis: only its login matters here.
+        routes: &["redis.corp.example.com:6379", "pg.corp.example.com:5432"]
+            .map(|from| format!(
+                "  - from: tcp+https://{from}\n    to: tcp://{}\n    policy:\n      - allow:\n          or:\n            - email:\n                is: alice@example.com\n",
+                redis.addr
+            ))
+            .concat(),
         idp: true,
         ..GatewayOpts::default()
     })
@@ -184,20 +213,18 @@ async fn desktop_lists_filtered_bulk_tags_and_open_login() {
 
     // "Open login" runs PORTHOLE_BROWSER_CMD, as the automatic login did. Each login has its
     // own URL (its callback port); the probes above may have started and ended others, so the
-    // test follows the URL the row's status carries, read from the app itself.
+    // test follows the URL the row's status carries, read from the app itself. There is one
+    // login at a time per proxy: Postgres staging's tunnel starts (or joins) it, and Redis prod,
+    // on the same proxy, waits on that login and must show it too, not "connecting…".
+    let count = |url: &str| opened_times(&opened, url);
+    let mut first = TcpStream::connect(staging_pg).unwrap();
+    std::io::Write::write_all(&mut first, b"hello\r\n").unwrap();
+    let shared = pending_login(&s, "Postgres staging", &opened).await;
     let mut client = TcpStream::connect(prod_redis).unwrap();
     std::io::Write::write_all(&mut client, b"PING\r\n").unwrap();
-    let login_url = "return window.__TAURI_INTERNALS__.invoke('list_connections').then(l => l.find(c => c.profile.name === 'Redis prod').status.url ?? null)";
-    let count = |url: &str| std::fs::read_to_string(&opened).unwrap_or_default().lines().filter(|l| *l == url).count();
-    let pending = poll_until("the pending login's URL was opened by the automatic login", WAIT, || async {
-        let url = s.execute(login_url, json!([])).await.unwrap_or_default();
-        match url.as_str() {
-            Some(u) if count(u) >= 1 => Ok(u.to_owned()),
-            _ => Err(format!("status url {url}; opened {:?}", std::fs::read_to_string(&opened).unwrap_or_default())),
-        }
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e:#}"));
+    let pending = pending_login(&s, "Redis prod", &opened).await;
+    assert_eq!(pending, shared, "Redis prod waits on the login Postgres staging started (one per proxy)");
+    let login_url = login_url_script("Redis prod");
     let login_state = "return document.querySelector('[data-testid=connection-row][data-name=\"Redis prod\"] [data-testid=status]').textContent";
     wait_js(&s, login_state, |v| v == "login required", "Redis prod waits for a login").await;
     click_xpath(
@@ -208,7 +235,7 @@ async fn desktop_lists_filtered_bulk_tags_and_open_login() {
     // The automatic login opens each URL once; a second opening of the URL the row carries is
     // Open login's (a probe's login may have been replaced by a newer one meanwhile).
     poll_until("Open login runs the browser command with the pending login's URL", WAIT, || async {
-        let url = s.execute(login_url, json!([])).await.unwrap_or_default();
+        let url = s.execute(&login_url, json!([])).await.unwrap_or_default();
         match url.as_str() {
             Some(u) if count(u) >= 2 => Ok(()),
             _ => Err(format!("status url {url} (first pending {pending})")),
@@ -216,7 +243,7 @@ async fn desktop_lists_filtered_bulk_tags_and_open_login() {
     })
     .await
     .unwrap_or_else(|e| panic!("{e:#}\nopened: {}", std::fs::read_to_string(&opened).unwrap_or_default()));
-    drop(client);
+    drop((client, first));
 
     // Tags split on commas as typed and on Enter.
     s.execute("location.hash = '#/new'", json!([])).await.unwrap();

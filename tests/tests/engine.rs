@@ -34,7 +34,10 @@ fn origin(stack: &TestGateway) -> String {
     format!("https://127.0.0.1:{}", stack.addr.port())
 }
 
-async fn next_matching(rx: &mut broadcast::Receiver<TunnelEvent>, pred: impl Fn(&TunnelEvent) -> bool) -> TunnelEvent {
+async fn next_matching(
+    rx: &mut broadcast::Receiver<TunnelEvent>,
+    mut pred: impl FnMut(&TunnelEvent) -> bool,
+) -> TunnelEvent {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let e = rx.recv().await.expect("event channel open");
@@ -162,4 +165,56 @@ async fn a_404_keeps_the_token_and_expired_tokens_are_not_sent() {
     assert!(is_closed(&mut s).await);
     let log = stack.log();
     assert!(log.contains("status=302") && !log.contains("status=401"), "the expired token was not sent:\n{log}");
+}
+
+/// Two connections (desktop rows) to one proxy share one login: the one that waits says so on
+/// its own channel, with the login's page, so its row can show "login required" and "Open
+/// login" (before, it said "connecting…" with no URL until the other row's login ended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_waiting_on_another_connections_login_carries_its_page() {
+    let echo = EchoServer::start().await;
+    let stack = TestGateway::start(GatewayOpts { routes: &format!("  - from: tcp+https://echo.corp.example.com:7000\n    to: tcp://{}\n    allow_any_authenticated_user: true\n", echo.addr), idp: true, ..GatewayOpts::default() }).await.unwrap();
+    let auth = Arc::new(Authenticator::new(Arc::new(MemoryStore::default()), None));
+    let start = |auth: Arc<Authenticator>| {
+        let config = config(&stack, "echo.corp.example.com:7000", Browser::Print, Duration::from_secs(3));
+        async move { TunnelHandle::start("127.0.0.1:0", config, auth).await.unwrap() }
+    };
+    let (first, second) = (start(auth.clone()).await, start(auth).await);
+    let (mut first_rx, mut second_rx) = (first.subscribe(), second.subscribe());
+    let mut second_status = porthole_client::status::StatusTracker::new(second.local_addr().to_string());
+
+    let _a = TcpStream::connect(first.local_addr()).await.unwrap();
+    let e = next_matching(&mut first_rx, |e| matches!(e, TunnelEvent::AuthRequired { .. })).await;
+    let TunnelEvent::AuthRequired { url, .. } = e else { unreachable!() };
+    let _b = TcpStream::connect(second.local_addr()).await.unwrap();
+    let mut seen = Vec::new();
+    let waiting = next_matching(&mut second_rx, |e| {
+        seen.push(e.clone());
+        matches!(e, TunnelEvent::LoginPending { .. })
+    })
+    .await;
+    assert_eq!(waiting, TunnelEvent::LoginPending { origin: origin(&stack), url: Some(url.clone()) });
+    for e in &seen {
+        second_status.apply(e);
+    }
+    assert_eq!(
+        second_status.status(),
+        porthole_client::model::ConnectionStatus::LoginRequired { addr: second.local_addr().to_string(), url },
+        "the waiting row shows the login it waits on"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, TunnelEvent::AuthRequired { .. })),
+        "one login, announced once (by the connection that started it): {seen:?}"
+    );
+    let ended = next_matching(&mut second_rx, |e| {
+        second_status.apply(e);
+        matches!(e, TunnelEvent::LoginPending { url: None, .. })
+    })
+    .await;
+    assert_eq!(ended, TunnelEvent::LoginPending { origin: origin(&stack), url: None }, "the wait ends with the login");
+    assert!(
+        !matches!(second_status.status(), porthole_client::model::ConnectionStatus::LoginRequired { .. }),
+        "no stale login page once the login ended: {:?}",
+        second_status.status()
+    );
 }

@@ -54,6 +54,10 @@ impl Printer {
     }
 
     fn print(&self, event: &TunnelEvent) {
+        // The login a connection waits on was announced once, by the connection that started it.
+        if matches!(event, TunnelEvent::LoginPending { .. }) {
+            return;
+        }
         if self.json {
             if let Ok(line) = serde_json::to_string(event) {
                 eprintln!("{line}");
@@ -74,6 +78,8 @@ impl Printer {
             TunnelEvent::AuthRequired { url, .. } => {
                 format!("login required: your browser has been opened to visit:\n\n    {url}\n")
             }
+            TunnelEvent::LoginPending { url: Some(url), .. } => format!("waiting for the login in progress: {url}"),
+            TunnelEvent::LoginPending { origin, url: None } => format!("the login to {origin} it waited for ended"),
             TunnelEvent::LoginCompleted { origin } => format!("logged in to {origin}"),
             TunnelEvent::LoginFailed { origin, message } => format!("login to {origin} failed: {message}"),
             TunnelEvent::Connected { peer_addr, transport, .. } => format!("{peer_addr}: connected via {transport}"),

@@ -54,7 +54,8 @@ pub fn entry(level: LogLevel, message: impl Into<String>, peer: Option<String>) 
 pub fn describe(event: &TunnelEvent, browser: &Browser, ctx: &crate::wording::Context) -> Option<LogEntry> {
     Some(match event {
         TunnelEvent::Listening { addr } => entry(LogLevel::Info, format!("listening on {addr}"), None),
-        TunnelEvent::Connecting { .. } => return None,
+        // The login it waits on has its own lines (from the connection that started it).
+        TunnelEvent::Connecting { .. } | TunnelEvent::LoginPending { .. } => return None,
         TunnelEvent::AuthRequired { url, .. } => {
             let message = match browser {
                 Browser::Print => format!("login required — open {url}"),

@@ -107,6 +107,7 @@ impl StatusTracker {
                 self.opening.insert(*peer);
             }
             TunnelEvent::AuthRequired { url, .. } => self.login_url = Some(url.clone()),
+            TunnelEvent::LoginPending { url, .. } => self.login_url.clone_from(url),
             TunnelEvent::LoginCompleted { .. } | TunnelEvent::LoginFailed { .. } => self.login_url = None,
             TunnelEvent::Connected { peer, .. } => {
                 self.opening.remove(peer);

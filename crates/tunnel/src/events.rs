@@ -78,6 +78,16 @@ pub enum TunnelEvent {
         /// The URL to open.
         url: String,
     },
+    /// A connection waits for the login another connection started for `origin` (one login at
+    /// a time per proxy): `Some(url)` is that login's page, `None` says the wait is over. A
+    /// front end that shows a state per connection shows "login required" for these too; the
+    /// `AuthRequired` of the login itself was already sent.
+    LoginPending {
+        /// The proxy origin.
+        origin: String,
+        /// The login page, or `None` when the wait ended.
+        url: Option<String>,
+    },
     /// The login for `origin` finished; waiting connections proceed.
     LoginCompleted {
         /// The proxy origin.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::browser::Browser;
 use super::fallback::MemoryFallback;
@@ -18,8 +18,8 @@ use crate::events::TunnelEvent;
 /// A token closer than this to its `exp` is treated as expired (clock skew, slow links).
 pub const EXPIRY_SKEW_SECS: u64 = 30;
 
-/// One proxy's login slot: a lock held while a login runs, and the outcome of the last one.
-#[derive(Default)]
+/// One proxy's login slot: a lock held while a login runs, its login page, and the outcome of
+/// the last one.
 struct Slot {
     /// Bumped when a login finishes.
     generation: Mutex<u64>,
@@ -27,6 +27,20 @@ struct Slot {
     last: Mutex<Option<Result<Token, LoginError>>>,
     /// Held by the login that runs (a task of its own, [`Authenticator::run_login`]).
     running: Arc<tokio::sync::Mutex<()>>,
+    /// The running login's page once it has one: connections waiting on the slot show it too
+    /// (each desktop connection has its own status, and "Open login" needs the URL).
+    page: watch::Sender<Option<String>>,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self {
+            generation: Mutex::default(),
+            last: Mutex::default(),
+            running: Arc::default(),
+            page: watch::Sender::new(None),
+        }
+    }
 }
 
 impl Slot {
@@ -42,6 +56,7 @@ impl Slot {
 
     /// Records a finished login's outcome for the connections that waited on it.
     fn finish(&self, outcome: &Result<Token, LoginError>) {
+        self.page.send_replace(None);
         *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.clone());
         *self.generation.lock().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
     }
@@ -132,7 +147,7 @@ impl Authenticator {
     ) -> Result<Token, LoginError> {
         let slot = self.slot(origin);
         let seen = slot.generation();
-        let running = slot.running.clone().lock_owned().await;
+        let running = wait_for_slot(&slot, origin, events).await;
         if slot.generation() != seen {
             // A login finished while we waited: share its outcome.
             if let Some(outcome) = slot.last() {
@@ -163,7 +178,7 @@ impl Authenticator {
         events: &broadcast::Sender<TunnelEvent>,
     ) -> Result<Token, LoginError> {
         let slot = self.slot(origin);
-        let running = slot.running.clone().lock_owned().await;
+        let running = wait_for_slot(&slot, origin, events).await;
         self.forget(origin).await;
         self.run_login(slot, running, origin, login_base, settings, prompt, events).await
     }
@@ -188,8 +203,12 @@ impl Authenticator {
             (origin.to_owned(), login_base.to_owned(), settings.clone(), events.clone());
         let prompt = prompt.map(str::to_owned);
         let task = tokio::spawn(async move {
+            let page = |url: &str| {
+                slot.page.send_replace(Some(url.to_owned()));
+            };
             let outcome =
-                login_now(store, service_account, &origin, &login_base, &settings, prompt.as_deref(), &events).await;
+                login_now(store, service_account, &origin, &login_base, &settings, prompt.as_deref(), &events, page)
+                    .await;
             slot.finish(&outcome);
             drop(running);
             outcome
@@ -203,7 +222,40 @@ impl Authenticator {
     }
 }
 
-/// One login: the service account's token, or the browser's; stored, and announced.
+/// Takes `slot`'s lock, which a running login holds. While it waits, this connection's
+/// `events` say which login page it waits on ([`TunnelEvent::LoginPending`]), and that the
+/// wait is over when it got the page.
+async fn wait_for_slot(
+    slot: &Slot,
+    origin: &str,
+    events: &broadcast::Sender<TunnelEvent>,
+) -> tokio::sync::OwnedMutexGuard<()> {
+    let pending = |url: Option<String>| {
+        let _ = events.send(TunnelEvent::LoginPending { origin: origin.to_owned(), url });
+    };
+    let mut page = slot.page.subscribe();
+    let lock = slot.running.clone().lock_owned();
+    tokio::pin!(lock);
+    let mut shown = false;
+    let running = loop {
+        if let Some(url) = page.borrow_and_update().clone() {
+            pending(Some(url));
+            shown = true;
+        }
+        tokio::select! {
+            running = &mut lock => break running,
+            changed = page.changed() => if changed.is_err() { break lock.await },
+        }
+    };
+    if shown {
+        pending(None);
+    }
+    running
+}
+
+/// One login: the service account's token, or the browser's; stored, and announced (`page`
+/// is told the login page too, for the connections that wait on this login).
+#[allow(clippy::too_many_arguments)]
 async fn login_now(
     store: Arc<dyn TokenStore>,
     service_account: Option<Token>,
@@ -212,11 +264,13 @@ async fn login_now(
     settings: &LoginSettings,
     prompt: Option<&str>,
     events: &broadcast::Sender<TunnelEvent>,
+    page: impl Fn(&str),
 ) -> Result<Token, LoginError> {
     let token = match &service_account {
         Some(t) => Ok(t.clone()),
         None => {
             browser_login_prompt(login_base, settings, prompt, |url| {
+                page(url);
                 let _ = events.send(TunnelEvent::AuthRequired { origin: origin.to_owned(), url: url.to_owned() });
             })
             .await
