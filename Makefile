@@ -125,10 +125,10 @@ test-rust: node-deps
 package: demo-deb-deps ui-build
 	$(TAURI) build --bundles $(PACKAGE_BUNDLES) --ci --ignore-version-mismatches
 
-## package-debug: the .deb of the debug desktop binary cargo built last (built first if
-## missing): target/debug/bundle/deb/; what tests/tests/package_deb.rs tests.
+## package-debug: the .deb of the debug desktop binaries (the window and portholed) cargo built
+## last (built first if missing): target/debug/bundle/deb/; what tests/tests/package_deb.rs tests.
 package-debug: node-deps ui-build
-	@[ -x target/debug/porthole-desktop ] || cargo build -p porthole-desktop --bin porthole-desktop
+	@[ -x target/debug/porthole-desktop ] && [ -x target/debug/portholed ] || cargo build -p porthole-desktop --bins
 	$(TAURI) bundle --debug --bundles deb --ci
 
 ## lint: formatting (rustfmt.toml), unused dependencies (cargo-machete; a false positive goes in

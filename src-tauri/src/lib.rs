@@ -1,41 +1,35 @@
-//! Porthole Desktop's shell: Tauri plugins, one managed [`porthole_client::app::App`], thin
-//! commands ([`commands`]), the tray ([`tray`]), the window's life ([`window`]: closed to the
-//! tray, it is destroyed and built again on demand), notifications ([`notify`]), and a task that
-//! forwards the app's events to the window, the tray and notifications ([`forward`]). Everything
-//! else lives in `porthole-client`, which the CLI shares.
+//! Porthole Desktop's window: the web UI in a Tauri window, the commands it invokes
+//! ([`backend`]), and the window's life ([`window`]).
+//!
+//! On Linux the window is a process of its own, a client of `portholed`
+//! (`porthole_desktop_core::daemon`), which owns the tunnels, the tray and notifications:
+//! closing the window ends this process and leaves only `portholed` (no GTK, no WebKit). Every
+//! command goes over the socket ([`remote`]). On macOS and Windows this process is the whole app:
+//! the same commands run in-process ([`backend::Backend::Local`]) and Tauri draws the tray
+//! ([`tray`]). Everything else lives in `porthole-desktop-core` and `porthole-client`.
 #![forbid(unsafe_code)]
 
-pub mod autostart;
-pub mod commands;
-pub mod forward;
-pub mod notify;
-pub mod quit;
+pub mod backend;
+#[cfg(target_os = "linux")]
+pub mod remote;
+pub mod shell;
 pub mod tray;
 pub mod window;
 
-use porthole_client::app::{App, AppOptions};
-use porthole_client::tunnel_options;
-use porthole_tunnel::auth::Browser;
-use tauri::Manager;
-
+pub use porthole_desktop_core::commands::COMMANDS;
 pub use window::MAIN_WINDOW;
 
 /// Adds every command to a builder; `run` and the tests (on Tauri's mock runtime) share it.
+/// The commands run on the [`backend::Backend`] the app manages.
 pub fn with_commands<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
-    builder.invoke_handler(commands::handler())
+    builder.invoke_handler(backend::handler())
 }
 
-/// The app's options from the environment; `PORTHOLE_BROWSER_CMD` names a program to open login
-/// URLs with instead of the system browser (chosen as the CLI chooses for `--browser-cmd`).
-/// Every tunnel is then built by [`porthole_client::TunnelOptions`], as `porthole tcp` builds its.
-pub fn options() -> AppOptions {
-    AppOptions { browser: browser(), ..AppOptions::from_env() }
-}
-
-/// How login URLs are opened: `PORTHOLE_BROWSER_CMD`, else the system browser.
-pub fn browser() -> Browser {
-    let command = std::env::var("PORTHOLE_BROWSER_CMD").ok();
-    tunnel_options::browser(command.as_deref(), false)
+/// The screen to open first: `--route <#/…>` (the tray or a notification asked for it).
+fn route_arg() -> Option<String> {
+    let mut args = std::env::args().skip_while(|a| a != "--route");
+    args.next()?;
+    args.next().filter(|r| r.starts_with("#/"))
 }
 
 /// Runs the desktop app.
@@ -43,29 +37,68 @@ pub fn browser() -> Browser {
 /// # Panics
 /// When the window system cannot start (Tauri's own failure mode).
 pub fn run() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LOG_LEVEL")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    porthole_desktop_core::init_logging();
+    #[cfg(target_os = "linux")]
+    run_window();
+    #[cfg(not(target_os = "linux"))]
+    run_whole_app();
+}
+
+/// Linux: attach to `portholed` (starting it when it is not running), then show the window.
+#[cfg(target_os = "linux")]
+fn run_window() {
+    let route = route_arg();
+    let (remote, pushes) = match tauri::async_runtime::block_on(remote::attach()) {
+        Ok(remote::Attached::Window(remote, pushes)) => (remote, pushes),
+        Ok(remote::Attached::Busy) => {
+            tracing::info!("Porthole is already open: brought its window to the front");
+            return;
+        }
+        Err(e) => {
+            eprintln!("Porthole could not start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let lifecycle = window::Lifecycle::new(remote.tray, false);
     with_commands(tauri::Builder::default())
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| window::show(app, None)))
-        .plugin(autostart::plugin())
-        .plugin(tauri_plugin_notification::init())
-        .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
-        .manage(window::Lifecycle::default())
+        .manage(backend::Backend::Remote(remote))
+        .manage(lifecycle)
         .on_window_event(window::on_window_event)
-        .setup(|app| {
-            let core = App::open(options())?;
-            app.manage(core.clone());
-            let has_tray = tray::create(app.handle(), &core);
-            window::set_tray(app.handle(), has_tray);
-            forward::spawn(app.handle().clone(), core.clone(), has_tray);
-            let started = core.clone();
-            tauri::async_runtime::spawn(async move { started.autostart_all().await });
+        .setup(move |app| {
+            remote::spawn_pushes(app.handle().clone(), pushes);
+            window::show(app.handle(), route.as_deref());
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("error while starting Porthole")
+        .run(window::on_run_event);
+}
+
+/// macOS and Windows: the window, the tunnels and Tauri's tray in this one process. Compiled on
+/// Linux too (only the two plugins Linux leaves to portholed are not), so it does not rot unseen.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
+fn run_whole_app() {
+    use tauri::Manager as _;
+    let route = route_arg();
+    let builder = with_commands(tauri::Builder::default());
+    #[cfg(not(target_os = "linux"))]
+    let builder = builder
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| window::show(app, None)))
+        .plugin(tauri_plugin_notification::init());
+    builder
+        .plugin(tauri_plugin_dialog::init())
+        .on_window_event(window::on_window_event)
+        .setup(move |app| {
+            let core = porthole_client::app::App::open(porthole_desktop_core::options())?;
+            let cx = shell::local(app.handle(), core.clone());
+            let has_tray = tray::create(app.handle(), &cx);
+            app.manage(window::Lifecycle::new(has_tray, has_tray));
+            app.manage(backend::Backend::Local(cx.clone()));
+            let _runtime = tauri::async_runtime::handle().inner().enter();
+            porthole_desktop_core::forward::spawn(cx);
+            tauri::async_runtime::spawn(async move { core.autostart_all().await });
+            window::show(app.handle(), route.as_deref());
             Ok(())
         })
         .build(tauri::generate_context!())

@@ -1,30 +1,44 @@
-//! The main window's life. With a tray, closing the window destroys it, web view and all (the
-//! WebKit processes exit), and the Rust core keeps the tunnels running; the tray, a notification
-//! or a second launch builds it again from tauri.conf.json ([`show`]). Without a tray, closing
-//! it quits, as before, except that the window asks first while tunnels are live
-//! ([`crate::quit::ask_before_quit`]).
+//! The main window's life. With a tray, closing the window destroys it, web view and all: on
+//! Linux this process then ends and `portholed` keeps the tunnels; elsewhere the process stays
+//! with the tunnels and the tray builds the window again from tauri.conf.json ([`show`]).
+//! Without a tray, closing it quits, except that the window asks first while tunnels are live
+//! (`porthole_desktop_core::quit`).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use porthole_client::model::ConnectionView;
+use porthole_desktop_core::quit::live_count;
+use tauri::{AppHandle, Emitter as _, Manager, RunEvent, Runtime, WebviewWindowBuilder, Window, WindowEvent};
 
-use tauri::{AppHandle, Manager, RunEvent, Runtime, WebviewWindowBuilder, Window, WindowEvent};
+use crate::backend::Backend;
 
 /// The window's label.
 pub const MAIN_WINDOW: &str = "main";
 
 /// What the window's life depends on (managed state).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Lifecycle {
     /// A tray shows the app while the window is closed.
-    tray: AtomicBool,
+    tray: bool,
+    /// This process keeps running with no window (it holds the tunnels and the tray).
+    outlives_window: bool,
 }
 
-/// Records whether a tray keeps the app reachable with the window closed.
-pub fn set_tray<R: Runtime>(app: &AppHandle<R>, has_tray: bool) {
-    app.state::<Lifecycle>().tray.store(has_tray, Ordering::Relaxed);
+impl Lifecycle {
+    /// `tray`: the app stays reachable with the window closed; `outlives_window`: this process
+    /// is the one that stays.
+    #[must_use]
+    pub fn new(tray: bool, outlives_window: bool) -> Self {
+        Self { tray, outlives_window }
+    }
+
+    /// `true` when a tray keeps the app reachable with the window closed.
+    #[must_use]
+    pub fn tray(&self) -> bool {
+        self.tray
+    }
 }
 
-fn has_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
-    app.try_state::<Lifecycle>().is_some_and(|l| l.tray.load(Ordering::Relaxed))
+fn lifecycle<R: Runtime>(app: &AppHandle<R>) -> Lifecycle {
+    app.try_state::<Lifecycle>().map_or_else(Lifecycle::default, |l| *l)
 }
 
 /// Shows and focuses the main window, building it again if it was closed to the tray; `route`
@@ -62,21 +76,36 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, route: Option<&str>) {
 /// Every window event: the close request, as the module doc says.
 pub fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
     let WindowEvent::CloseRequested { api, .. } = event else { return };
-    let app = window.app_handle();
-    if has_tray(app) {
+    let app = window.app_handle().clone();
+    if lifecycle(&app).tray {
         tracing::info!("window closed to the tray: the web view goes, the tunnels stay");
         return;
     }
-    if crate::quit::ask_before_quit(app) {
-        api.prevent_close();
+    api.prevent_close();
+    tauri::async_runtime::spawn(async move { quit_or_ask(&app).await });
+}
+
+/// Closing without a tray: quits at once with no tunnel up, else asks the page
+/// (`quit-requested`; its dialog calls `quit`).
+async fn quit_or_ask<R: Runtime>(app: &AppHandle<R>) {
+    let Some(backend) = app.try_state::<Backend>() else { return app.exit(0) };
+    let views = backend.call("list_connections", serde_json::Value::Null).await;
+    let live =
+        views.ok().and_then(|v| serde_json::from_value::<Vec<ConnectionView>>(v).ok()).map_or(0, |v| live_count(&v));
+    if live == 0 {
+        let _ = backend.call("quit", serde_json::Value::Null).await;
+        app.exit(0);
+    } else {
+        show(app, None);
+        let _ = app.emit("quit-requested", ());
     }
 }
 
-/// Every run event: with a tray, the last window closing does not end the app (an explicit
-/// quit, which carries an exit code, still does).
+/// Every run event: when this process holds the tunnels and a tray, the last window closing
+/// does not end it (an explicit quit, which carries an exit code, still does).
 pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
     if let RunEvent::ExitRequested { code: None, api, .. } = event
-        && has_tray(app)
+        && lifecycle(app).outlives_window
     {
         api.prevent_exit();
     }

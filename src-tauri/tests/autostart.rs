@@ -27,7 +27,7 @@ fn launch_at_login_writes_and_removes_the_xdg_autostart_entry() {
     }
     let home = std::path::PathBuf::from(std::env::var_os("HOME").expect("the child has a HOME"));
     let dir = tempfile::tempdir().unwrap();
-    let (_app, window) = support::mock_app(dir.path(), |b| b.plugin(porthole_desktop::autostart::plugin()));
+    let (_app, window) = support::mock_app(dir.path(), |b| b);
 
     // This HOME has no ~/.config, as a fresh account: auto-launch 0.5 creates only the last
     // directory level (docs/platforms.md), so the app makes the folder first.

@@ -122,6 +122,32 @@ pub fn pss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The `portholed` serving the app whose cache folder is `cache_dir` (its socket lives there),
+/// found by its name and its `PORTHOLE_CACHE_DIR`: the window starts it in a process group of
+/// its own, and it outlives the window, so it is not under the driver's tree for long.
+#[must_use]
+pub fn portholed(cache_dir: &Path) -> Option<u32> {
+    let wanted = format!("PORTHOLE_CACHE_DIR={}", cache_dir.display());
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        (comm.trim() == "portholed" && env.split(|b| *b == 0).any(|v| v == wanted.as_bytes())).then_some(pid)
+    })
+}
+
+/// Ends the `portholed` of `cache_dir` when dropped (with a tray it outlives the window, and
+/// so the test).
+pub struct PortholedGuard(pub PathBuf);
+
+impl Drop for PortholedGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = portholed(&self.0) {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
 /// The pid of the running `porthole-desktop` started by this test's driver.
 #[must_use]
 pub fn app_pid(driver_pid_root: u32) -> Option<u32> {

@@ -1,7 +1,8 @@
 //! `docs/desktop-api.md` is generated, never written by hand: the types from the ts-rs bindings
 //! in `ui/src/bindings/` (which `crates/client/tests/bindings.rs` keeps equal to the Rust
-//! types), the commands from `src-tauri/src/commands.rs` (names, arguments, results, doc
-//! comments), the events from `src-tauri/src/forward.rs`. This test fails when the committed
+//! types), the commands from `crates/desktop-core/src/commands.rs` and the window's own from
+//! `src-tauri/src/backend.rs` (names, arguments, results, doc comments), the events from
+//! `crates/desktop-core/src/forward.rs` and `quit.rs`. This test fails when the committed
 //! file differs from what it generates; `make docs` (`UPDATE_DOCS=1`) rewrites it.
 //!
 //! Generating also checks the contract: every command in `COMMANDS` has a function, every
@@ -201,7 +202,8 @@ fn camel(snake: &str) -> String {
     out
 }
 
-fn commands(source: &str, known: &BTreeMap<String, Binding>) -> Vec<Command> {
+/// The `pub async fn` of `source` named in `listed` (the commands).
+fn commands(source: &str, listed: &BTreeSet<String>, known: &BTreeMap<String, Binding>) -> Vec<Command> {
     let mut out = Vec::new();
     let mut doc = Vec::new();
     let mut lines = source.lines();
@@ -211,20 +213,26 @@ fn commands(source: &str, known: &BTreeMap<String, Binding>) -> Vec<Command> {
             doc.push(d.trim().to_string());
             continue;
         }
-        if line != "#[tauri::command]" {
+        if !line.starts_with("pub async fn ") {
             doc.clear();
             continue;
         }
-        let mut sig = String::new();
-        for l in lines.by_ref() {
-            sig.push_str(l.trim());
-            sig.push(' ');
-            if l.trim_end().ends_with('{') {
-                break;
+        let mut sig = format!("{line} ");
+        if !line.ends_with('{') {
+            for l in lines.by_ref() {
+                sig.push_str(l.trim());
+                sig.push(' ');
+                if l.trim_end().ends_with('{') {
+                    break;
+                }
             }
         }
         let after_fn = sig.split_once("fn ").expect("a command function").1;
         let name: String = after_fn.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        if !listed.contains(&name) {
+            doc.clear();
+            continue;
+        }
         let params_at = after_fn.find('(').expect("parameters");
         let (params, ret) = after_fn[params_at + 1..].rsplit_once(") ->").expect("a Result");
         let context = format!("command `{name}`");
@@ -233,7 +241,7 @@ fn commands(source: &str, known: &BTreeMap<String, Binding>) -> Vec<Command> {
             .filter_map(|p| {
                 let (arg, ty) = p.split_once(':')?;
                 let ty = ty.trim();
-                let injected = ["Core<", "State<", "AppHandle<", "Window", "Webview"].iter().any(|s| ty.starts_with(s));
+                let injected = ["&Cx", "&AppHandle<"].iter().any(|s| ty.starts_with(s));
                 (!injected).then(|| (camel(arg.trim()), shown(ts_type(ty, known, &context))))
             })
             .collect();
@@ -249,6 +257,17 @@ fn commands(source: &str, known: &BTreeMap<String, Binding>) -> Vec<Command> {
     out
 }
 
+/// The commands the window runs itself (`WINDOW_COMMANDS`, defined in src-tauri/src/backend.rs).
+fn commands_from_window(listed: &BTreeSet<String>, known: &BTreeMap<String, Binding>) -> Vec<Command> {
+    let core = read("crates/desktop-core/src/commands.rs");
+    let own = core.split_once("pub const WINDOW_COMMANDS").expect("WINDOW_COMMANDS").1;
+    let own: BTreeSet<String> =
+        own[..own.find("];").unwrap()].split('"').skip(1).step_by(2).map(str::to_string).collect();
+    let found = commands(&read("src-tauri/src/backend.rs"), &own, known);
+    assert!(own.is_subset(listed), "WINDOW_COMMANDS are commands: {own:?}");
+    found
+}
+
 /// The names in `pub const COMMANDS: &[&str] = &[ … ];`.
 fn command_list(source: &str) -> BTreeSet<String> {
     let list = source.split_once("pub const COMMANDS").expect("COMMANDS in commands.rs").1;
@@ -256,13 +275,15 @@ fn command_list(source: &str) -> BTreeSet<String> {
     list.split('"').skip(1).step_by(2).map(str::to_string).collect()
 }
 
-/// `(event, payload)` for every `.emit("name", payload)` in forward.rs (and quit.rs).
+/// `(event, payload)` for every `emit(&cx, "name", payload)` and `.emit("name", payload)` in
+/// forward.rs and quit.rs.
 fn events(source: &str, known: &BTreeMap<String, Binding>) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for part in source.split(".emit(\"").skip(1) {
+    for part in source.split("emit(").skip(1) {
+        let Some(part) = part.trim_start_matches("&cx, ").strip_prefix('"') else { continue };
         let (name, rest) = part.split_once('"').expect("an event name");
         let payload = rest.trim_start_matches(',').trim_start();
-        let ty = if payload.starts_with("())") {
+        let ty = if payload.starts_with("())") || payload.starts_with("serde_json::Value::Null)") {
             "`null`".to_string()
         } else {
             let needle = format!("payload of the `{name}` event");
@@ -325,17 +346,23 @@ fn render_type(out: &mut String, name: &str, b: &Binding) {
 
 fn generate() -> String {
     let known = bindings();
-    let commands_rs = read("src-tauri/src/commands.rs");
-    let commands = commands(&commands_rs, &known);
+    let commands_rs = read("crates/desktop-core/src/commands.rs");
     let listed = command_list(&commands_rs);
+    let mut commands = commands(&commands_rs, &listed, &known);
+    commands.extend(commands_from_window(&listed, &known));
+    let order: Vec<&str> =
+        commands_rs.split_once("pub const COMMANDS").unwrap().1.split('"').skip(1).step_by(2).collect();
+    commands.sort_by_key(|c| order.iter().position(|n| *n == c.name));
     let defined: BTreeSet<String> = commands.iter().map(|c| c.name.clone()).collect();
-    assert_eq!(listed, defined, "COMMANDS in src-tauri/src/commands.rs and its #[tauri::command] functions differ");
-    let events = events(&(read("src-tauri/src/forward.rs") + &read("src-tauri/src/quit.rs")), &known);
+    assert_eq!(listed, defined, "COMMANDS in crates/desktop-core/src/commands.rs and the command functions differ");
+    let events =
+        events(&(read("crates/desktop-core/src/forward.rs") + &read("crates/desktop-core/src/quit.rs")), &known);
 
     let mut out = String::from(
         "# Desktop app: the contract between `ui/`, `src-tauri` and `crates/client`\n\n\
-         <!-- Generated by tests/tests/desktop_api.rs from ui/src/bindings/, src-tauri/src/commands.rs and\n     \
-         src-tauri/src/forward.rs. Do not edit: change the Rust, then run `make docs`. -->\n\n\
+         <!-- Generated by tests/tests/desktop_api.rs from ui/src/bindings/, crates/desktop-core/src/commands.rs,\n     \
+         src-tauri/src/backend.rs and crates/desktop-core/src/forward.rs. Do not edit: change the Rust, then run\n     \
+         `make docs`. -->\n\n\
          The UI holds no state of record. It calls Tauri commands (`invoke(name, args)`) and listens to\n\
          events; every rule lives in Rust (`porthole-client`). JSON is camelCase. The TypeScript types\n\
          are generated from the Rust types (`crates/client/src/model.rs`, `error.rs`) by `ts-rs` into\n\
@@ -380,7 +407,7 @@ fn committed_desktop_api_md_is_what_the_bindings_and_commands_generate() {
 #[test]
 fn generated_reference_covers_every_command_event_and_type() {
     let text = generate();
-    for name in command_list(&read("src-tauri/src/commands.rs")) {
+    for name in command_list(&read("crates/desktop-core/src/commands.rs")) {
         assert!(text.contains(&format!("| `{name}` |")), "command {name} missing");
     }
     for needle in

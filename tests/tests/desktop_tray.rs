@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use porthole_e2e::desktop::{tray_host, xvfb};
+use porthole_e2e::desktop::{PortholedGuard, tray_host, xvfb};
 use porthole_e2e::redis::redis_ping;
 use porthole_e2e::sni::{self, ItemAddr, MenuEntry};
 use porthole_testkit::child::{KilledOnDrop, bin};
@@ -100,6 +100,8 @@ fn tray_item_on_a_real_host_counts_lists_and_toggles() {
         ("PORTHOLE_CONFIG_DIR", config_dir.display().to_string()),
         ("PORTHOLE_CACHE_DIR", dir.join("desktop-cache").display().to_string()),
     ];
+    // The tray is portholed's, which outlives the window: it ends with the test.
+    let _portholed = PortholedGuard(dir.join("desktop-cache"));
     let mut app = spawn(&desktop_bin(), &[], &envs, &dir.join("desktop.log"));
     let item: ItemAddr = wait("the app's item registers with the watcher", || {
         assert!(app.running(), "the app exited:\n{}", app.log_tail());

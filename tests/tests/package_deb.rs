@@ -87,6 +87,11 @@ fn deb_has_its_control_fields_binary_desktop_entry_and_icons() {
         &std::fs::metadata(&bin).expect("usr/bin/porthole-desktop").permissions(),
     );
     assert_eq!(mode & 0o111, 0o111, "the binary is executable by everyone");
+    let core = root.path().join("usr/bin/portholed");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&core).expect("usr/bin/portholed (the app with its window closed)").permissions(),
+    );
+    assert_eq!(mode & 0o111, 0o111, "portholed is executable by everyone");
     let entry = std::fs::read_to_string(root.path().join("usr/share/applications/Porthole.desktop"))
         .expect("a desktop entry in usr/share/applications");
     for line in ["Name=Porthole", "Exec=porthole-desktop", "Icon=porthole-desktop", "Type=Application"] {
@@ -194,5 +199,19 @@ fn app_from_deb_starts_and_maps_its_window() {
     assert!(w >= 640 && h >= 480, "the window has at least its minimum size (640x480): {window}");
     let exe = std::fs::read_link(format!("/proc/{}/exe", app.id())).expect("the app's executable");
     assert_eq!(exe, bin, "the running app is the packaged binary");
+    // The window started the packaged portholed, which holds the tunnels.
+    let core = root.path().join("usr/bin/portholed");
+    let running_core = || {
+        std::fs::read_dir("/proc").ok().into_iter().flatten().flatten().find_map(|e| {
+            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            (std::fs::read_link(format!("/proc/{pid}/exe")).ok()? == core).then_some(pid)
+        })
+    };
+    assert!(running_core().is_some(), "the packaged portholed runs next to the window");
     app.terminate(Duration::from_secs(20)).expect("the app stops on SIGTERM");
+    // No tray on this display: the window was the way in, so portholed ends with it.
+    poll_until_blocking("portholed ends with the window (no tray)", Duration::from_secs(20), || {
+        Ok(running_core().is_none().then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
 }

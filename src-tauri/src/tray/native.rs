@@ -1,11 +1,11 @@
 //! The tray on macOS and Windows: Tauri's tray icon drawing [`TrayMenu`] (tooltip, the state's
 //! icon, the menu); a click on the icon opens the window there, as on Linux.
 //!
-//! Linux uses [`super::sni`] instead (Tauri's tray there has no tooltip); this module still
-//! compiles on Linux so it does not rot unseen.
+//! On Linux `portholed` draws a StatusNotifierItem instead (Tauri's tray there has no tooltip).
 
-use porthole_client::app::App;
 use porthole_client::tray_menu::{Entry, TrayAction, TrayMenu, tray_menu};
+use porthole_desktop_core::Cx;
+use porthole_desktop_core::tray::{TRAY_ID, icon_png, run_action};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
@@ -42,22 +42,25 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>, model: &TrayMenu) -> tauri::Result
 ///
 /// # Errors
 /// When Tauri cannot create it.
-pub(super) fn create<R: Runtime>(app: &AppHandle<R>, core: &App) -> tauri::Result<()> {
-    let model = tray_menu(&core.list_connections());
-    let (on_menu, on_icon) = (core.clone(), core.clone());
-    TrayIconBuilder::with_id(super::TRAY_ID)
-        .icon(Image::from_bytes(super::icon_png(model.icon))?)
+pub(super) fn create<R: Runtime>(app: &AppHandle<R>, cx: &Cx) -> tauri::Result<()> {
+    let model = tray_menu(&cx.core.list_connections());
+    let (on_menu, on_icon) = (cx.clone(), cx.clone());
+    TrayIconBuilder::with_id(TRAY_ID)
+        .icon(Image::from_bytes(icon_png(model.icon))?)
         .tooltip(model.tooltip())
         .menu(&build_menu(app, &model)?)
         .show_menu_on_left_click(false)
-        .on_menu_event(move |app, event| {
+        .on_menu_event(move |_app, event| {
             if let Some(action) = TrayAction::parse(event.id().as_ref()) {
-                super::run_action(app, &on_menu, action);
+                // Clicks arrive on the main thread: the actions spawn on Tauri's runtime.
+                let _runtime = tauri::async_runtime::handle().inner().enter();
+                run_action(&on_menu, action);
             }
         })
-        .on_tray_icon_event(move |icon, event| {
+        .on_tray_icon_event(move |_icon, event| {
             if let TrayIconEvent::Click { button: MouseButton::Left, button_state: MouseButtonState::Up, .. } = event {
-                super::run_action(icon.app_handle(), &on_icon, TrayAction::Open);
+                let _runtime = tauri::async_runtime::handle().inner().enter();
+                run_action(&on_icon, TrayAction::Open);
             }
         })
         .build(app)?;
@@ -66,12 +69,12 @@ pub(super) fn create<R: Runtime>(app: &AppHandle<R>, core: &App) -> tauri::Resul
 
 /// Redraws menu, tooltip and icon.
 pub(super) fn refresh<R: Runtime>(app: &AppHandle<R>, model: &TrayMenu) {
-    let Some(tray) = app.tray_by_id(super::TRAY_ID) else { return };
+    let Some(tray) = app.tray_by_id(TRAY_ID) else { return };
     if let Ok(menu) = build_menu(app, model) {
         let _ = tray.set_menu(Some(menu));
     }
     let _ = tray.set_tooltip(Some(model.tooltip()));
-    if let Ok(icon) = Image::from_bytes(super::icon_png(model.icon)) {
+    if let Ok(icon) = Image::from_bytes(icon_png(model.icon)) {
         let _ = tray.set_icon(Some(icon));
     }
 }

@@ -1,5 +1,6 @@
 //! The desktop app on Tauri's mock runtime, as the IPC suites drive it: a real [`App`] in a
-//! temporary folder, every command of ours allowed, and a main window to invoke them from.
+//! temporary folder run in-process (the one-process app of macOS and Windows; Linux runs the same
+//! commands in portholed), every command of ours allowed, and a main window to invoke them from.
 
 use porthole_client::app::{App, AppOptions};
 use serde_json::Value;
@@ -17,11 +18,11 @@ pub fn mock_app(
     // The mock context has no capabilities compiled in: allow our own commands (the real build
     // allows app commands from the app's own pages; the desktop e2e test proves that path).
     let mut context = mock_context(noop_assets());
-    for cmd in porthole_desktop::commands::COMMANDS {
+    for cmd in porthole_desktop::COMMANDS {
         context.runtime_authority_mut().__allow_command((*cmd).to_owned(), tauri::utils::acl::ExecutionContext::Local);
     }
     let app = plugins(porthole_desktop::with_commands(mock_builder())).build(context).expect("builds");
-    app.manage(core);
+    app.manage(porthole_desktop::backend::Backend::Local(porthole_desktop::shell::local(app.handle(), core)));
     let window = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
     (app, window)
 }

@@ -6,17 +6,18 @@ use std::sync::OnceLock;
 
 use ksni::menu::{CheckmarkItem, StandardItem, SubMenu};
 use ksni::{Icon, MenuItem, ToolTip, TrayMethods as _};
-use porthole_client::app::App;
 use porthole_client::tray_menu::{Entry, TrayAction, TrayIcon, TrayMenu, tray_menu};
-use tauri::{AppHandle, Manager, Runtime};
+
+use crate::Cx;
 
 /// The running item, to redraw it.
-struct Running<R: Runtime>(ksni::Handle<Item<R>>);
+#[derive(Clone)]
+pub struct Running(ksni::Handle<Item>);
 
-/// The item's state: the menu model and what its clicks need.
-struct Item<R: Runtime> {
-    app: AppHandle<R>,
-    core: App,
+/// The item's state: the menu model and what its clicks need (the core and the shell; set
+/// once the shell exists, which owns this item).
+pub struct Item {
+    cx: std::sync::Weak<std::sync::OnceLock<Cx>>,
     menu: TrayMenu,
 }
 
@@ -25,12 +26,11 @@ fn pixmap(icon: TrayIcon) -> Vec<Icon> {
     static ICONS: OnceLock<[Option<Icon>; 3]> = OnceLock::new();
     let icons = ICONS.get_or_init(|| {
         [TrayIcon::Idle, TrayIcon::Connected, TrayIcon::Attention].map(|i| {
-            let image = tauri::image::Image::from_bytes(super::icon_png(i)).ok()?;
-            let mut data = image.rgba().to_vec();
+            let (width, height, mut data) = decode_rgba(super::icon_png(i))?;
             for px in data.chunks_exact_mut(4) {
                 px.rotate_right(1);
             }
-            Some(Icon { width: i32::try_from(image.width()).ok()?, height: i32::try_from(image.height()).ok()?, data })
+            Some(Icon { width: i32::try_from(width).ok()?, height: i32::try_from(height).ok()?, data })
         })
     });
     let i = match icon {
@@ -41,7 +41,18 @@ fn pixmap(icon: TrayIcon) -> Vec<Icon> {
     icons[i].clone().into_iter().collect()
 }
 
-fn items<R: Runtime>(entries: &[Entry]) -> Vec<MenuItem<Item<R>>> {
+/// A PNG as 8-bit RGBA pixels: `(width, height, pixels)`.
+fn decode_rgba(png_bytes: &[u8]) -> Option<(u32, u32, Vec<u8>)> {
+    let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    decoder.set_transformations(png::Transformations::normalize_to_color8() | png::Transformations::ALPHA);
+    let mut reader = decoder.read_info().ok()?;
+    let mut buf = vec![0; reader.output_buffer_size()?];
+    let frame = reader.next_frame(&mut buf).ok()?;
+    buf.truncate(frame.buffer_size());
+    (frame.color_type == png::ColorType::Rgba).then_some((frame.width, frame.height, buf))
+}
+
+fn items(entries: &[Entry]) -> Vec<MenuItem<Item>> {
     entries
         .iter()
         .map(|e| match e {
@@ -51,7 +62,7 @@ fn items<R: Runtime>(entries: &[Entry]) -> Vec<MenuItem<Item<R>>> {
                 StandardItem {
                     label: label.clone(),
                     enabled: *enabled,
-                    activate: Box::new(move |item: &mut Item<R>| item.click(&id)),
+                    activate: Box::new(move |item: &mut Item| item.click(&id)),
                     ..StandardItem::default()
                 }
                 .into()
@@ -61,7 +72,7 @@ fn items<R: Runtime>(entries: &[Entry]) -> Vec<MenuItem<Item<R>>> {
                 CheckmarkItem {
                     label: label.clone(),
                     checked: *checked,
-                    activate: Box::new(move |item: &mut Item<R>| item.click(&id)),
+                    activate: Box::new(move |item: &mut Item| item.click(&id)),
                     ..CheckmarkItem::default()
                 }
                 .into()
@@ -73,15 +84,21 @@ fn items<R: Runtime>(entries: &[Entry]) -> Vec<MenuItem<Item<R>>> {
         .collect()
 }
 
-impl<R: Runtime> Item<R> {
+impl Item {
     fn click(&self, id: &str) {
         if let Some(action) = TrayAction::parse(id) {
-            super::run_action(&self.app, &self.core, action);
+            self.run(action);
+        }
+    }
+
+    fn run(&self, action: TrayAction) {
+        if let Some(cx) = self.cx.upgrade().as_deref().and_then(std::sync::OnceLock::get) {
+            super::run_action(cx, action);
         }
     }
 }
 
-impl<R: Runtime> ksni::Tray for Item<R> {
+impl ksni::Tray for Item {
     fn id(&self) -> String {
         super::TRAY_ID.to_owned()
     }
@@ -107,7 +124,7 @@ impl<R: Runtime> ksni::Tray for Item<R> {
     }
 
     fn activate(&mut self, _x: i32, _y: i32) {
-        super::run_action(&self.app, &self.core, TrayAction::Open);
+        self.run(TrayAction::Open);
     }
 
     fn menu(&self) -> Vec<MenuItem<Self>> {
@@ -115,24 +132,28 @@ impl<R: Runtime> ksni::Tray for Item<R> {
     }
 }
 
-/// Puts the item on the session bus; `assume` skips the check for a tray host.
+/// Puts the item on the session bus with the menu of `core`'s connections; `assume` skips the
+/// check for a tray host. Clicks act once `cx` is set (the shell that owns this item).
 ///
 /// # Errors
 /// When there is no session bus or no StatusNotifierWatcher (no tray).
-pub(super) fn create<R: Runtime>(app: &AppHandle<R>, core: &App, assume: bool) -> Result<(), ksni::Error> {
-    let item = Item { app: app.clone(), core: core.clone(), menu: tray_menu(&core.list_connections()) };
-    let handle = tauri::async_runtime::block_on(item.assume_sni_available(assume).spawn())?;
-    app.manage(Running(handle));
-    Ok(())
+pub async fn create(
+    core: &porthole_client::app::App,
+    cx: &std::sync::Arc<std::sync::OnceLock<Cx>>,
+    assume: bool,
+) -> Result<Running, ksni::Error> {
+    let item = Item { cx: std::sync::Arc::downgrade(cx), menu: tray_menu(&core.list_connections()) };
+    Ok(Running(item.assume_sni_available(assume).spawn().await?))
 }
 
-/// Rebuilds the menu model from the connections as they are when the item takes the update
-/// (so updates that overtake each other still end on the latest); ksni then sends the changed
-/// properties and the menu's layout.
-pub(super) fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    let Some(running) = app.try_state::<Running<R>>() else { return };
-    let handle = running.0.clone();
-    tauri::async_runtime::spawn(async move {
-        handle.update(|item| item.menu = tray_menu(&item.core.list_connections())).await;
-    });
+impl Running {
+    /// Rebuilds the menu model from `core`'s connections as they are when the item takes the
+    /// update (so updates that overtake each other still end on the latest); ksni then sends the
+    /// changed properties and the menu's layout.
+    pub fn refresh(&self, core: &porthole_client::app::App) {
+        let (handle, core) = (self.0.clone(), core.clone());
+        tokio::spawn(async move {
+            handle.update(|item| item.menu = tray_menu(&core.list_connections())).await;
+        });
+    }
 }

@@ -5,15 +5,25 @@
 
 use porthole_client::app::{App, AppEvent};
 use porthole_client::model::ConnectionStatus;
-use tauri::{AppHandle, Emitter, Runtime};
+use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::Cx;
 use crate::notify::Target;
 
+/// Sends `name` with `payload` to the window.
+fn emit(cx: &Cx, name: &str, payload: impl Serialize) {
+    match serde_json::to_value(payload) {
+        Ok(v) => cx.shell.emit(name, v),
+        Err(e) => tracing::warn!(error = %e, event = name, "event not sent"),
+    }
+}
+
 /// Starts the forwarding task.
-pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
-    let mut rx = core.subscribe();
-    tauri::async_runtime::spawn(async move {
+pub fn spawn(cx: Cx) {
+    let mut rx = cx.core.subscribe();
+    tokio::spawn(async move {
+        let core = &cx.core;
         let mut notified = Notified::default();
         loop {
             let event = match rx.recv().await {
@@ -23,27 +33,23 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>, core: App, has_tray: bool) {
             };
             match &event {
                 AppEvent::Status(s) => {
-                    let _ = app.emit("status", s);
+                    emit(&cx, "status", s);
                     match &s.status {
                         ConnectionStatus::LoginRequired { url, .. } if notified.first_time(url) => {
-                            notify_login(&app, &core, &s.id, url)
+                            notify_login(&cx, core, &s.id, url)
                         }
                         // The tracker sets `alert` once per new failure after a success.
                         ConnectionStatus::Failing { message, .. } if s.alert => {
-                            notify_failing(&app, &core, &s.id, message)
+                            notify_failing(&cx, core, &s.id, message)
                         }
                         _ => {}
                     }
                 }
-                AppEvent::Log(l) => {
-                    let _ = app.emit("log", l);
-                }
-                AppEvent::ConnectionsChanged => {
-                    let _ = app.emit("connections-changed", ());
-                }
+                AppEvent::Log(l) => emit(&cx, "log", l),
+                AppEvent::ConnectionsChanged => emit(&cx, "connections-changed", ()),
             }
-            if has_tray && !matches!(event, AppEvent::Log(_)) {
-                crate::tray::refresh(&app, &core);
+            if !matches!(event, AppEvent::Log(_)) {
+                cx.shell.refresh_tray();
             }
         }
     });
@@ -70,18 +76,18 @@ impl Notified {
     }
 }
 
-fn notify_login<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, url: &str) {
+fn notify_login(cx: &Cx, core: &App, id: &str, url: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
     let body = format!("{name} needs you to log in; your browser has been opened. Click to open the login page again.");
     let target = Target::Login { id: id.to_owned(), url: url.to_owned() };
-    crate::notify::send(app, "Porthole: login required", &body, target);
+    crate::notify::send(cx, "Porthole: login required", &body, target);
 }
 
 /// A connection's attempt failed, or the proxy ended its sessions; `message` says why and what
 /// to do (once per failure after a success: the status tracker decides). A click opens it.
-fn notify_failing<R: Runtime>(app: &AppHandle<R>, core: &App, id: &str, message: &str) {
+fn notify_failing(cx: &Cx, core: &App, id: &str, message: &str) {
     let name = core.profile(id).map(|p| p.name).unwrap_or_else(|_| "A connection".into());
-    crate::notify::send(app, &format!("Porthole: {name} is failing"), message, Target::Connection(id.to_owned()));
+    crate::notify::send(cx, &format!("Porthole: {name} is failing"), message, Target::Connection(id.to_owned()));
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@
 //! On Linux they go straight to the freedesktop notification service with `notify-rust`, which
 //! reports the action (Tauri's notification plugin shows no actions on desktops); the icon is the
 //! app's own PNG, written once to the cache directory, as `app_icon` and the `image-path` hint.
-//! Elsewhere the plugin shows them with the bundle's icon, and a click focuses the app.
+//! Elsewhere the shell shows them (Tauri's plugin, with the bundle's icon; a click focuses the app).
 
-use tauri::{AppHandle, Runtime};
+use crate::Cx;
 
 /// What a click on the notification opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub enum Target {
 
 impl Target {
     /// The label of the default action.
-    fn label(&self) -> &'static str {
+    pub fn label(&self) -> &'static str {
         match self {
             Self::Connection(_) => "Open connection",
             Self::Login { .. } => "Open login",
@@ -39,27 +39,21 @@ const ACTION_WAIT: std::time::Duration = std::time::Duration::from_secs(30 * 60)
 
 /// Shows a notification; a click on it opens `target`. Failures (no notification service) are
 /// logged at debug level: a notification is a courtesy, the window shows the same state.
-pub fn send<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, target: Target) {
+pub fn send(cx: &Cx, title: &str, body: &str, target: Target) {
     #[cfg(target_os = "linux")]
-    linux::send(app, title, body, target);
+    linux::send(cx, title, body, target);
     #[cfg(not(target_os = "linux"))]
-    {
-        use tauri_plugin_notification::NotificationExt;
-        let _ = target.label();
-        if let Err(e) = app.notification().builder().title(title).body(body).show() {
-            tracing::debug!(error = %e, "notification not shown");
-        }
-    }
+    cx.shell.notify(title, body, target);
 }
 
 /// Opens what a clicked notification points at.
-pub fn open<R: Runtime>(app: &AppHandle<R>, target: &Target) {
+pub fn open(cx: &Cx, target: &Target) {
     match target {
-        Target::Connection(id) => crate::window::show(app, Some(&format!("#/connection/{id}"))),
+        Target::Connection(id) => cx.shell.show(Some(&format!("#/connection/{id}"))),
         Target::Login { id, url } => {
             if let Err(e) = crate::browser().open(url) {
                 tracing::warn!(error = %e, "could not open the login page from the notification");
-                crate::window::show(app, Some(&format!("#/connection/{id}")));
+                cx.shell.show(Some(&format!("#/connection/{id}")));
             }
         }
     }
@@ -70,12 +64,12 @@ mod linux {
     use std::path::PathBuf;
 
     use notify_rust::{ActionResponse, Hint, Notification};
-    use tauri::{AppHandle, Runtime};
 
     use super::{ACTION_WAIT, Target};
+    use crate::Cx;
 
     /// The app icon the notification shows (the 128 px PNG the bundle uses).
-    const ICON_PNG: &[u8] = include_bytes!("../../icons/128x128.png");
+    const ICON_PNG: &[u8] = include_bytes!("../../../icons/128x128.png");
 
     /// The icon as a file the notification service can read: `<cache>/porthole.png`, written
     /// when missing or different.
@@ -91,7 +85,7 @@ mod linux {
         Some(path)
     }
 
-    pub(super) fn send<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str, target: Target) {
+    pub(super) fn send(cx: &Cx, title: &str, body: &str, target: Target) {
         let mut n = Notification::new();
         n.appname("Porthole").summary(title).body(body).hint(Hint::DesktopEntry("porthole-desktop".into()));
         if let Some(icon) = icon_path() {
@@ -100,8 +94,8 @@ mod linux {
         }
         // "default" is the click on the notification itself; servers that draw buttons show the label.
         n.action("default", target.label());
-        let app = app.clone();
-        tauri::async_runtime::spawn(async move {
+        let cx = cx.clone();
+        tokio::spawn(async move {
             let handle = match n.show_async().await {
                 Ok(h) => h,
                 Err(e) => return tracing::debug!(error = %e, "notification not shown"),
@@ -113,7 +107,7 @@ mod linux {
             )
             .await;
             if waited.is_ok() && clicked {
-                super::open(&app, &target);
+                super::open(&cx, &target);
             }
         });
     }
