@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use porthole_client::error::AppError;
-use porthole_desktop_core::daemon::gone;
-use porthole_desktop_core::ipc::{self, ToCore, ToWindow};
+use porthole_desktop_core::ipc::{self, ToCore, ToWindow, gone};
 use serde_json::Value;
 use tauri::{AppHandle, Emitter as _, Runtime};
 use tokio::io::BufReader;

@@ -1,7 +1,7 @@
 //! `portholed` on its own, as the window process meets it, over its real socket: the folder and
 //! socket are the user's only, a peer that never says hello is dropped, a second window is told
-//! it is busy (and the first is shown), commands run with the UI's names and arguments, a
-//! hostile line costs nothing, and without a tray the window leaving ends `portholed`.
+//! it is busy (and the first is shown), commands run with the UI's names and arguments, peers are
+//! capped, a hostile line costs nothing, and without a tray the window leaving ends `portholed`.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -112,12 +112,24 @@ async fn portholed_serves_one_window_and_shrugs_off_hostile_peers() {
     assert_eq!(second.next().await, Some(ToWindow::Busy));
     assert_eq!(window.next().await, Some(ToWindow::Show { route: None }));
 
+    // Peers are capped: with the cap's worth of mute peers connected, one more is closed at
+    // once (not after the hello timeout), and the window is still served.
+    let mut mutes = Vec::new();
+    for _ in 1..porthole_desktop_core::daemon::PEERS_AT_ONCE {
+        mutes.push(Peer::connect(&socket).await);
+    }
+    let mut extra = Peer::connect(&socket).await;
+    let closed = tokio::time::timeout(Duration::from_secs(2), extra.r.read(&mut byte)).await;
+    assert!(matches!(closed, Ok(Ok(0) | Err(_))), "the peer over the cap is closed at once: {closed:?}");
+    assert_eq!(window.call(5, "list_connections", json!({})).await.map(|l| l.as_array().map(Vec::len)), Ok(Some(1)));
+    drop(mutes);
+
     // A line over the limit, or garbage, from a peer that is not the window changes nothing.
     let mut hostile = Peer::connect(&socket).await;
     let _ = hostile.w.write_all(&vec![b'x'; ipc::MAX_LINE + 2]).await;
     let mut garbage = Peer::connect(&socket).await;
     garbage.w.write_all(b"{\"call\": nonsense}\n").await.unwrap();
-    let list = window.call(5, "list_connections", json!({})).await.unwrap();
+    let list = window.call(6, "list_connections", json!({})).await.unwrap();
     assert_eq!(list.as_array().map(Vec::len), Some(1), "the window is still served: {list}");
 
     // No tray: the window leaving is the app closing.

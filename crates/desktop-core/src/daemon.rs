@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use porthole_client::app::App;
-use porthole_client::error::{AppError, ErrorCode};
 use tokio::io::BufReader;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -24,6 +23,9 @@ use crate::{Cx, Shell};
 const HELLO_WITHIN: Duration = Duration::from_secs(5);
 /// Calls one window may have running at once.
 const CALLS_AT_ONCE: usize = 64;
+/// Peers served at once (the window, a second launch, and whatever else of the user's knocks);
+/// one more is closed at once.
+pub const PEERS_AT_ONCE: usize = 16;
 /// A window process started this recently and not yet attached is not started again.
 const SPAWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -86,11 +88,20 @@ async fn serve() -> ExitCode {
     let owner = std::fs::metadata(&path).map(|m| std::os::unix::fs::MetadataExt::uid(&m)).ok();
     let mut term = signal(tokio::signal::unix::SignalKind::terminate());
     let mut int = signal(tokio::signal::unix::SignalKind::interrupt());
+    let peers = Arc::new(Semaphore::new(PEERS_AT_ONCE));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(window(cx.clone(), shell.clone(), stream, owner));
+                    let Ok(permit) = peers.clone().try_acquire_owned() else {
+                        tracing::warn!("{PEERS_AT_ONCE} peers at once: refused one more");
+                        continue;
+                    };
+                    let (cx, shell) = (cx.clone(), shell.clone());
+                    tokio::spawn(async move {
+                        window(cx, shell, stream, owner).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -337,9 +348,4 @@ async fn window(cx: Cx, shell: Arc<DaemonShell>, stream: UnixStream, owner: Opti
         // No tray: the window was the only way in, so closing it quits (it asked first).
         shell.exit();
     }
-}
-
-/// The error a call gets when `portholed` is gone.
-pub fn gone() -> AppError {
-    AppError::new(ErrorCode::Io, "Porthole's background process stopped; start Porthole again.")
 }

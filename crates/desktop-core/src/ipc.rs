@@ -83,6 +83,11 @@ pub fn socket_path_for(cache: &Path, config: &Path) -> PathBuf {
     cache.join(format!("portholed-{tag}.sock"))
 }
 
+/// The error a call gets when `portholed` is gone.
+pub fn gone() -> AppError {
+    AppError::new(porthole_client::error::ErrorCode::Io, "Porthole's background process stopped; start Porthole again.")
+}
+
 /// Reads one message; `None` at a clean end of stream.
 ///
 /// # Errors
