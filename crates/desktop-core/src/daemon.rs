@@ -145,8 +145,13 @@ async fn bind(path: &Path) -> std::io::Result<Option<UnixListener>> {
         }
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    // Bound under a temporary name, made 0600, then renamed: the socket never shows at `path`
+    // with looser permissions.
+    let staged = path.with_extension(format!("{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&staged);
+    let listener = UnixListener::bind(&staged)?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&staged, path)?;
     Ok(Some(listener))
 }
 
