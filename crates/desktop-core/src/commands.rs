@@ -50,8 +50,8 @@ pub const COMMANDS: &[&str] = &[
 /// The commands the window runs itself (a native dialog), not [`dispatch`].
 pub const WINDOW_COMMANDS: &[&str] = &["save_export"];
 
-/// `snake_case` → the UI's `camelCase` argument key.
-fn camel(snake: &str) -> String {
+/// `snake_case` → the UI's `camelCase` argument key (serde's `rename_all = "camelCase"`).
+pub fn camel(snake: &str) -> String {
     let mut out = String::with_capacity(snake.len());
     let mut upper = false;
     for c in snake.chars() {
