@@ -283,6 +283,17 @@ test("closing with live tunnels asks first; Quit quits", async () => {
   await page.waitForFunction(() => window.__fake.quit === true);
 });
 
+test("a window opened on #/quit asks at once (the tray's Quit while the window was closed)", async () => {
+  const next = await page.context().newPage();
+  await next.goto(`${base}#/quit`);
+  const dialog = next.getByRole("dialog", { name: "Quit Porthole?" });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /\d+ connections? (is|are) live\. Quitting disconnects/);
+  assert.equal(await next.evaluate(() => location.hash), "#/", "the list is under the question");
+  await dialog.getByRole("button", { name: "Cancel" }).click();
+  await next.close();
+});
+
 test("load from server: preview, save, then unchanged; the tray opens it too", async () => {
   await page.evaluate(() => {
     window.__fake.portal.routes = [

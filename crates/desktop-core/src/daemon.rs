@@ -176,7 +176,7 @@ async fn make_tray(core: &App, slot: &Arc<OnceLock<Cx>>) -> Option<crate::tray::
 struct WindowState {
     /// Sends to the attached window.
     window: Option<mpsc::UnboundedSender<ToWindow>>,
-    /// For the window being started: where to open, and a quit question.
+    /// For the window being started: where to open next.
     pending: Vec<ToWindow>,
     /// When a window process was last started (not yet attached).
     spawned: Option<Instant>,
@@ -239,15 +239,11 @@ impl Shell for DaemonShell {
     }
 
     fn emit(&self, name: &str, payload: serde_json::Value) {
-        let mut state = self.state();
+        let state = self.state();
         let msg = ToWindow::Event { name: name.to_owned(), payload };
-        match &state.window {
-            Some(window) => {
-                let _ = window.send(msg);
-            }
-            // The page loads every state when it opens; only a question must wait for it.
-            None if name == "quit-requested" => state.pending.push(msg),
-            None => {}
+        // With no window, nothing waits: a page loads every state when it opens.
+        if let Some(window) = &state.window {
+            let _ = window.send(msg);
         }
     }
 

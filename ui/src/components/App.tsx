@@ -4,7 +4,8 @@ import { useEffect, useState } from "preact/hooks";
 import * as api from "../api";
 import { applyTheme } from "../lib/theme";
 import { navigate, useRoute } from "../router";
-import { liveCount, startSync } from "../store";
+import { isActive } from "../lib/status";
+import { liveCount, startSync, useConnections } from "../store";
 import { ConnectForm } from "./ConnectForm";
 import { ConnectionDetail } from "./ConnectionDetail";
 import { ConnectionsPage } from "./ConnectionsPage";
@@ -13,10 +14,15 @@ import { LoadDialog } from "./LoadDialog";
 import { SettingsPage } from "./SettingsPage";
 import { Toasts } from "./Toasts";
 
+/** `quitting` when the question was opened by `#/quit`: the count follows the list. */
+const ASK = -1;
+
 /** The whole app. */
 export function App() {
   const route = useRoute();
-  /** Live connections a window close would drop: the quit question is open. */
+  const { list } = useConnections();
+  /** Live connections a window close would drop: the quit question is open (`ASK`: count them
+   *  as the list arrives). */
   const [quitting, setQuitting] = useState(0);
   useEffect(() => {
     api.getSettings().then((s) => applyTheme(s.theme), () => applyTheme("system"));
@@ -28,6 +34,14 @@ export function App() {
       for (const u of unlisten) u.then((f) => f(), () => {});
     };
   }, []);
+  // A window opened only to ask (the tray's Quit while the window was closed) starts on #/quit:
+  // the event would have come before this page listened.
+  useEffect(() => {
+    if (route.page !== "quit") return;
+    setQuitting(ASK);
+    navigate({ page: "list" });
+  }, [route.page]);
+  const live = quitting === ASK ? Math.max(1, (list ?? []).filter((c) => isActive(c.status)).length) : quitting;
 
   const onSettings = route.page === "settings";
   return (
@@ -47,7 +61,7 @@ export function App() {
         </nav>
       </header>
       <main>
-        {(route.page === "list" || route.page === "load") && <ConnectionsPage />}
+        {(route.page === "list" || route.page === "load" || route.page === "quit") && <ConnectionsPage />}
         {route.page === "load" && <LoadDialog onClose={() => navigate({ page: "list" })} />}
         {route.page === "new" && <ConnectForm id={null} />}
         {route.page === "edit" && <ConnectForm id={route.id} />}
@@ -55,10 +69,10 @@ export function App() {
         {route.page === "settings" && <SettingsPage />}
       </main>
       <Toasts />
-      {quitting > 0 && (
+      {quitting !== 0 && (
         <ConfirmDialog
           title="Quit Porthole?"
-          message={`${quitting} ${quitting === 1 ? "connection is" : "connections are"} live. Quitting disconnects ${quitting === 1 ? "it" : "them"} and cuts every open session.`}
+          message={`${live} ${live === 1 ? "connection is" : "connections are"} live. Quitting disconnects ${live === 1 ? "it" : "them"} and cuts every open session.`}
           confirmLabel="Quit"
           danger
           onCancel={() => setQuitting(0)}

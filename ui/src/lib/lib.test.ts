@@ -162,6 +162,8 @@ describe("routes", () => {
     expect(parseRoute("")).toEqual({ page: "list" });
     expect(parseRoute("#/")).toEqual({ page: "list" });
     expect(parseRoute("#/new")).toEqual({ page: "new" });
+    expect(parseRoute("#/quit")).toEqual({ page: "quit" });
+    expect(routeHash({ page: "quit" })).toBe("#/quit");
     expect(parseRoute("#/edit/a%2Fb")).toEqual({ page: "edit", id: "a/b" });
     expect(parseRoute("#/connection/p1")).toEqual({ page: "detail", id: "p1" });
     expect(parseRoute("#/settings")).toEqual({ page: "settings" });

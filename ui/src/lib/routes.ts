@@ -1,4 +1,5 @@
-//! Hash routes: `#/`, `#/load`, `#/new`, `#/edit/:id`, `#/connection/:id`, `#/settings`.
+//! Hash routes: `#/`, `#/load`, `#/new`, `#/edit/:id`, `#/connection/:id`, `#/settings`, and
+//! `#/quit` (the list with the quit question: what a window opened to ask it starts on).
 
 /** A screen of the app. */
 export type Route =
@@ -7,7 +8,8 @@ export type Route =
   | { page: "new" }
   | { page: "edit"; id: string }
   | { page: "detail"; id: string }
-  | { page: "settings" };
+  | { page: "settings" }
+  | { page: "quit" };
 
 /** Reads a `location.hash`; anything unknown is the list. */
 export function parseRoute(hash: string): Route {
@@ -25,6 +27,8 @@ export function parseRoute(hash: string): Route {
       return id ? { page: "detail", id } : { page: "list" };
     case "settings":
       return { page: "settings" };
+    case "quit":
+      return { page: "quit" };
     default:
       return { page: "list" };
   }
@@ -45,5 +49,7 @@ export function routeHash(r: Route): string {
       return `#/connection/${encodeURIComponent(r.id)}`;
     case "settings":
       return "#/settings";
+    case "quit":
+      return "#/quit";
   }
 }
