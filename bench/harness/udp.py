@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import time
 
-from . import env
+from . import env, metrics
 
 RATE = os.environ.get("PORTHOLE_BENCH_UDP_RATE", "100M")
 LEN = 1200
@@ -45,11 +45,13 @@ def run_iperf_udp(port, seconds):
     """One `iperf3 -u` client run; {datagrams_s, loss_pct}."""
     argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-u", "-b", RATE, "-l", str(LEN), "-J"]
     argv += ["-n", seconds] if isinstance(seconds, str) else ["-t", str(seconds)]
-    # The one iperf3 server may still be tearing the previous test down: ask again for up to 5 s.
-    for _ in range(25):
+    # The one iperf3 server may still be tearing the previous test down: ask again for up to
+    # BUSY_RETRY_S (metrics.TRANSIENT).
+    busy_until = time.monotonic() + metrics.BUSY_RETRY_S
+    while True:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=90)
         result = json.loads(out.stdout or "{}")
-        if "server is busy" not in (result.get("error") or ""):
+        if not (metrics.transient(result.get("error")) and time.monotonic() < busy_until):
             break
         time.sleep(0.2)
     if out.returncode != 0 or "error" in result:
