@@ -58,13 +58,20 @@ async fn run<R: Runtime>(app: &AppHandle<R>, cmd: &str, args: Value) -> Result<V
             let (contents, file_name) = (arg(cmd, &args, "contents")?, arg(cmd, &args, "file_name")?);
             answer(save_export(app, contents, file_name).await)
         }
-        "quit" => {
-            let answer = backend.call(cmd, args).await;
-            app.exit(0);
-            answer
-        }
+        "quit" => quit(app, &backend).await,
         _ => backend.call(cmd, args).await,
     }
+}
+
+/// Quits: `portholed` (or this process's core) drops every tunnel, then the window exits,
+/// whatever the core answered.
+///
+/// # Errors
+/// The core's, when it could not be told (the window exits all the same).
+pub async fn quit<R: Runtime>(app: &AppHandle<R>, backend: &Backend) -> Result<Value, AppError> {
+    let answer = backend.call("quit", Value::Null).await;
+    app.exit(0);
+    answer
 }
 
 /// Asks where to save `contents` (a native save dialog) and writes it; `None` if cancelled.

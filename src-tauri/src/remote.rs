@@ -99,14 +99,8 @@ pub async fn attach() -> Result<Attached, String> {
         Ok(Err(e)) => return Err(format!("portholed: {e}")),
         Err(_) => return Err("portholed did not answer".into()),
     };
-    let (tx, mut rx) = mpsc::unbounded_channel::<ToCore>();
-    tauri::async_runtime::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            if ipc::write(&mut w, &msg).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (tx, rx) = mpsc::unbounded_channel::<ToCore>();
+    tauri::async_runtime::spawn(ipc::write_all(rx, w));
     let calls = Calls::default();
     let (push_tx, push_rx) = mpsc::unbounded_channel();
     let waiting = calls.clone();
@@ -159,7 +153,7 @@ fn log_path() -> PathBuf {
 /// this window (and a Ctrl-C in the terminal that started it); its output goes to its log.
 fn start_daemon() -> std::io::Result<()> {
     use std::os::unix::process::CommandExt as _;
-    let exe = std::env::current_exe()?.with_file_name(porthole_desktop_core::DAEMON_BINARY);
+    let exe = porthole_desktop_core::sibling_binary(porthole_desktop_core::DAEMON_BINARY)?;
     let log = log_path();
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;

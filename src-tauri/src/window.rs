@@ -93,8 +93,7 @@ async fn quit_or_ask<R: Runtime>(app: &AppHandle<R>) {
     let live =
         views.ok().and_then(|v| serde_json::from_value::<Vec<ConnectionView>>(v).ok()).map_or(0, |v| live_count(&v));
     if live == 0 {
-        let _ = backend.call("quit", serde_json::Value::Null).await;
-        app.exit(0);
+        let _ = crate::backend::quit(app, &backend).await;
     } else {
         show(app, None);
         let _ = app.emit("quit-requested", ());

@@ -128,11 +128,19 @@ pub fn pss_kib(pid: u32) -> u64 {
 #[must_use]
 pub fn portholed(cache_dir: &Path) -> Option<u32> {
     let wanted = format!("PORTHOLE_CACHE_DIR={}", cache_dir.display());
+    find_pid(|pid| {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        comm.trim() == "portholed" && env.split(|b| *b == 0).any(|v| v == wanted.as_bytes())
+    })
+}
+
+/// The first running process (from `/proc`) that `matches`.
+#[must_use]
+pub fn find_pid(matches: impl Fn(u32) -> bool) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-        (comm.trim() == "portholed" && env.split(|b| *b == 0).any(|v| v == wanted.as_bytes())).then_some(pid)
+        matches(pid).then_some(pid)
     })
 }
 

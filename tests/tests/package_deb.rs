@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use porthole_e2e::desktop::xvfb;
+use porthole_e2e::desktop::{find_pid, xvfb};
 use porthole_testkit::child::KilledOnDrop;
 use porthole_testkit::eventually::poll_until_blocking;
 use porthole_testkit::session::{Session as Bus, in_child, run_in_child};
@@ -201,12 +201,7 @@ fn app_from_deb_starts_and_maps_its_window() {
     assert_eq!(exe, bin, "the running app is the packaged binary");
     // The window started the packaged portholed, which holds the tunnels.
     let core = root.path().join("usr/bin/portholed");
-    let running_core = || {
-        std::fs::read_dir("/proc").ok().into_iter().flatten().flatten().find_map(|e| {
-            let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-            (std::fs::read_link(format!("/proc/{pid}/exe")).ok()? == core).then_some(pid)
-        })
-    };
+    let running_core = || find_pid(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == core));
     assert!(running_core().is_some(), "the packaged portholed runs next to the window");
     app.terminate(Duration::from_secs(20)).expect("the app stops on SIGTERM");
     // No tray on this display: the window was the way in, so portholed ends with it.

@@ -24,11 +24,11 @@ pub fn launcher_path() -> Option<PathBuf> {
         return Some(PathBuf::from(appimage));
     }
     let exe = std::env::current_exe().ok()?;
-    if exe.file_stem().is_some_and(|s| s == crate::daemon_name()) {
-        let window = exe.with_file_name(format!("{}{}", crate::WINDOW_BINARY, std::env::consts::EXE_SUFFIX));
-        if window.is_file() {
-            return Some(window);
-        }
+    if exe.file_stem().is_some_and(|s| s == crate::DAEMON_BINARY)
+        && let Ok(window) = crate::sibling_binary(crate::WINDOW_BINARY)
+        && window.is_file()
+    {
+        return Some(window);
     }
     Some(exe)
 }

@@ -6,7 +6,7 @@
 //! One window at a time: a second window that says hello is told [`ToWindow::Busy`] (the first
 //! is brought to the front), which is how a second launch of the app shows the running one.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -155,7 +155,6 @@ async fn bind(path: &Path) -> std::io::Result<Option<UnixListener>> {
     Ok(Some(listener))
 }
 
-#[cfg(target_os = "linux")]
 async fn make_tray(core: &App, slot: &Arc<OnceLock<Cx>>) -> Option<crate::tray::sni::Running> {
     let assume = match crate::tray::wanted() {
         Some(false) => return None,
@@ -176,8 +175,8 @@ async fn make_tray(core: &App, slot: &Arc<OnceLock<Cx>>) -> Option<crate::tray::
 struct WindowState {
     /// Sends to the attached window.
     window: Option<mpsc::UnboundedSender<ToWindow>>,
-    /// For the window being started: where to open next.
-    pending: Vec<ToWindow>,
+    /// For the window being started: the last screen asked for meanwhile.
+    pending: Option<ToWindow>,
     /// When a window process was last started (not yet attached).
     spawned: Option<Instant>,
 }
@@ -185,7 +184,6 @@ struct WindowState {
 /// `portholed`'s side of [`Shell`]: pushes to the attached window, or starts one.
 struct DaemonShell {
     core: App,
-    #[cfg(target_os = "linux")]
     tray: Option<crate::tray::sni::Running>,
     state: Mutex<WindowState>,
     quit: Notify,
@@ -196,8 +194,9 @@ impl DaemonShell {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Attaches a window: `Err(())` when one is attached already (it is shown instead).
-    fn attach(&self, tx: mpsc::UnboundedSender<ToWindow>) -> Result<Vec<ToWindow>, ()> {
+    /// Attaches a window, with what to show first: `Err(())` when one is attached already (it
+    /// is shown instead).
+    fn attach(&self, tx: mpsc::UnboundedSender<ToWindow>) -> Result<Option<ToWindow>, ()> {
         let mut state = self.state();
         if let Some(window) = &state.window
             && !window.is_closed()
@@ -207,7 +206,7 @@ impl DaemonShell {
         }
         state.window = Some(tx);
         state.spawned = None;
-        Ok(std::mem::take(&mut state.pending))
+        Ok(state.pending.take())
     }
 
     fn detach(&self, tx: &mpsc::UnboundedSender<ToWindow>) {
@@ -228,10 +227,10 @@ impl Shell for DaemonShell {
             return;
         }
         if state.spawned.is_some_and(|at| at.elapsed() < SPAWN_GRACE) {
-            state.pending.push(msg);
+            state.pending = Some(msg);
             return;
         }
-        state.pending.clear();
+        state.pending = None;
         match spawn_window(route) {
             Ok(()) => state.spawned = Some(Instant::now()),
             Err(e) => tracing::error!(error = %e, "cannot start the window"),
@@ -265,15 +264,9 @@ impl Shell for DaemonShell {
     }
 }
 
-/// The window's binary: `porthole-desktop` next to this one.
-fn window_binary() -> std::io::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    Ok(exe.with_file_name(format!("{}{}", crate::WINDOW_BINARY, std::env::consts::EXE_SUFFIX)))
-}
-
 /// Starts the window process (it attaches over the socket), on `route` when given.
 fn spawn_window(route: Option<&str>) -> std::io::Result<()> {
-    let mut cmd = tokio::process::Command::new(window_binary()?);
+    let mut cmd = tokio::process::Command::new(crate::sibling_binary(crate::WINDOW_BINARY)?);
     if let Some(route) = route {
         cmd.arg("--route").arg(route);
     }
@@ -302,8 +295,8 @@ async fn window(cx: Cx, shell: Arc<DaemonShell>, stream: UnixStream, owner: Opti
         Ok(Ok(Some(ToCore::Hello))) => {}
         _ => return,
     }
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let Ok(pending) = shell.attach(tx.clone()) else {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let Ok(first) = shell.attach(tx.clone()) else {
         let _ = ipc::write(&mut w, &ToWindow::Busy).await;
         return;
     };
@@ -312,16 +305,10 @@ async fn window(cx: Cx, shell: Arc<DaemonShell>, stream: UnixStream, owner: Opti
         return;
     }
     tracing::info!("window attached");
-    for msg in pending {
-        let _ = tx.send(msg);
+    if let Some(show) = first {
+        let _ = tx.send(show);
     }
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
-            if ipc::write(&mut w, &msg).await.is_err() {
-                break;
-            }
-        }
-    });
+    let writer = tokio::spawn(ipc::write_all(rx, w));
     let calls = Arc::new(Semaphore::new(CALLS_AT_ONCE));
     loop {
         let msg = match ipc::read::<ToCore, _>(&mut r, &mut buf).await {

@@ -106,6 +106,16 @@ pub async fn read<T: DeserializeOwned, R: AsyncBufRead + Unpin>(r: &mut R, buf: 
     serde_json::from_slice(&buf[..n - 1]).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Writes every message `rx` yields, in order, until it closes or a write fails: the one
+/// writer of each side of the socket.
+pub async fn write_all<T: Serialize, W: AsyncWrite + Unpin>(mut rx: tokio::sync::mpsc::UnboundedReceiver<T>, mut w: W) {
+    while let Some(msg) = rx.recv().await {
+        if write(&mut w, &msg).await.is_err() {
+            break;
+        }
+    }
+}
+
 /// Writes one message as a line.
 ///
 /// # Errors

@@ -33,9 +33,13 @@ pub const WINDOW_BINARY: &str = "porthole-desktop";
 /// The core's binary (no window).
 pub const DAEMON_BINARY: &str = "portholed";
 
-/// The core's binary name (what `launch at login` recognises).
-pub fn daemon_name() -> &'static str {
-    DAEMON_BINARY
+/// The binary `name` (`WINDOW_BINARY`, `DAEMON_BINARY`) next to this one: the two are installed
+/// side by side.
+///
+/// # Errors
+/// When this program's path is unknown.
+pub fn sibling_binary(name: &str) -> std::io::Result<std::path::PathBuf> {
+    Ok(std::env::current_exe()?.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
 }
 
 /// What the core asks of the window, wherever it lives.

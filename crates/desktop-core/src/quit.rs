@@ -3,13 +3,14 @@
 //! window's process); the `quit` command then exits. With a tray the window closes and the
 //! tunnels keep running; the tray's Quit asks by opening the window on `#/quit`.
 
-use porthole_client::model::{ConnectionStatus, ConnectionView};
+use porthole_client::model::ConnectionView;
 
 use crate::Cx;
 
-/// How many connections are up (listening, connected, waiting for a login).
+/// How many connections are up (listening, connected, waiting for a login): what Disconnect
+/// would end ([`porthole_client::model::ConnectionStatus::is_active`]).
 pub fn live_count(views: &[ConnectionView]) -> usize {
-    views.iter().filter(|v| !matches!(v.status, ConnectionStatus::Idle | ConnectionStatus::Error { .. })).count()
+    views.iter().filter(|v| v.status.is_active()).count()
 }
 
 /// Shows the window on `#/quit` (its "Quit Porthole?" question, counting the live rows itself)
